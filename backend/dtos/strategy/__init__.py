@@ -1,0 +1,3 @@
+from backend.dtos.strategy.strategy_directive import ExecutionPolicy, StrategyDirective
+
+__all__ = ["ExecutionPolicy", "StrategyDirective"]

@@ -1,0 +1,73 @@
+"""BaseExecutionPlanner.create_batch: the ADR's dumb pipe (section 2.4).
+
+It makes no decisions. One directive gives one batch; ``mode`` and
+``timeout_seconds`` are copied from the policy; no policy means INDEPENDENT
+with no timeout. The only check is structural: the commands correspond one to
+one, in order, to the directive's ``target_plan_ids``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from backend.dtos.execution import ExecutionCommand, ExecutionCommandBatch
+from backend.dtos.strategy import ExecutionPolicy, StrategyDirective
+
+BATCH_ID_PREFIX = "batch-"
+
+
+class PlanMismatchError(ValueError):
+    """The commands do not map one to one, in order, onto ``target_plan_ids``."""
+
+
+def batch_id_for(directive_id: str) -> str:
+    """The batch id (and so the workflow id) of a directive: stable, never random."""
+    return f"{BATCH_ID_PREFIX}{directive_id}"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class BaseExecutionPlanner:
+    """Boilerplate shared by planners: turn a directive and its commands into a batch."""
+
+    def __init__(self, clock: Callable[[], datetime] = _utc_now) -> None:
+        self._clock = clock
+
+    def create_batch(
+        self, directive: StrategyDirective, commands: Sequence[ExecutionCommand]
+    ) -> ExecutionCommandBatch:
+        check_plan_correspondence(directive, commands)
+        policy = directive.execution_policy or ExecutionPolicy()
+        return ExecutionCommandBatch(
+            batch_id=batch_id_for(directive.directive_id),
+            commands=tuple(commands),
+            created_at=self._clock(),
+            mode=policy.mode,  # Direct copy
+            timeout_seconds=policy.timeout_seconds,  # Direct copy
+        )
+
+
+def check_plan_correspondence(
+    directive: StrategyDirective, commands: Sequence[ExecutionCommand]
+) -> None:
+    """Raise PlanMismatchError naming the missing, extra or misplaced plan ids."""
+    expected = list(directive.target_plan_ids)
+    actual = [c.plan_id for c in commands]
+    if expected == actual:
+        return
+    missing = [p for p in expected if p not in actual]
+    extra = [p for p in actual if p not in expected]
+    problems: list[str] = []
+    if missing:
+        problems.append(f"missing command for plan id(s) {missing}")
+    if extra:
+        problems.append(f"command(s) for plan id(s) {extra} not in target_plan_ids")
+    duplicated = sorted({p for p in actual if actual.count(p) > 1})
+    if duplicated:
+        problems.append(f"more than one command for plan id(s) {duplicated}")
+    if not problems:
+        problems.append(f"commands are out of order: expected plan ids {expected}, got {actual}")
+    raise PlanMismatchError("commands: " + "; ".join(problems))

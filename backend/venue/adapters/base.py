@@ -1,0 +1,67 @@
+"""The ExchangeAdapter protocol and the errors every adapter maps to.
+
+The activities only know this protocol; the paper venue implements it over
+HTTP today, and a real venue (ccxt) can implement it later. The error classes
+are the contract for retry classification:
+
+* VenueRejection (a business "no": insufficient funds, unknown symbol,
+  invalid order) and OrderConflict (same client id, other content) are final.
+* VenueUnavailable (5xx, timeouts, connection errors) is transient.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from backend.venue.models import OrderRequest, Position, VenueOrder
+
+
+class VenueRejection(Exception):
+    """The venue refused the order for a business reason; retrying cannot help."""
+
+    def __init__(self, error: str, message: str) -> None:
+        super().__init__(f"{error}: {message}")
+        self.error = error
+        self.message = message
+
+
+class OrderConflict(Exception):
+    """The client order id exists at the venue with different content (HTTP 409)."""
+
+
+class OrderNotFound(Exception):
+    """No order with that client order id exists at the venue (HTTP 404)."""
+
+
+class VenueUnavailable(Exception):
+    """A transient failure: 5xx, timeout, connection refused or reset. Retry it."""
+
+
+class ExchangeAdapter(Protocol):
+    """What the order activities need from a venue."""
+
+    async def place_order(self, request: OrderRequest) -> VenueOrder:
+        """Place an order, idempotently by ``client_order_id``."""
+        ...
+
+    async def get_order(self, client_order_id: str) -> VenueOrder:
+        """The order's current state; raises OrderNotFound."""
+        ...
+
+    async def cancel_order(self, client_order_id: str) -> VenueOrder:
+        """Cancel the order's open remainder; idempotent.
+
+        Cancelling an id the venue has never seen fences it: the venue records
+        a CANCELED order with nothing filled, and a later placement with that
+        id returns it instead of placing. That closes the race between a
+        compensation and a placement still in flight.
+        """
+        ...
+
+    async def positions(self, account: str) -> list[Position]:
+        """Net positions of an account."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release pooled connections."""
+        ...
