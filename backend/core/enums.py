@@ -68,7 +68,11 @@ class VenueOrderStatus(str, Enum):
 
     @property
     def is_terminal(self) -> bool:
-        return self in (VenueOrderStatus.FILLED, VenueOrderStatus.CANCELED, VenueOrderStatus.REJECTED)
+        return self in (
+            VenueOrderStatus.FILLED,
+            VenueOrderStatus.CANCELED,
+            VenueOrderStatus.REJECTED,
+        )
 
 
 class BatchStatus(str, Enum):

@@ -31,7 +31,7 @@ def _reject_float(value: Any) -> Any:
     it reached us, so only strings, ints and Decimals are accepted.
     """
     if isinstance(value, float):
-        raise ValueError("must be a decimal string such as \"10.5\", not a float")
+        raise ValueError('must be a decimal string such as "10.5", not a float')
     if isinstance(value, bool):
         raise ValueError("must be a decimal string, not a boolean")
     return value

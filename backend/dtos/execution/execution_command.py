@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from backend.core.enums import OrderSide, OrderType, TimeInForce
 from backend.dtos.types import Identifier, PositiveDecimal, Symbol

@@ -1,0 +1,31 @@
+"""Mapping adapter errors onto Temporal's retry semantics.
+
+Business rejections and id conflicts are final: a non-retryable
+ApplicationError whose ``type`` is the venue's error code, so the workflow can
+report INSUFFICIENT_FUNDS rather than a stack trace. Transient faults are raised
+as retryable errors and Temporal's retry policy (with backoff) handles them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from temporalio.exceptions import ApplicationError
+
+from backend.venue.adapters.base import OrderConflict, VenueRejection, VenueUnavailable
+
+VENUE_UNAVAILABLE = "VENUE_UNAVAILABLE"
+ORDER_CONFLICT = "ORDER_CONFLICT"
+
+
+@asynccontextmanager
+async def venue_errors_as_temporal_errors() -> AsyncIterator[None]:
+    try:
+        yield
+    except VenueRejection as exc:
+        raise ApplicationError(exc.message, type=exc.error, non_retryable=True) from exc
+    except OrderConflict as exc:
+        raise ApplicationError(str(exc), type=ORDER_CONFLICT, non_retryable=True) from exc
+    except VenueUnavailable as exc:
+        raise ApplicationError(str(exc), type=VENUE_UNAVAILABLE, non_retryable=False) from exc

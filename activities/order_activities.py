@@ -1,0 +1,147 @@
+"""The order activities: place a leg, follow it, cancel it, revert it.
+
+All venue side effects of a batch happen here, never in workflow code. Every
+venue call uses a client order id derived from batch id, command id and action
+(``backend.core.order_ids``), so a retry, a re-run after a worker crash or a
+duplicate delivery finds the earlier order instead of placing another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.errors import venue_errors_as_temporal_errors
+from backend.core.enums import OrderType
+from backend.core.order_ids import placement_order_id, revert_order_id
+from backend.dtos.execution.leg_requests import (
+    AwaitLegRequest,
+    CancelLegRequest,
+    PlaceLegRequest,
+    RevertLegRequest,
+    RevertReport,
+)
+from backend.venue.adapters.base import ExchangeAdapter, OrderNotFound
+from backend.venue.models import OrderRequest, VenueOrder
+
+MAX_REVERT_ORDERS = 20
+"""A revert that needs more orders than this is not converging: hand it to a human."""
+
+
+class OrderActivities:
+    """Activities bound to one venue adapter (pooled connections, shared by all legs)."""
+
+    def __init__(self, adapter: ExchangeAdapter) -> None:
+        self._adapter = adapter
+
+    @activity.defn(name="place_leg")
+    async def place_leg(self, request: PlaceLegRequest) -> VenueOrder:
+        """Submit the leg's order; return the venue's answer (maybe still resting)."""
+        command = request.command
+        order = OrderRequest(
+            client_order_id=placement_order_id(request.batch_id, command.command_id),
+            account=request.account,
+            symbol=command.symbol,
+            side=command.side,
+            order_type=command.order_type,
+            quantity=command.quantity,
+            limit_price=command.limit_price,
+            time_in_force=command.time_in_force,
+        )
+        async with venue_errors_as_temporal_errors():
+            return await self._adapter.place_order(order)
+
+    @activity.defn(name="await_leg")
+    async def await_leg(self, request: AwaitLegRequest) -> VenueOrder:
+        """Poll a resting order until it is terminal, heartbeating every poll.
+
+        Heartbeats are how a workflow's cancel reaches this activity; on cancel
+        the open order is cancelled at the venue before the activity ends, so
+        nothing keeps resting behind a batch that has given up on it.
+        """
+        try:
+            while True:
+                async with venue_errors_as_temporal_errors():
+                    order = await self._adapter.get_order(request.client_order_id)
+                if order.status.is_terminal:
+                    return order
+                activity.heartbeat(str(order.filled_quantity))
+                await asyncio.sleep(request.poll_interval_seconds)
+        except asyncio.CancelledError:
+            async with venue_errors_as_temporal_errors():
+                await asyncio.shield(self._adapter.cancel_order(request.client_order_id))
+            raise
+
+    @activity.defn(name="cancel_leg")
+    async def cancel_leg(self, request: CancelLegRequest) -> VenueOrder:
+        """Cancel the open remainder and return the order's final state.
+
+        On an id the venue has never seen this fences it (a CANCELED tombstone),
+        so a placement still in flight can no longer create the order.
+        """
+        async with venue_errors_as_temporal_errors():
+            return await self._adapter.cancel_order(request.client_order_id)
+
+    @activity.defn(name="revert_leg")
+    async def revert_leg(self, request: RevertLegRequest) -> RevertReport:
+        """Send the opposite side until exactly ``quantity`` has been reverted.
+
+        The state is read back from the venue on every attempt (revert-1,
+        revert-2, ...), so a retry never reverts twice: it continues where the
+        previous attempt stopped, e.g. after a partly filled revert.
+        """
+        command = request.command
+        reverted = Decimal(0)
+        order_ids: list[str] = []
+        attempt = 1
+        async with venue_errors_as_temporal_errors():
+            while attempt <= MAX_REVERT_ORDERS:
+                order_id = revert_order_id(request.batch_id, command.command_id, attempt)
+                try:
+                    existing = await self._adapter.get_order(order_id)
+                except OrderNotFound:
+                    break
+                if not existing.status.is_terminal:
+                    existing = await self._adapter.cancel_order(order_id)
+                reverted += existing.filled_quantity
+                order_ids.append(order_id)
+                attempt += 1
+            remaining = request.quantity - reverted
+            if remaining > 0:
+                if attempt > MAX_REVERT_ORDERS:
+                    raise ApplicationError(
+                        f"revert of {command.command_id} did not converge after "
+                        f"{MAX_REVERT_ORDERS} orders; {remaining} still exposed",
+                        type="REVERT_NOT_CONVERGING",
+                        non_retryable=True,
+                    )
+                order_id = revert_order_id(request.batch_id, command.command_id, attempt)
+                placed = await self._adapter.place_order(
+                    OrderRequest(
+                        client_order_id=order_id,
+                        account=request.account,
+                        symbol=command.symbol,
+                        side=command.side.opposite,
+                        order_type=OrderType.MARKET,
+                        quantity=remaining,
+                    )
+                )
+                if not placed.status.is_terminal:
+                    placed = await self._adapter.cancel_order(order_id)
+                reverted += placed.filled_quantity
+                order_ids.append(order_id)
+        if reverted < request.quantity:
+            raise ApplicationError(
+                f"revert of {command.command_id} filled {reverted} of {request.quantity}; retrying",
+                type="REVERT_INCOMPLETE",
+            )
+        return RevertReport(reverted_quantity=reverted, order_ids=tuple(order_ids))
+
+    def all(self) -> list[Callable[..., Any]]:
+        """The bound activity callables, for ``Worker(activities=...)``."""
+        return [self.place_leg, self.await_leg, self.cancel_leg, self.revert_leg]

@@ -1,0 +1,55 @@
+"""Runtime configuration, read from the environment by the worker and the clients alike.
+
+The Temporal connection uses Temporal's standard environment configuration
+(``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``,
+``TEMPORAL_TLS*``, ``TEMPORAL_PROFILE`` and the TOML config file), so a
+self-hosted cluster or Temporal Cloud needs no code change.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from temporalio.envconfig import ClientConfig
+
+DEFAULT_TASK_QUEUE = "execbatch"
+DEFAULT_VENUE_URL = "http://127.0.0.1:8700"
+DEFAULT_VENUE_ACCOUNT = "default"
+DEFAULT_TEMPORAL_ADDRESS = "localhost:7233"
+DEFAULT_UI_URL = "http://localhost:8233"
+
+
+@dataclass(frozen=True)
+class ExecbatchConfig:
+    task_queue: str = DEFAULT_TASK_QUEUE
+    venue_url: str = DEFAULT_VENUE_URL
+    venue_account: str = DEFAULT_VENUE_ACCOUNT
+    ui_url: str = DEFAULT_UI_URL
+    temporal: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments for ``Client.connect`` from Temporal's env configuration."""
+
+    @classmethod
+    def from_env(cls) -> ExecbatchConfig:
+        connect = dict(ClientConfig.load_client_connect_config())
+        if not connect.get("target_host"):
+            connect["target_host"] = DEFAULT_TEMPORAL_ADDRESS
+        return cls(
+            task_queue=os.environ.get("EXECBATCH_TASK_QUEUE", DEFAULT_TASK_QUEUE),
+            venue_url=os.environ.get("EXECBATCH_VENUE_URL", DEFAULT_VENUE_URL),
+            venue_account=os.environ.get("EXECBATCH_VENUE_ACCOUNT", DEFAULT_VENUE_ACCOUNT),
+            ui_url=os.environ.get("EXECBATCH_UI_URL", DEFAULT_UI_URL),
+            temporal=connect,
+        )
+
+    @property
+    def namespace(self) -> str:
+        return str(self.temporal.get("namespace") or "default")
+
+    @property
+    def address(self) -> str:
+        return str(self.temporal.get("target_host") or DEFAULT_TEMPORAL_ADDRESS)
+
+    def workflow_url(self, workflow_id: str) -> str:
+        return f"{self.ui_url.rstrip('/')}/namespaces/{self.namespace}/workflows/{workflow_id}"

@@ -1,0 +1,40 @@
+"""The workflow's input: a batch plus how to run it against the venue."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend.dtos.execution.execution_command_batch import ExecutionCommandBatch
+
+
+class ExecutionSettings(BaseModel):
+    """Operational knobs, fixed at submission so a replay sees the same values."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    account: str = "default"
+    wind_down_margin_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "How long before the hard execution timeout the batch starts winding down. "
+            "None: 20% of timeout_seconds, at least 1 s and at most 30 s."
+        ),
+    )
+    placement_attempts: int = Field(default=5, ge=1)
+    compensation_attempts: int = Field(default=8, ge=1)
+    venue_call_timeout_seconds: float = Field(default=10.0, gt=0)
+    poll_interval_seconds: float = Field(default=0.5, gt=0)
+    heartbeat_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    def wind_down_margin(self, timeout_seconds: int) -> float:
+        if self.wind_down_margin_seconds is not None:
+            return min(self.wind_down_margin_seconds, timeout_seconds / 2)
+        return min(max(timeout_seconds * 0.2, 1.0), 30.0, timeout_seconds / 2)
+
+
+class BatchRunRequest(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    batch: ExecutionCommandBatch
+    settings: ExecutionSettings = ExecutionSettings()

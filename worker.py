@@ -1,0 +1,83 @@
+"""The execbatch worker: runs ExecutionBatchWorkflow and the order activities.
+
+Configuration comes from the environment (see ``backend.client.config``):
+Temporal's standard variables for the connection, ``EXECBATCH_TASK_QUEUE``,
+``EXECBATCH_VENUE_URL`` and ``EXECBATCH_VENUE_ACCOUNT``. SIGTERM and SIGINT
+shut it down gracefully: running activities get to finish or heartbeat-cancel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Sequence
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.order_activities import OrderActivities
+from backend.client.config import ExecbatchConfig
+from backend.client.connection import connect
+from backend.venue.adapters.base import ExchangeAdapter
+from workflows.batch_workflow import ExecutionBatchWorkflow
+
+log = logging.getLogger("execbatch.worker")
+
+WORKFLOWS: Sequence[type] = (ExecutionBatchWorkflow,)
+
+
+def build_worker(
+    client: Client,
+    task_queue: str,
+    adapter: ExchangeAdapter,
+    *,
+    max_concurrent_activities: int = 200,
+    max_concurrent_workflow_tasks: int = 100,
+) -> Worker:
+    """A worker with our workflow and the order activities bound to ``adapter``."""
+    activities = OrderActivities(adapter)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(WORKFLOWS),
+        activities=activities.all(),
+        max_concurrent_activities=max_concurrent_activities,
+        max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def run_worker(config: ExecbatchConfig, stop: asyncio.Event | None = None) -> None:
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    from backend.venue.adapters.paper import PaperVenueAdapter
+
+    client = await connect(config)
+    adapter = PaperVenueAdapter(config.venue_url, account=config.venue_account)
+    try:
+        worker = build_worker(client, config.task_queue, adapter)
+        log.info(
+            "worker on %s namespace=%s task_queue=%s venue=%s",
+            config.address,
+            config.namespace,
+            config.task_queue,
+            config.venue_url,
+        )
+        async with worker:
+            await stop.wait()
+            log.info("shutting down")
+    finally:
+        await adapter.aclose()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(run_worker(ExecbatchConfig.from_env()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,412 @@
+"""ExecutionBatchWorkflow: one ExecutionCommandBatch, one workflow, one activity per leg.
+
+The batch's ``mode`` decides how legs are coordinated:
+
+* INDEPENDENT fires every leg at once; a leg's failure touches no other leg.
+* COORDINATED fires every leg at once; when one fails the others are
+  cancelled and every fill is reverted (a saga), or the batch says
+  NEEDS_ATTENTION and names the exposed legs.
+* SEQUENTIAL places legs in order and stops at the first that does not fill.
+
+Temporal kills a workflow at its execution timeout without running any more of
+its code, so the workflow keeps its own deadline, a wind-down margin earlier,
+and winds down (cancel, settle, compensate) in time. Cancellation by Update or
+through Temporal winds down the same way.
+
+Workflow code is deterministic: no I/O, clock or randomness; venue effects are
+activities in ``activities.order_activities``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Sequence
+from datetime import timedelta
+from decimal import Decimal
+from typing import TypeVar
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.order_activities import OrderActivities
+    from backend.core.enums import BatchExecutionMode, BatchStatus, LegStatus
+    from backend.dtos.execution.batch_result import BatchResult
+    from backend.dtos.execution.batch_run import BatchRunRequest
+    from backend.dtos.execution.leg_requests import (
+        AwaitLegRequest,
+        CancelLegRequest,
+        PlaceLegRequest,
+        RevertLegRequest,
+    )
+    from backend.temporal.search_attributes import BATCH_MODE, BATCH_STATUS
+    from workflows import activity_options as opts
+    from workflows.leg_state import LegState
+
+T = TypeVar("T")
+
+WORKFLOW_NAME = "ExecutionBatchWorkflow"
+BUSINESS_REJECTIONS = frozenset(
+    {"INSUFFICIENT_FUNDS", "UNKNOWN_SYMBOL", "INVALID_ORDER", "ORDER_CONFLICT"}
+)
+
+
+class _WindDown:
+    def __init__(self, status: BatchStatus, reason: str) -> None:
+        self.status = status
+        self.reason = reason
+
+
+@workflow.defn(name=WORKFLOW_NAME)
+class ExecutionBatchWorkflow:
+    @workflow.init
+    def __init__(self, request: BatchRunRequest) -> None:
+        self._batch = request.batch
+        self._settings = request.settings
+        self._legs = [
+            LegState(command=c, batch_id=self._batch.batch_id, index=i)
+            for i, c in enumerate(self._batch.commands)
+        ]
+        self._status = BatchStatus.RUNNING
+        self._reason: str | None = None
+        self._wind_down: _WindDown | None = None
+        self._result: BatchResult | None = None
+
+    # ------------------------------------------------------------------ run
+
+    @workflow.run
+    async def run(self, request: BatchRunRequest) -> BatchResult:
+        workflow.upsert_search_attributes([BATCH_MODE.value_set(self._batch.mode.value)])
+        self._set_status(BatchStatus.RUNNING)
+
+        placement = asyncio.create_task(self._placement_phase())
+        try:
+            await workflow.wait_condition(
+                lambda: placement.done() or self._wind_down is not None,
+                timeout=self._time_to_deadline(),
+            )
+        except TimeoutError:
+            self._request_wind_down(
+                BatchStatus.TIMED_OUT,
+                f"deadline reached ({self._wind_down_margin():g}s before the "
+                f"{self._batch.timeout_seconds}s execution timeout)",
+            )
+        except asyncio.CancelledError:
+            self._request_wind_down(BatchStatus.CANCELLED, "cancelled through Temporal")
+
+        if not placement.done():
+            self._set_status(BatchStatus.WINDING_DOWN)
+            placement.cancel()
+        failure = await self._shielded(self._outcome_of(placement))
+        if failure is not None:
+            self._reason = failure
+            self._set_status(BatchStatus.WINDING_DOWN)
+
+        await self._shielded(self._settle_open_legs())
+        rolled_back = self._batch.mode is BatchExecutionMode.COORDINATED and (
+            failure is not None or self._wind_down is not None
+        )
+        if rolled_back:
+            await self._shielded(self._compensate_filled_legs())
+        for leg in self._legs:
+            if not leg.started:
+                leg.skip()
+
+        result = self._finish(failure, rolled_back)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return result
+
+    # ------------------------------------------------------- queries/updates
+
+    @workflow.query
+    def status(self) -> BatchResult:
+        """Every leg's live state and quantities."""
+        return self._snapshot()
+
+    @workflow.update
+    def cancel(self, reason: str) -> BatchResult:
+        """Start winding the batch down like its deadline would; returns the state now.
+
+        The update returns as soon as the wind-down is requested (the saga may
+        take a while); the final result comes from the workflow result.
+        """
+        self._request_wind_down(BatchStatus.CANCELLED, f"cancelled: {reason}")
+        return self._snapshot()
+
+    @cancel.validator
+    def _validate_cancel(self, reason: str) -> None:
+        if self._result is not None or self._status.is_final:
+            raise ApplicationError(f"batch is already final ({self._status.value})")
+        if self._status is not BatchStatus.RUNNING or self._wind_down is not None:
+            raise ApplicationError("batch is already winding down")
+
+    # --------------------------------------------------------- placement
+
+    async def _placement_phase(self) -> str | None:
+        """Place legs by mode; return why the batch must stop, or None."""
+        if self._batch.mode is BatchExecutionMode.SEQUENTIAL:
+            for leg in self._legs:
+                await self._run_legs([leg], abort_on_failure=False)
+                if not leg.fully_filled:
+                    return _failure_text(leg)
+            return None
+        abort = self._batch.mode is BatchExecutionMode.COORDINATED
+        return await self._run_legs(self._legs, abort_on_failure=abort)
+
+    async def _run_legs(self, legs: Sequence[LegState], abort_on_failure: bool) -> str | None:
+        """Run legs concurrently; with ``abort_on_failure``, stop the rest at the first failure.
+
+        The leg tasks are waited on, never awaited directly, so cancelling this
+        phase does not cancel them blindly: ``_stop_legs`` stops each the right way.
+        """
+        tasks = {asyncio.create_task(self._run_leg(leg)): leg for leg in legs}
+        pending: set[asyncio.Task[None]] = set(tasks)
+        try:
+            while pending:
+                done, still_pending = await workflow.wait(
+                    pending, return_when=asyncio.FIRST_COMPLETED
+                )
+                pending = set(still_pending)
+                if not abort_on_failure:
+                    continue
+                failed = [tasks[t] for t in done if not tasks[t].fully_filled]
+                if failed:
+                    await self._stop_legs({t: tasks[t] for t in pending})
+                    return _failure_text(min(failed, key=lambda leg: leg.index))
+            return None
+        except asyncio.CancelledError:
+            await self._stop_legs({t: tasks[t] for t in pending})
+            raise
+
+    async def _stop_legs(self, running: dict[asyncio.Task[None], LegState]) -> None:
+        """Stop legs still in flight and wait until each has ended.
+
+        A leg whose order rests at the venue is stopped by cancelling its
+        await-fill activity: the cancel reaches it through its heartbeat and it
+        cancels the venue order. A leg still being placed is stopped at the
+        venue instead: cancelling its client order id fences it, so the
+        placement (or its next retry) finds a cancelled order and returns.
+        """
+        # Let legs whose activity already resolved in this activation finish first:
+        # the test server refuses to cancel an activity that has just completed.
+        await workflow.wait_condition(lambda: True)
+        fences = []
+        for task, leg in running.items():
+            if task.done():
+                continue
+            if leg.awaiting_fill:
+                task.cancel()
+            else:
+                fences.append(self._settle(leg))
+        await asyncio.gather(*fences)
+        await asyncio.gather(*running, return_exceptions=True)
+
+    async def _run_leg(self, leg: LegState) -> None:
+        """Place one leg and follow it until the venue says it is terminal."""
+        command = leg.command
+        total = len(self._legs)
+        leg.started = True
+        self._refresh_details()
+        try:
+            order = await workflow.execute_activity_method(
+                OrderActivities.place_leg,
+                PlaceLegRequest(
+                    batch_id=self._batch.batch_id, account=self._settings.account, command=command
+                ),
+                start_to_close_timeout=opts.venue_call_timeout(self._settings),
+                retry_policy=opts.placement_retry(self._settings),
+                summary=f"place {command.describe()} (leg {leg.index + 1}/{total})",
+            )
+            leg.apply_order(order)
+            self._refresh_details()
+            if not order.status.is_terminal:
+                leg.awaiting_fill = True
+                order = await workflow.execute_activity_method(
+                    OrderActivities.await_leg,
+                    AwaitLegRequest(
+                        client_order_id=leg.client_order_id,
+                        poll_interval_seconds=self._settings.poll_interval_seconds,
+                    ),
+                    start_to_close_timeout=opts.RESTING_ORDER_MAX_LIFETIME,
+                    heartbeat_timeout=timedelta(seconds=self._settings.heartbeat_timeout_seconds),
+                    retry_policy=opts.polling_retry(),
+                    cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                    summary=f"await fill of leg {leg.index + 1}: {command.describe()}",
+                )
+                leg.apply_order(order)
+                leg.awaiting_fill = False
+        except ActivityError as err:
+            cause = err.cause
+            if isinstance(cause, CancelledError):
+                leg.outcome_unknown = True
+                raise asyncio.CancelledError() from err
+            if isinstance(cause, ApplicationError) and cause.type in BUSINESS_REJECTIONS:
+                leg.reject(cause.type, cause.message)
+            else:
+                leg.fail(f"placement failed: {_describe(err)}")
+        except asyncio.CancelledError:
+            leg.outcome_unknown = True
+            raise
+        finally:
+            self._refresh_details()
+
+    # ------------------------------------------------------ wind-down steps
+
+    async def _settle_open_legs(self) -> None:
+        """Cancel (and fence) every order whose final state we do not know yet."""
+        legs = [leg for leg in self._legs if leg.needs_settling()]
+        await asyncio.gather(*(self._settle(leg) for leg in legs))
+
+    async def _settle(self, leg: LegState) -> None:
+        try:
+            order = await workflow.execute_activity_method(
+                OrderActivities.cancel_leg,
+                CancelLegRequest(client_order_id=leg.client_order_id),
+                start_to_close_timeout=opts.venue_call_timeout(self._settings),
+                retry_policy=opts.compensation_retry(self._settings),
+                summary=f"cancel leg {leg.index + 1}: {leg.command.describe()}",
+            )
+        except ActivityError as err:
+            leg.exposed_quantity = leg.command.quantity - leg.filled_quantity
+            leg.error = f"could not cancel at the venue, order state unknown: {_describe(err)}"
+            return
+        leg.apply_order(order)
+        self._refresh_details()
+
+    async def _compensate_filled_legs(self) -> None:
+        legs = [leg for leg in self._legs if leg.filled_quantity > 0 and leg.exposed_quantity == 0]
+        await asyncio.gather(*(self._revert(leg) for leg in legs))
+
+    async def _revert(self, leg: LegState) -> None:
+        command = leg.command
+        previous = leg.status
+        leg.status = LegStatus.COMPENSATING
+        self._refresh_details()
+        try:
+            report = await workflow.execute_activity_method(
+                OrderActivities.revert_leg,
+                RevertLegRequest(
+                    batch_id=self._batch.batch_id,
+                    account=self._settings.account,
+                    command=command,
+                    quantity=leg.filled_quantity,
+                ),
+                start_to_close_timeout=opts.venue_call_timeout(self._settings) * 2,
+                retry_policy=opts.compensation_retry(self._settings),
+                summary=(
+                    f"revert leg {leg.index + 1}: {command.side.opposite.value} "
+                    f"{leg.filled_quantity} {command.symbol}"
+                ),
+            )
+        except ActivityError as err:
+            leg.status = previous
+            leg.exposed_quantity = leg.filled_quantity
+            leg.error = (
+                f"compensation failed, {leg.filled_quantity} {command.symbol} exposed: "
+                f"{_describe(err)}"
+            )
+        else:
+            leg.compensated_quantity = report.reverted_quantity
+            leg.status = LegStatus.COMPENSATED
+        self._refresh_details()
+
+    # ------------------------------------------------------------- helpers
+
+    def _finish(self, failure: str | None, rolled_back: bool) -> BatchResult:
+        exposed = [leg for leg in self._legs if leg.exposed_quantity != 0]
+        if exposed:
+            status = BatchStatus.NEEDS_ATTENTION
+            self._reason = "; ".join(
+                f"leg {leg.command.command_id}: {leg.exposed_quantity} {leg.command.symbol} exposed"
+                for leg in exposed
+            ) + (f" (after {self._reason})" if self._reason else "")
+        elif self._wind_down is not None:
+            status = self._wind_down.status
+            self._reason = self._wind_down.reason + (f"; {failure}" if failure else "")
+        elif rolled_back:
+            status = BatchStatus.COMPENSATED
+        elif failure is not None and self._batch.mode is BatchExecutionMode.SEQUENTIAL:
+            status = BatchStatus.STOPPED
+        elif all(leg.fully_filled for leg in self._legs):
+            status = BatchStatus.COMPLETED
+        elif all(leg.filled_quantity == 0 for leg in self._legs):
+            status = BatchStatus.FAILED
+        else:
+            status = BatchStatus.PARTIALLY_COMPLETED
+        self._set_status(status)
+        self._result = self._snapshot()
+        return self._result
+
+    def _request_wind_down(self, status: BatchStatus, reason: str) -> None:
+        if self._wind_down is None:
+            self._wind_down = _WindDown(status, reason)
+
+    def _wind_down_margin(self) -> float:
+        timeout = self._batch.timeout_seconds
+        return self._settings.wind_down_margin(timeout) if timeout else 0.0
+
+    def _time_to_deadline(self) -> timedelta | None:
+        timeout = self._batch.timeout_seconds
+        if timeout is None:
+            return None
+        deadline = workflow.info().start_time + timedelta(
+            seconds=timeout - self._wind_down_margin()
+        )
+        return max(deadline - workflow.now(), timedelta(milliseconds=1))
+
+    async def _outcome_of(self, placement: asyncio.Task[str | None]) -> str | None:
+        try:
+            return await placement
+        except asyncio.CancelledError:
+            return None
+
+    async def _shielded(self, step: Awaitable[T]) -> T:
+        """Run a wind-down step to completion even if the workflow is cancelled meanwhile."""
+        task = asyncio.ensure_future(step)
+        while True:
+            try:
+                return await asyncio.shield(task)
+            except asyncio.CancelledError:
+                self._request_wind_down(BatchStatus.CANCELLED, "cancelled through Temporal")
+
+    def _set_status(self, status: BatchStatus) -> None:
+        self._status = status
+        workflow.upsert_search_attributes([BATCH_STATUS.value_set(status.value)])
+        self._refresh_details()
+
+    def _snapshot(self) -> BatchResult:
+        return BatchResult(
+            batch_id=self._batch.batch_id,
+            mode=self._batch.mode,
+            status=self._status,
+            legs=tuple(leg.to_result() for leg in self._legs),
+            reason=self._reason or (self._wind_down.reason if self._wind_down else None),
+        )
+
+    def _refresh_details(self) -> None:
+        workflow.set_current_details(_details_markdown(self._status, self._legs))
+
+
+def _details_markdown(status: BatchStatus, legs: Sequence[LegState]) -> str:
+    lines = [f"**{status.value}**", "", "| leg | order | status | filled |", "|---|---|---|---|"]
+    for leg in legs:
+        filled: Decimal = leg.filled_quantity
+        lines.append(
+            f"| {leg.index + 1} {leg.command.command_id} | {leg.command.describe()} "
+            f"| {leg.status.value} | {filled} |"
+        )
+    return "\n".join(lines)
+
+
+def _failure_text(leg: LegState) -> str:
+    return f"leg {leg.command.command_id} {leg.status.value}: {leg.error or 'not filled'}"
+
+
+def _describe(err: BaseException) -> str:
+    """The innermost cause's message: what an operator needs, not the wrapper's."""
+    cause: BaseException = err
+    while isinstance(cause, ActivityError) and cause.cause is not None:
+        cause = cause.cause
+    if isinstance(cause, ApplicationError) and cause.type:
+        return f"{cause.type}: {cause.message}"
+    return str(cause)

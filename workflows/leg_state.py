@@ -1,0 +1,108 @@
+"""A leg's state inside the workflow: an explicit, small state machine.
+
+Pure code (no Temporal calls), so it is deterministic and unit-testable. The
+workflow feeds it venue answers and activity failures; it derives the leg's
+LegStatus and the quantities the result reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from backend.core.enums import LegStatus, VenueOrderStatus
+from backend.core.order_ids import placement_order_id
+from backend.dtos.execution.batch_result import LegResult
+from backend.dtos.execution.execution_command import ExecutionCommand
+from backend.venue.models import VenueOrder
+
+ZERO = Decimal(0)
+
+
+@dataclass
+class LegState:
+    command: ExecutionCommand
+    batch_id: str
+    index: int
+    status: LegStatus = LegStatus.PENDING
+    filled_quantity: Decimal = ZERO
+    avg_fill_price: Decimal | None = None
+    compensated_quantity: Decimal = ZERO
+    exposed_quantity: Decimal = ZERO
+    error: str | None = None
+    outcome_unknown: bool = False
+    """True when the placement may have reached the venue but we never heard back."""
+    started: bool = False
+    awaiting_fill: bool = False
+    """The order rests at the venue and an await-fill activity follows it."""
+
+    @property
+    def client_order_id(self) -> str:
+        return placement_order_id(self.batch_id, self.command.command_id)
+
+    @property
+    def is_open(self) -> bool:
+        """Still being worked: placement not yet settled."""
+        return self.status in (LegStatus.PENDING, LegStatus.PLACED) or (
+            self.status is LegStatus.PARTIALLY_FILLED and self.outcome_unknown
+        )
+
+    @property
+    def fully_filled(self) -> bool:
+        return self.status is LegStatus.FILLED
+
+    def apply_order(self, order: VenueOrder) -> None:
+        """Take the venue's view of the placement order as the truth."""
+        self.filled_quantity = order.filled_quantity
+        self.avg_fill_price = order.avg_fill_price
+        self.outcome_unknown = False
+        if order.status is VenueOrderStatus.FILLED:
+            self.status = LegStatus.FILLED
+        elif order.status is VenueOrderStatus.REJECTED:
+            self.status = LegStatus.REJECTED
+            self.error = f"{order.reject_error}: {order.reject_message}"
+        elif order.status is VenueOrderStatus.CANCELED:
+            self.status = (
+                LegStatus.PARTIALLY_FILLED if order.filled_quantity > 0 else LegStatus.CANCELLED
+            )
+        else:  # NEW or PARTIALLY_FILLED: resting at the venue
+            self.status = LegStatus.PLACED
+        if order.status is VenueOrderStatus.PARTIALLY_FILLED:
+            self.status = LegStatus.PARTIALLY_FILLED
+            self.outcome_unknown = True  # still resting: more may fill
+
+    def reject(self, error_type: str, message: str) -> None:
+        self.status = LegStatus.REJECTED
+        self.error = f"{error_type}: {message}"
+        self.outcome_unknown = False
+
+    def fail(self, message: str) -> None:
+        """Placement gave up without a business answer: the venue may hold the order."""
+        self.status = LegStatus.FAILED
+        self.error = message
+        self.outcome_unknown = True
+
+    def skip(self) -> None:
+        self.status = LegStatus.SKIPPED
+
+    def needs_settling(self) -> bool:
+        """Whether the venue must be asked (and fenced) before we can report this leg."""
+        return self.started and (self.outcome_unknown or self.status is LegStatus.PLACED)
+
+    def to_result(self) -> LegResult:
+        c = self.command
+        return LegResult(
+            command_id=c.command_id,
+            plan_id=c.plan_id,
+            symbol=c.symbol,
+            side=c.side,
+            order_type=c.order_type,
+            quantity=c.quantity,
+            status=self.status,
+            filled_quantity=self.filled_quantity,
+            avg_fill_price=self.avg_fill_price,
+            compensated_quantity=self.compensated_quantity,
+            exposed_quantity=self.exposed_quantity,
+            client_order_id=self.client_order_id if self.started else None,
+            error=self.error,
+        )
