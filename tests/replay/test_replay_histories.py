@@ -1,0 +1,57 @@
+"""Determinism over versions: recorded histories of every mode replay on today's code.
+
+The histories in tests/histories/ were recorded from the end-to-end runs on the
+dev server (``EXECBATCH_RECORD_HISTORIES=1 pytest tests/end_to_end``): every
+mode, compensation, NEEDS_ATTENTION, deadline and both kinds of cancel. A
+workflow change that would break running batches fails here, in CI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from backend.temporal.converter import build_data_converter
+from tests.replay.changed_workflow import PausingBatchWorkflow
+from workflows.batch_workflow import ExecutionBatchWorkflow
+
+HISTORIES = sorted((Path(__file__).resolve().parents[1] / "histories").glob("*.json"))
+
+
+def load(path: Path) -> WorkflowHistory:
+    return WorkflowHistory.from_json(path.stem, path.read_text())
+
+
+def test_histories_cover_every_mode_and_outcome() -> None:
+    names = {path.stem for path in HISTORIES}
+    for expected in (
+        "scenario_flash_crash_close",
+        "scenario_pair_trade",
+        "scenario_rotation",
+        "coordinated_rejected_compensated",
+        "coordinated_needs_attention",
+        "coordinated_timed_out",
+        "coordinated_cancelled_by_update",
+        "coordinated_cancelled_by_temporal",
+        "sequential_stopped",
+    ):
+        assert expected in names
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_history_replays_on_current_code(path: Path) -> None:
+    replayer = Replayer(workflows=[ExecutionBatchWorkflow], data_converter=build_data_converter())
+    result = await replayer.replay_workflow(load(path), raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{path.stem}: {result.replay_failure}"
+
+
+async def test_a_non_deterministic_change_is_caught() -> None:
+    replayer = Replayer(workflows=[PausingBatchWorkflow], data_converter=build_data_converter())
+    result = await replayer.replay_workflow(
+        load(HISTORIES[0].with_name("scenario_pair_trade.json")), raise_on_replay_failure=False
+    )
+    assert result.replay_failure is not None
+    assert "nondetermin" in str(result.replay_failure).lower()
