@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.order_activities import OrderActivities
@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         RevertLegRequest,
     )
     from backend.temporal.search_attributes import BATCH_MODE, BATCH_STATUS
+    from backend.venue.models import VenueOrder
     from workflows import activity_options as opts
     from workflows.leg_state import LegState
 
@@ -208,13 +209,10 @@ class ExecutionBatchWorkflow:
         leg.started = True
         self._refresh_details()
         try:
-            order = await workflow.execute_activity_method(
-                OrderActivities.place_leg,
+            order = await self._place(
                 PlaceLegRequest(
                     batch_id=self._batch.batch_id, account=self._settings.account, command=command
                 ),
-                start_to_close_timeout=opts.venue_call_timeout(self._settings),
-                retry_policy=opts.placement_retry(self._settings),
                 summary=f"place {command.describe()} (leg {leg.index + 1}/{total})",
             )
             leg.apply_order(order)
@@ -235,8 +233,10 @@ class ExecutionBatchWorkflow:
                 )
                 leg.apply_order(order)
                 leg.awaiting_fill = False
-        except ActivityError as err:
-            cause = err.cause
+        except FailureError as err:
+            # Regular activities fail with ActivityError(cause=...); local ones may
+            # surface the cause itself. Either way, classify by the innermost cause.
+            cause = err.cause if isinstance(err, ActivityError) else err
             if isinstance(cause, CancelledError):
                 leg.outcome_unknown = True
                 raise asyncio.CancelledError() from err
@@ -249,6 +249,31 @@ class ExecutionBatchWorkflow:
             raise
         finally:
             self._refresh_details()
+
+    async def _place(self, request: PlaceLegRequest, summary: str) -> VenueOrder:
+        """Submit a leg's order: a local activity by default, a regular one if configured.
+
+        The placement is one short, idempotent venue call, so a local activity
+        (no task-queue round trip) is safe and several times faster; a worker
+        crash re-runs it and the derived client order id finds the earlier order.
+        Following a resting order stays a regular, heartbeating activity, since
+        that is what a cancel has to reach.
+        """
+        if self._settings.local_placement:
+            return await workflow.execute_local_activity_method(
+                OrderActivities.place_leg,
+                request,
+                start_to_close_timeout=opts.venue_call_timeout(self._settings),
+                retry_policy=opts.placement_retry(self._settings),
+                summary=summary,
+            )
+        return await workflow.execute_activity_method(
+            OrderActivities.place_leg,
+            request,
+            start_to_close_timeout=opts.venue_call_timeout(self._settings),
+            retry_policy=opts.placement_retry(self._settings),
+            summary=summary,
+        )
 
     # ------------------------------------------------------ wind-down steps
 
@@ -266,7 +291,7 @@ class ExecutionBatchWorkflow:
                 retry_policy=opts.compensation_retry(self._settings),
                 summary=f"cancel leg {leg.index + 1}: {leg.command.describe()}",
             )
-        except ActivityError as err:
+        except FailureError as err:
             leg.exposed_quantity = leg.command.quantity - leg.filled_quantity
             leg.error = f"could not cancel at the venue, order state unknown: {_describe(err)}"
             return
@@ -298,7 +323,7 @@ class ExecutionBatchWorkflow:
                     f"{leg.filled_quantity} {command.symbol}"
                 ),
             )
-        except ActivityError as err:
+        except FailureError as err:
             leg.status = previous
             leg.exposed_quantity = leg.filled_quantity
             leg.error = (

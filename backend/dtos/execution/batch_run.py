@@ -21,6 +21,14 @@ class ExecutionSettings(BaseModel):
             "None: 20% of timeout_seconds, at least 1 s and at most 30 s."
         ),
     )
+    local_placement: bool = Field(
+        default=True,
+        description=(
+            "Place orders with a local activity (one short idempotent venue call, no "
+            "task-queue round trip); resting orders are still followed by a regular, "
+            "heartbeating activity."
+        ),
+    )
     placement_attempts: int = Field(default=5, ge=1)
     compensation_attempts: int = Field(default=8, ge=1)
     venue_call_timeout_seconds: float = Field(default=10.0, gt=0)
