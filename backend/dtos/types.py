@@ -9,13 +9,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, StringConstraints
 
-Identifier = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$"),
-]
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]*$"
+
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=ID_PATTERN)]
 """An id: letters, digits, '.', '_', '-', starting with a letter or digit, at most 100 chars."""
+
+BatchId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=ID_PATTERN)]
+"""A batch id: an Identifier's alphabet, with room for the prefix planning puts
+before a (up to 100 character) directive id, so every valid directive has a valid batch."""
 
 Symbol = Annotated[
     str,
@@ -37,6 +40,15 @@ def _reject_float(value: Any) -> Any:
     return value
 
 
+def _fixed_point(value: Decimal) -> str:
+    """JSON text in fixed-point notation: ``"0.00000001"``, never ``"1E-8"``.
+
+    ``str(Decimal("0.00000001"))`` is ``"1E-8"``; other tools read our JSON
+    documents, and the venue wire format is fixed-point too.
+    """
+    return format(value, "f")
+
+
 def _finite(value: Decimal) -> Decimal:
     if not value.is_finite():
         raise ValueError("must be a finite number")
@@ -48,5 +60,9 @@ PositiveDecimal = Annotated[
     BeforeValidator(_reject_float),
     AfterValidator(_finite),
     Field(gt=0, max_digits=38, decimal_places=18),
+    PlainSerializer(_fixed_point, return_type=str, when_used="json"),
 ]
 """A strictly positive Decimal (quantities, prices), never a float."""
+
+Quantity = Annotated[Decimal, PlainSerializer(_fixed_point, return_type=str, when_used="json")]
+"""A reported Decimal (fills, positions, prices): any sign, fixed-point in JSON."""

@@ -59,15 +59,20 @@ def check_plan_correspondence(
     if expected == actual:
         return
     missing = [p for p in expected if p not in actual]
-    extra = [p for p in actual if p not in expected]
+    extra = list(dict.fromkeys(p for p in actual if p not in expected))
+    duplicated = sorted({p for p in actual if actual.count(p) > 1})
     problems: list[str] = []
     if missing:
         problems.append(f"missing command for plan id(s) {missing}")
     if extra:
         problems.append(f"command(s) for plan id(s) {extra} not in target_plan_ids")
-    duplicated = sorted({p for p in actual if actual.count(p) > 1})
     if duplicated:
         problems.append(f"more than one command for plan id(s) {duplicated}")
     if not problems:
-        problems.append(f"commands are out of order: expected plan ids {expected}, got {actual}")
+        # Same plan ids, each once, in another order: name the ones out of place.
+        misplaced = [a for e, a in zip(expected, actual, strict=True) if e != a]
+        problems.append(
+            f"commands are out of order: plan id(s) {misplaced} misplaced; "
+            f"expected {expected}, got {actual}"
+        )
     raise PlanMismatchError("commands: " + "; ".join(problems))

@@ -7,6 +7,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict
 
 from backend.core.enums import BatchExecutionMode, BatchStatus, LegStatus, OrderSide, OrderType
+from backend.dtos.types import Quantity
 
 
 class LegResult(BaseModel):
@@ -19,12 +20,12 @@ class LegResult(BaseModel):
     symbol: str
     side: OrderSide
     order_type: OrderType
-    quantity: Decimal
+    quantity: Quantity
     status: LegStatus
-    filled_quantity: Decimal = Decimal(0)
-    avg_fill_price: Decimal | None = None
-    compensated_quantity: Decimal = Decimal(0)
-    exposed_quantity: Decimal = Decimal(0)
+    filled_quantity: Quantity = Decimal(0)
+    avg_fill_price: Quantity | None = None
+    compensated_quantity: Quantity = Decimal(0)
+    exposed_quantity: Quantity = Decimal(0)
     """Filled quantity a compensation could not revert: non-zero only with NEEDS_ATTENTION."""
     client_order_id: str | None = None
     error: str | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from backend.core.enums import OrderSide, OrderType, TimeInForce
 from backend.dtos.types import Identifier, PositiveDecimal, Symbol
@@ -21,16 +21,26 @@ class ExecutionCommand(BaseModel):
     side: OrderSide
     order_type: OrderType
     quantity: PositiveDecimal
-    limit_price: PositiveDecimal | None = None
+    limit_price: PositiveDecimal | None = Field(default=None, validate_default=True)
     time_in_force: TimeInForce = TimeInForce.GTC
 
-    @model_validator(mode="after")
-    def _limit_price_matches_order_type(self) -> ExecutionCommand:
-        if self.order_type is OrderType.LIMIT and self.limit_price is None:
+    @field_validator("limit_price")
+    @classmethod
+    def _limit_price_matches_order_type(
+        cls, value: Decimal | None, info: ValidationInfo
+    ) -> Decimal | None:
+        """A field validator (not a model one) so the error's ``loc`` is ``limit_price``.
+
+        ``validate_default`` makes it run when the field is left out, which is
+        exactly the LIMIT-without-price case. ``order_type`` is declared first,
+        so it is in ``info.data`` unless it was itself invalid (already reported).
+        """
+        order_type = info.data.get("order_type")
+        if order_type is OrderType.LIMIT and value is None:
             raise ValueError("limit_price is required for a LIMIT order")
-        if self.order_type is OrderType.MARKET and self.limit_price is not None:
+        if order_type is OrderType.MARKET and value is not None:
             raise ValueError("limit_price is forbidden for a MARKET order")
-        return self
+        return value
 
     @property
     def notional_hint(self) -> Decimal | None:

@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from backend.core.enums import BatchExecutionMode
 from backend.dtos.execution.execution_command import ExecutionCommand
-from backend.dtos.types import Identifier
+from backend.dtos.types import BatchId
 
 
 class ExecutionCommandBatch(BaseModel):
@@ -21,7 +21,7 @@ class ExecutionCommandBatch(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    batch_id: Identifier
+    batch_id: BatchId
     commands: tuple[ExecutionCommand, ...] = Field(min_length=1)
     created_at: AwareDatetime
     mode: BatchExecutionMode

@@ -6,6 +6,8 @@ resulting batch is coordinated. The policy travels unchanged to the executor.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from backend.core.enums import BatchExecutionMode
@@ -53,8 +55,7 @@ class StrategyDirective(BaseModel):
     @field_validator("target_plan_ids")
     @classmethod
     def _unique_plan_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        seen: set[str] = set()
-        duplicates = [p for p in value if p in seen or seen.add(p)]  # type: ignore[func-returns-value]
+        duplicates = sorted(p for p, n in Counter(value).items() if n > 1)
         if duplicates:
-            raise ValueError(f"plan ids must be unique; duplicated: {sorted(set(duplicates))}")
+            raise ValueError(f"plan ids must be unique; duplicated: {duplicates}")
         return value

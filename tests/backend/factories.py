@@ -1,0 +1,119 @@
+"""Small builders for the DTOs, in the spirit of NautilusTrader's test kit.
+
+Every builder returns a valid object; keyword arguments override a field. The
+``*_data`` builders return plain JSON-shaped dicts so a test can break one
+field and feed the payload to ``model_validate`` / ``model_validate_json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from backend.core.enums import BatchExecutionMode
+from backend.dtos.directive_document import DirectiveDocument
+from backend.dtos.execution import ExecutionCommand, ExecutionCommandBatch
+from backend.dtos.strategy import ExecutionPolicy, StrategyDirective
+
+FIXED_TIME = datetime(2025, 12, 7, 9, 30, tzinfo=UTC)
+
+ISSUE_EXAMPLE = (
+    '{"directive": {"directive_id": "d-42", "strategy_id": "pairs", '
+    '"target_plan_ids": ["p1", "p2"], '
+    '"execution_policy": {"mode": "COORDINATED", "timeout_seconds": 30}}, '
+    '"commands": [{"command_id": "c1", "plan_id": "p1", "symbol": "AAPL", "side": "BUY", '
+    '"order_type": "MARKET", "quantity": "10"}, '
+    '{"command_id": "c2", "plan_id": "p2", "symbol": "MSFT", "side": "SELL", '
+    '"order_type": "LIMIT", "quantity": "5", "limit_price": "410.25", "time_in_force": "GTC"}]}'
+)
+"""The JSON document from issue 3, verbatim: the file format other tools write."""
+
+
+def command_data(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "command_id": "c1",
+        "plan_id": "p1",
+        "symbol": "AAPL",
+        "side": "BUY",
+        "order_type": "MARKET",
+        "quantity": "10",
+    }
+    data.update(overrides)
+    return data
+
+
+def make_command(**overrides: Any) -> ExecutionCommand:
+    return ExecutionCommand.model_validate(command_data(**overrides))
+
+
+def commands_for(plan_ids: Sequence[str]) -> list[ExecutionCommand]:
+    """One MARKET command per plan id, in order, with command ids c1, c2, ..."""
+    return [
+        make_command(command_id=f"c{i}", plan_id=plan_id)
+        for i, plan_id in enumerate(plan_ids, start=1)
+    ]
+
+
+def directive_data(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "directive_id": "d-42",
+        "strategy_id": "pairs",
+        "target_plan_ids": ["p1", "p2"],
+    }
+    data.update(overrides)
+    return data
+
+
+def make_directive(
+    *,
+    mode: BatchExecutionMode | None = None,
+    timeout_seconds: int | None = None,
+    **overrides: Any,
+) -> StrategyDirective:
+    """A directive; a policy is attached only when ``mode`` or ``timeout_seconds`` is given."""
+    data = directive_data(**overrides)
+    if mode is not None or timeout_seconds is not None:
+        policy = ExecutionPolicy(
+            mode=mode or BatchExecutionMode.INDEPENDENT, timeout_seconds=timeout_seconds
+        )
+        data["execution_policy"] = policy
+    return StrategyDirective.model_validate(data)
+
+
+def batch_data(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "batch_id": "batch-d-42",
+        "commands": [command_data(), command_data(command_id="c2", plan_id="p2", side="SELL")],
+        "created_at": "2025-12-07T09:30:00Z",
+        "mode": "INDEPENDENT",
+    }
+    data.update(overrides)
+    return data
+
+
+def make_batch(**overrides: Any) -> ExecutionCommandBatch:
+    return ExecutionCommandBatch.model_validate(batch_data(**overrides))
+
+
+def make_document(directive: StrategyDirective | None = None) -> DirectiveDocument:
+    directive = directive or make_directive()
+    return DirectiveDocument(
+        directive=directive, commands=tuple(commands_for(directive.target_plan_ids))
+    )
+
+
+def assert_rejected(
+    excinfo: pytest.ExceptionInfo[ValidationError], loc: tuple[str | int, ...], text: str
+) -> None:
+    """The ValidationError has an error at exactly ``loc`` whose message contains ``text``,
+    and its rendered message (what a user sees) names the offending field."""
+    errors = excinfo.value.errors()
+    at_loc = [e for e in errors if tuple(e["loc"]) == loc]
+    assert at_loc, f"no error at {loc}; errors: {[(e['loc'], e['msg']) for e in errors]}"
+    assert any(text in e["msg"] for e in at_loc), [e["msg"] for e in at_loc]
+    field = next(part for part in reversed(loc) if isinstance(part, str))
+    assert field in str(excinfo.value)
