@@ -9,34 +9,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from backend.temporal.binaries import temporal_cli_path, time_skipping_server_path
+from backend.temporal.binaries import temporal_cli_path
 from backend.temporal.converter import build_data_converter
 from backend.temporal.search_attributes import ALL_KEYS
+from backend.testing import start_time_skipping_environment
 
-
-async def register_search_attributes(client: Client) -> None:
-    await client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=client.namespace,
-            search_attributes={
-                key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in ALL_KEYS
-            },
-        )
-    )
+pytest_plugins = ["backend.testing.pytest_plugin"]
 
 
 @pytest.fixture(scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=build_data_converter(),
-        test_server_existing_path=str(time_skipping_server_path()),
-    )
-    await register_search_attributes(env.client)
+    env = await start_time_skipping_environment()
     try:
         yield env
     finally:

@@ -247,8 +247,9 @@ class ExecutionBatchWorkflow:
         except asyncio.CancelledError:
             leg.outcome_unknown = True
             raise
-        finally:
-            self._refresh_details()
+        # Not in a `finally`: that would also run when the worker evicts the
+        # workflow, outside the workflow event loop.
+        self._refresh_details()
 
     async def _place(self, request: PlaceLegRequest, summary: str) -> VenueOrder:
         """Submit a leg's order: a local activity by default, a regular one if configured.

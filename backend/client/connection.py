@@ -6,10 +6,18 @@ from temporalio.client import Client
 from temporalio.converter import PayloadCodec
 
 from backend.client.config import ExecbatchConfig
-from backend.temporal.converter import build_data_converter
+from backend.temporal.converter import build_data_converter, codec_from_env
 
 
 async def connect(config: ExecbatchConfig, codec: PayloadCodec | None = None) -> Client:
+    """A client with our converter; ``codec`` defaults to the environment's.
+
+    Taking the codec from the environment here is what switches encryption on
+    for the worker and every CLI command at once: they all connect through
+    this function, so they cannot disagree about it.
+    """
     options = dict(config.temporal)
     target = options.pop("target_host")
+    if codec is None:
+        codec = codec_from_env()
     return await Client.connect(target, data_converter=build_data_converter(codec), **options)

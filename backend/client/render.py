@@ -1,0 +1,175 @@
+"""How batches look in a terminal: rich tables for legs, batch lists and the demo.
+
+Pure functions from our DTOs to rich renderables; the CLI decides where they
+are printed (and ``--json`` bypasses them entirely).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from backend.client.batch_client import BatchSummary
+from backend.core.enums import BatchStatus, LegStatus
+from backend.devstack.stack import Service
+from backend.dtos.execution import BatchResult, LegResult
+
+STATUS_STYLES: dict[str, str] = {
+    BatchStatus.RUNNING.value: "cyan",
+    BatchStatus.WINDING_DOWN.value: "yellow",
+    BatchStatus.COMPLETED.value: "green",
+    BatchStatus.PARTIALLY_COMPLETED.value: "yellow",
+    BatchStatus.FAILED.value: "red",
+    BatchStatus.COMPENSATED.value: "magenta",
+    BatchStatus.NEEDS_ATTENTION.value: "bold red",
+    BatchStatus.STOPPED.value: "yellow",
+    BatchStatus.TIMED_OUT.value: "red",
+    BatchStatus.CANCELLED.value: "yellow",
+    LegStatus.PENDING.value: "dim",
+    LegStatus.PLACED.value: "cyan",
+    LegStatus.PARTIALLY_FILLED.value: "yellow",
+    LegStatus.FILLED.value: "green",
+    LegStatus.REJECTED.value: "red",
+    LegStatus.FAILED.value: "red",
+    LegStatus.CANCELLED.value: "yellow",
+    LegStatus.COMPENSATING.value: "magenta",
+    LegStatus.COMPENSATED.value: "magenta",
+    LegStatus.SKIPPED.value: "dim",
+}
+
+
+def styled(status: str | None) -> Text:
+    if status is None:
+        return Text("-", style="dim")
+    return Text(status, style=STATUS_STYLES.get(status, ""))
+
+
+def _qty(value: Decimal | None) -> str:
+    if value is None:
+        return "-"
+    return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
+
+
+def _order(leg: LegResult) -> str:
+    text = f"{leg.side.value} {_qty(leg.quantity)} {leg.symbol} {leg.order_type.value}"
+    return text
+
+
+def legs_table(result: BatchResult, title: str | None = None) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("leg", "order", "status", "filled", "avg price", "compensated", "error"):
+        table.add_column(column, justify="right" if column in {"filled", "avg price"} else "left")
+    for index, leg in enumerate(result.legs, start=1):
+        table.add_row(
+            f"{index} {leg.command_id}",
+            _order(leg),
+            styled(leg.status.value),
+            _qty(leg.filled_quantity),
+            "-" if leg.avg_fill_price is None else format(leg.avg_fill_price, "f"),
+            _qty(leg.compensated_quantity) if leg.compensated_quantity else "",
+            Text(leg.error or "", style="red"),
+        )
+    return table
+
+
+def batch_view(result: BatchResult, url: str | None = None) -> RenderableType:
+    """A batch's headline (id, mode, status, reason, Web UI link) over its legs table."""
+    headline = Text.assemble(
+        ("batch ", "bold"),
+        (result.batch_id, "bold"),
+        "  ",
+        (result.mode.value, "blue"),
+        "  ",
+        styled(result.status.value),
+    )
+    parts: list[RenderableType] = [headline]
+    if result.reason:
+        parts.append(Text(f"reason: {result.reason}", style="dim"))
+    if url:
+        parts.append(Text(f"Web UI: {url}", style="dim"))
+    parts.append(legs_table(result))
+    return Group(*parts)
+
+
+def list_table(summaries: Iterable[BatchSummary]) -> Table:
+    table = Table()
+    table.add_column("batch id")
+    table.add_column("mode")
+    table.add_column("status")
+    table.add_column("workflow")
+    for summary in summaries:
+        table.add_row(
+            summary.batch_id,
+            summary.mode or "-",
+            styled(summary.status),
+            summary.workflow_status or "-",
+        )
+    return table
+
+
+def legs_summary(result: BatchResult) -> str:
+    """``"3/3 filled"`` when every leg filled, otherwise each leg's status in order."""
+    filled = sum(1 for leg in result.legs if leg.status is LegStatus.FILLED)
+    if filled == len(result.legs):
+        return f"{filled}/{len(result.legs)} filled"
+    return ", ".join(f"{leg.command_id} {leg.status.value}" for leg in result.legs)
+
+
+@dataclass(frozen=True)
+class PositionChange:
+    symbol: str
+    before: Decimal
+    after: Decimal
+
+    def describe(self) -> str:
+        delta = self.after - self.before
+        sign = "+" if delta > 0 else ""
+        return f"{self.symbol} {_qty(self.after)} ({sign}{_qty(delta)})"
+
+
+@dataclass(frozen=True)
+class DemoRow:
+    scenario: str
+    result: BatchResult
+    expected: BatchStatus
+    positions: Sequence[PositionChange]
+
+    @property
+    def as_expected(self) -> bool:
+        return self.result.status is self.expected
+
+
+def demo_table(rows: Sequence[DemoRow]) -> Table:
+    table = Table(title="execbatch demo", title_justify="left")
+    table.add_column("scenario")
+    table.add_column("mode")
+    table.add_column("status")
+    table.add_column("legs")
+    table.add_column("venue net position after (change)")
+    table.add_column("expected")
+    for row in rows:
+        table.add_row(
+            row.scenario,
+            row.result.mode.value,
+            styled(row.result.status.value),
+            legs_summary(row.result),
+            ", ".join(p.describe() for p in row.positions),
+            Text("ok", style="green")
+            if row.as_expected
+            else Text(f"expected {row.expected.value}", style="bold red"),
+        )
+    return table
+
+
+def services_table(services: Iterable[Service]) -> Table:
+    table = Table(title="execbatch dev", title_justify="left")
+    for column in ("service", "address", "pid", "log"):
+        table.add_column(column)
+    for service in services:
+        table.add_row(service.name, service.address, str(service.pid or "-"), str(service.log_path))
+    return table

@@ -1,0 +1,292 @@
+"""DevStack: the Temporal dev server, the paper venue and N workers as one unit.
+
+    with DevStack(Path(".state")) as stack:          # fixed ports 7233/8233/8700
+        stack.config()                               # ExecbatchConfig for clients
+    with DevStack.on_free_ports(tmp_path) as stack:  # tests, the demo
+        ...
+
+Start order is Temporal, venue, workers, each waited for (Temporal answers,
+``GET /health``, the task queue has a poller). Stop order is the reverse; it
+runs on leaving the ``with`` block and, as a last resort, at interpreter exit.
+Children also die with us if we are killed (see ``processes``). The state
+folder holds the Temporal and venue databases (history survives restarts), the
+children's logs and the lock that keeps a second stack off the same folder.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from backend.client.config import DEFAULT_TASK_QUEUE, ExecbatchConfig
+from backend.devstack.health import (
+    port_in_use,
+    run_sync,
+    wait_for_temporal,
+    wait_for_venue,
+    wait_for_worker,
+)
+from backend.devstack.lock import StackLock
+from backend.devstack.processes import ManagedProcess
+from backend.temporal.binaries import temporal_cli_path
+from backend.temporal.search_attributes import dev_server_flags
+from backend.venue.service import free_port
+
+DEFAULT_TEMPORAL_PORT = 7233
+DEFAULT_UI_PORT = 8233
+DEFAULT_VENUE_PORT = 8700
+
+
+class PortInUse(RuntimeError):
+    """A port the stack needs is taken by something else."""
+
+
+class StackFailed(RuntimeError):
+    """A part of the stack did not come up or died; the message quotes its log."""
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    address: str
+    pid: int | None
+    log_path: Path
+
+
+class DevStack:
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        temporal_port: int = DEFAULT_TEMPORAL_PORT,
+        ui_port: int = DEFAULT_UI_PORT,
+        venue_port: int = DEFAULT_VENUE_PORT,
+        host: str = "127.0.0.1",
+        namespace: str = "default",
+        task_queue: str = DEFAULT_TASK_QUEUE,
+        workers: int = 1,
+        venue_args: tuple[str, ...] = (),
+        startup_timeout: float = 60.0,
+    ) -> None:
+        self.state_dir = state_dir.resolve()
+        self.host = host
+        self.temporal_port = temporal_port
+        self.ui_port = ui_port
+        self.venue_port = venue_port
+        self.namespace = namespace
+        self.task_queue = task_queue
+        self.worker_count = workers
+        self.venue_args = venue_args
+        self.startup_timeout = startup_timeout
+        self._lock = StackLock(self.state_dir)
+        self._processes: list[ManagedProcess] = []
+        self._atexit_registered = False
+
+    @classmethod
+    def on_free_ports(cls, state_dir: Path, **options: object) -> DevStack:
+        """A stack whose three ports the OS picked (for tests and the demo)."""
+        ports = {"temporal_port": free_port(), "ui_port": free_port(), "venue_port": free_port()}
+        return cls(state_dir, **{**ports, **options})  # type: ignore[arg-type]
+
+    # -------------------------------------------------------------- addresses
+
+    @property
+    def temporal_address(self) -> str:
+        return f"{self.host}:{self.temporal_port}"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://{self.host}:{self.ui_port}"
+
+    @property
+    def venue_url(self) -> str:
+        return f"http://{self.host}:{self.venue_port}"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    def config(self) -> ExecbatchConfig:
+        """How clients and workers reach this stack."""
+        return ExecbatchConfig(
+            task_queue=self.task_queue,
+            venue_url=self.venue_url,
+            ui_url=self.ui_url,
+            temporal={"target_host": self.temporal_address, "namespace": self.namespace},
+        )
+
+    def worker_env(self) -> dict[str, str]:
+        """The worker's environment: ours, minus any Temporal settings pointing elsewhere."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
+        env.update(
+            TEMPORAL_ADDRESS=self.temporal_address,
+            TEMPORAL_NAMESPACE=self.namespace,
+            EXECBATCH_TASK_QUEUE=self.task_queue,
+            EXECBATCH_VENUE_URL=self.venue_url,
+            EXECBATCH_UI_URL=self.ui_url,
+            PYTHONUNBUFFERED="1",
+        )
+        return env
+
+    def services(self) -> list[Service]:
+        addresses = {
+            "temporal": f"{self.temporal_address} (Web UI {self.ui_url})",
+            "venue": self.venue_url,
+        }
+        return [
+            Service(
+                p.name, addresses.get(p.name, f"task queue {self.task_queue}"), p.pid, p.log_path
+            )
+            for p in self._processes
+        ]
+
+    # -------------------------------------------------------------- lifecycle
+
+    def start(self) -> Self:
+        self._lock.acquire(
+            {
+                "ui_url": self.ui_url,
+                "temporal": self.temporal_address,
+                "venue": self.venue_url,
+            }
+        )
+        try:
+            self._check_ports()
+            if not self._atexit_registered:
+                atexit.register(self.stop)
+                self._atexit_registered = True
+            self._start_temporal()
+            self._start_venue()
+            self._start_workers()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _check_ports(self) -> None:
+        for what, port in (
+            ("Temporal", self.temporal_port),
+            ("the Temporal Web UI", self.ui_port),
+            ("the paper venue", self.venue_port),
+        ):
+            if port_in_use(self.host, port):
+                raise PortInUse(
+                    f"port {port} on {self.host} (for {what}) is already in use by another "
+                    "program: stop it or choose other ports"
+                )
+
+    def _spawn(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None
+    ) -> ManagedProcess:
+        process = ManagedProcess(name, argv, self.logs_dir / f"{name}.log", env=env)
+        self._processes.append(process)
+        process.start()
+        return process
+
+    def _await(self, process: ManagedProcess, probe: Coroutine[Any, Any, None]) -> None:
+        try:
+            run_sync(probe)
+        except (TimeoutError, RuntimeError) as exc:
+            raise StackFailed(
+                f"{process.name} did not start: {exc}\n--- {process.log_path} ---\n"
+                f"{process.log_tail()}"
+            ) from exc
+
+    def _start_temporal(self) -> None:
+        argv = [
+            str(temporal_cli_path()),
+            "server",
+            "start-dev",
+            "--ip",
+            self.host,
+            "--port",
+            str(self.temporal_port),
+            "--ui-port",
+            str(self.ui_port),
+            "--db-filename",
+            str(self.state_dir / "temporal.db"),
+            "--log-level",
+            "error",
+            "--ui-disable-news-fetch",
+            *dev_server_flags(),
+        ]
+        process = self._spawn("temporal", argv)
+        self._await(
+            process,
+            wait_for_temporal(
+                self.temporal_address, self.namespace, self.startup_timeout, lambda: process.alive
+            ),
+        )
+
+    def _start_venue(self) -> None:
+        argv = [
+            sys.executable,
+            "-m",
+            "backend.venue",
+            "--host",
+            self.host,
+            "--port",
+            str(self.venue_port),
+            "--db",
+            str(self.state_dir / "venue.db"),
+            *self.venue_args,
+        ]
+        process = self._spawn("venue", argv, {**os.environ, "PYTHONUNBUFFERED": "1"})
+        self._await(
+            process, wait_for_venue(self.venue_url, self.startup_timeout, lambda: process.alive)
+        )
+
+    def _start_workers(self) -> None:
+        argv = [sys.executable, "-m", "backend.client.cli", "worker"]
+        started = [
+            self._spawn(f"worker-{n}", argv, self.worker_env())
+            for n in range(1, self.worker_count + 1)
+        ]
+        for process in started:
+            self._await(
+                process,
+                wait_for_worker(
+                    self.temporal_address,
+                    self.namespace,
+                    self.task_queue,
+                    self.startup_timeout,
+                    _alive(process),
+                ),
+            )
+
+    def dead(self) -> list[ManagedProcess]:
+        """Children that have exited on their own."""
+        return [p for p in self._processes if not p.alive]
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop workers, venue, then Temporal (reverse start order); idempotent."""
+        processes, self._processes = self._processes, []
+        try:
+            for process in reversed(processes):
+                process.stop(timeout)
+        finally:
+            self._lock.release()
+            if self._atexit_registered:
+                atexit.unregister(self.stop)
+                self._atexit_registered = False
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _alive(process: ManagedProcess) -> Callable[[], bool]:
+    return lambda: process.alive

@@ -1,0 +1,105 @@
+"""docker-compose.yml runs the worker exactly as ``execbatch worker`` expects to be run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backend.client.config import ExecbatchConfig
+from backend.devstack import DevStack
+
+yaml = pytest.importorskip("yaml")
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKER_KEYS = {
+    "TEMPORAL_ADDRESS",
+    "TEMPORAL_NAMESPACE",
+    "EXECBATCH_TASK_QUEUE",
+    "EXECBATCH_VENUE_URL",
+    "EXECBATCH_VENUE_ACCOUNT",
+}
+
+
+def _compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return loaded
+
+
+def _config_from(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> ExecbatchConfig:
+    for key in list(os.environ):
+        if key.startswith(("TEMPORAL_", "EXECBATCH_")):
+            monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return ExecbatchConfig.from_env()
+
+
+def test_worker_command_is_execbatch_worker() -> None:
+    worker = _compose()["services"]["worker"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["execbatch"]' in dockerfile
+    assert worker["command"] == ["worker"]
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert 'execbatch = "backend.client.cli:main"' in pyproject
+    assert worker["deploy"]["replicas"]
+
+
+def test_worker_environment_is_what_execbatch_worker_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    services = _compose()["services"]
+    env = {k: str(v) for k, v in services["worker"]["environment"].items()}
+    assert set(env) == WORKER_KEYS
+    # The same variables the dev stack gives its workers.
+    assert WORKER_KEYS - {"EXECBATCH_VENUE_ACCOUNT"} <= set(
+        DevStack(Path("/nonexistent")).worker_env()
+    )
+
+    config = _config_from(env, monkeypatch)
+    assert config.address == "temporal:7233"
+    assert config.namespace == "default"
+    assert config.task_queue == "execbatch"
+    assert config.venue_url == "http://venue:8700"
+    assert config.venue_account == "default"
+    # Every variable is actually read: changing it changes the worker's configuration.
+    for key in env:
+        changed = _config_from({**env, key: env[key] + "-x"}, monkeypatch)
+        assert changed != config, f"{key} is not read by ExecbatchConfig.from_env"
+
+    venue_command = services["venue"]["command"]
+    assert venue_command[0] == "venue"
+    assert venue_command[venue_command.index("--port") + 1] == "8700"
+    assert services["temporal-ui"]["environment"]["TEMPORAL_ADDRESS"] == env["TEMPORAL_ADDRESS"]
+
+
+def test_start_order_and_pinned_images() -> None:
+    services = _compose()["services"]
+    worker_deps = services["worker"]["depends_on"]
+    assert worker_deps["temporal-setup"]["condition"] == "service_completed_successfully"
+    assert worker_deps["venue"]["condition"] == "service_healthy"
+    assert services["temporal"]["depends_on"]["temporal-schema"]["condition"] == (
+        "service_completed_successfully"
+    )
+    setup = "\n".join(services["temporal-setup"]["command"])
+    assert "--name BatchMode --type Keyword --name BatchStatus --type Keyword" in setup
+    for name, service in services.items():
+        if "image" in service and "build" not in service:
+            tag = service["image"].rsplit(":", 1)
+            assert len(tag) == 2 and tag[1] not in {"latest", ""}, f"{name} is not pinned"
+        if name not in {"temporal-schema", "temporal-setup", "worker", "temporal-ui"}:
+            assert "healthcheck" in service, f"{name} has no healthcheck"
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
+def test_docker_compose_config_accepts_it() -> None:
+    proc = subprocess.run(
+        ["docker-compose", "config", "--quiet"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr

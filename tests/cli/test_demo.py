@@ -1,0 +1,43 @@
+"""``execbatch demo``: the README's main job, end to end on a fresh temporary stack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import UNREACHABLE, clean_env, execbatch
+
+pytestmark = [pytest.mark.devserver, pytest.mark.slow]
+
+
+def test_demo_runs_every_scenario_as_expected(tmp_path: Path) -> None:
+    # Nothing at the configured address: the demo starts (and stops) its own stack.
+    run = execbatch(
+        "demo",
+        env=clean_env(TEMPORAL_ADDRESS=UNREACHABLE, EXECBATCH_VENUE_URL="http://127.0.0.1:1"),
+        cwd=tmp_path,
+    )
+
+    assert run.code == 0, run.stdout + run.stderr
+    assert "on a temporary dev stack" in run.stdout
+    rows = {line.split("│")[1].strip(): line for line in run.stdout.splitlines() if "│" in line}
+    expected = {
+        "flash crash close": ("INDEPENDENT", "COMPLETED", "3/3 filled"),
+        "pair trade": ("COORDINATED", "COMPLETED", "2/2 filled"),
+        "DCA entries": ("INDEPENDENT", "COMPLETED", "3/3 filled"),
+        "rotation": ("SEQUENTIAL", "COMPLETED", "2/2 filled"),
+        "pair trade, 2nd leg rejected": (
+            "COORDINATED",
+            "COMPENSATED",
+            "c1 COMPENSATED, c2 REJECTED",
+        ),
+        "rotation, 2nd leg rejected": ("SEQUENTIAL", "STOPPED", "c1 FILLED, c2 REJECTED"),
+    }
+    for scenario, fragments in expected.items():
+        assert scenario in rows, run.stdout
+        for fragment in fragments:
+            assert fragment in rows[scenario]
+    # The compensated pair trade leaves the venue's positions where they were.
+    assert "AAPL 50 (0), MSFT -46 (0)" in rows["pair trade, 2nd leg rejected"]
+    assert rows[scenario].count("ok") >= 1

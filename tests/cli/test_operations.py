@@ -1,0 +1,124 @@
+"""submit / status / cancel / list against a real DevStack, and the errors users meet."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from backend.devstack import DevStack
+from tests.cli.conftest import UNREACHABLE, clean_env, example_document, execbatch
+
+pytestmark = pytest.mark.devserver
+
+
+def _write(tmp_path: Path, document: dict[str, object]) -> Path:
+    path = tmp_path / "batch.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_submit_json_prints_the_batch_result(stack_env: dict[str, str], tmp_path: Path) -> None:
+    directive_id = f"cli-pair-{uuid.uuid4().hex[:8]}"
+    path = _write(tmp_path, example_document("pair_trade", directive_id))
+
+    run = execbatch("submit", str(path), "--json", env=stack_env)
+
+    assert run.code == 0, run.stderr
+    result = run.json()
+    assert result["batch_id"] == f"batch-{directive_id}"
+    assert result["mode"] == "COORDINATED"
+    assert result["status"] == "COMPLETED"
+    legs = result["legs"]
+    assert [(leg["command_id"], leg["symbol"], leg["side"], leg["status"]) for leg in legs] == [
+        ("c1", "AAPL", "BUY", "FILLED"),
+        ("c2", "MSFT", "SELL", "FILLED"),
+    ]
+    assert [leg["filled_quantity"] for leg in legs] == ["100", "46"]
+    assert [leg["compensated_quantity"] for leg in legs] == ["0", "0"]
+    assert f"/namespaces/default/workflows/batch-{directive_id}" in run.stderr
+
+    status = execbatch("status", f"batch-{directive_id}", "--json", env=stack_env)
+    assert status.code == 0, status.stderr
+    assert status.json()["status"] == "COMPLETED"
+
+    listed = execbatch("list", "--mode", "COORDINATED", "--limit", "100", env=stack_env)
+    assert listed.code == 0, listed.stderr
+    assert f"batch-{directive_id}" in listed.stdout
+
+
+def test_submit_wait_shows_the_result_table(stack_env: dict[str, str], tmp_path: Path) -> None:
+    directive_id = f"cli-rot-{uuid.uuid4().hex[:8]}"
+    path = _write(tmp_path, example_document("rotation", directive_id))
+
+    run = execbatch("submit", str(path), "--wait", env=stack_env)
+
+    assert run.code == 0, run.stderr
+    assert f"started batch batch-{directive_id}" in run.stdout
+    assert "SEQUENTIAL" in run.stdout and "COMPLETED" in run.stdout
+    assert "SELL 20 SPY" in run.stdout and "BUY 23 QQQ" in run.stdout
+
+
+def test_cancel_winds_a_resting_batch_down(stack_env: dict[str, str], tmp_path: Path) -> None:
+    directive_id = f"cli-cancel-{uuid.uuid4().hex[:8]}"
+    document = example_document("dca", directive_id)
+    for command in document["commands"]:  # type: ignore[attr-defined]
+        command["limit_price"] = "1000.00"  # far below BTC/USD: the orders rest
+    path = _write(tmp_path, document)
+    batch_id = f"batch-{directive_id}"
+
+    started = execbatch("submit", str(path), env=stack_env)
+    assert started.code == 0, started.stderr
+
+    cancelled = execbatch("cancel", batch_id, "--reason", "desk says stop", "--json", env=stack_env)
+    assert cancelled.code == 0, cancelled.stderr
+    result = cancelled.json()
+    assert result["status"] == "CANCELLED"
+    assert "desk says stop" in str(result["reason"])
+    assert {leg["status"] for leg in result["legs"]} <= {"CANCELLED", "SKIPPED"}  # type: ignore[union-attr]
+
+    again = execbatch("cancel", batch_id, env=stack_env)
+    assert again.code == 1
+    assert "already closed" in again.stderr
+    assert "Traceback" not in again.stderr
+
+    listed = execbatch("list", "--status", "CANCELLED", "--limit", "100", env=stack_env)
+    assert batch_id in listed.stdout
+
+
+def test_unknown_batch_id_is_one_line(stack_env: dict[str, str]) -> None:
+    for command in ("status", "cancel"):
+        run = execbatch(command, "batch-does-not-exist", env=stack_env)
+        assert run.code == 1
+        assert run.stderr.strip().splitlines() == [run.stderr.strip()], run.stderr
+        assert "no batch with id 'batch-does-not-exist'" in run.stderr
+
+
+@pytest.mark.parametrize("args", [("status", "batch-x"), ("list",), ("cancel", "batch-x")])
+def test_unreachable_server_is_one_line(args: tuple[str, ...]) -> None:
+    run = execbatch(*args, env=clean_env(TEMPORAL_ADDRESS=UNREACHABLE))
+    assert run.code == 1
+    assert run.stderr.strip() == (
+        f"error: cannot reach Temporal at {UNREACHABLE} (namespace default): connection "
+        "refused. Is `execbatch dev` running, or TEMPORAL_ADDRESS set?"
+    )
+
+
+def test_submit_to_unreachable_server_after_validation(tmp_path: Path) -> None:
+    path = _write(tmp_path, example_document("pair_trade", "unreachable"))
+    run = execbatch("submit", str(path), env=clean_env(TEMPORAL_ADDRESS=UNREACHABLE))
+    assert run.code == 1
+    assert "cannot reach Temporal" in run.stderr
+
+
+def test_worker_with_venue_down_is_one_line(dev_stack: DevStack) -> None:
+    env = clean_env(
+        TEMPORAL_ADDRESS=dev_stack.temporal_address,
+        EXECBATCH_VENUE_URL="http://127.0.0.1:1",
+    )
+    run = execbatch("worker", "--venue-wait", "1", env=env)
+    assert run.code == 1
+    assert "venue at http://127.0.0.1:1 is not reachable" in run.stderr
+    assert "Traceback" not in run.stderr

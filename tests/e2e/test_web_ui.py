@@ -1,0 +1,107 @@
+"""The Temporal Web UI shows a compensated batch the way an operator needs to see it.
+
+A real dev stack, a COORDINATED pair trade whose second leg the venue rejects,
+then the workflow's page in headless Chromium (Debian's, never a downloaded
+one): the activity summaries ("revert leg 1: ..."), the result with
+COMPENSATED, and the BatchStatus search attribute. Screenshots go to docs/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from backend.client.batch_client import BatchClient
+from backend.client.connection import connect
+from backend.core.enums import BatchStatus
+from backend.core.order_ids import placement_order_id
+from backend.devstack import DevStack
+from backend.dtos.directive_document import DirectiveDocument
+from backend.dtos.execution import BatchResult
+from backend.venue.adapters.paper import PaperVenueAdmin
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.devserver,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+    with DevStack.on_free_ports(tmp_path_factory.mktemp("webui")) as running:
+        yield running
+
+
+async def _compensated_pair_trade(stack: DevStack) -> BatchResult:
+    document = DirectiveDocument.from_file(ROOT / "examples" / "pair_trade.json")
+    directive = document.directive.model_copy(
+        update={"directive_id": f"pair-aapl-msft-rejected-{uuid.uuid4().hex[:6]}"}
+    )
+    document = document.model_copy(update={"directive": directive})
+    config = stack.config()
+    batches = BatchClient(await connect(config), config.task_queue)
+    batch_id = f"batch-{directive.directive_id}"
+    async with PaperVenueAdmin(config.venue_url) as admin:
+        await admin.add_fault(
+            kind="reject",
+            client_order_id_prefix=placement_order_id(batch_id, "c2"),
+            error="INVALID_ORDER",
+            message="the venue refuses the MSFT leg",
+        )
+    submission = await batches.submit_document(document)
+    return await submission.handle.result()
+
+
+def test_compensated_batch_in_the_web_ui(stack: DevStack) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    result = asyncio.run(_compensated_pair_trade(stack))
+    assert result.status is BatchStatus.COMPENSATED
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(
+                f"{stack.ui_url}/namespaces/{stack.namespace}/workflows/{result.batch_id}",
+                wait_until="networkidle",
+            )
+            expect(page.get_by_text(result.batch_id).first).to_be_visible(timeout=30_000)
+            # The activity summaries on the timeline.
+            expect(page.get_by_text("revert leg 1: SELL 100 AAPL").first).to_be_visible(
+                timeout=30_000
+            )
+            # The result panel.
+            expect(page.get_by_text('"status": "COMPENSATED"').first).to_be_visible()
+            expect(page.get_by_text('"compensated_quantity": "100"').first).to_be_visible()
+            DOCS.mkdir(exist_ok=True)
+            page.screenshot(path=str(DOCS / "web-ui-compensated.png"), full_page=True)
+
+            # The search attributes operators filter by.
+            page.get_by_role("tab", name="Search Attributes").click()
+            expect(page.get_by_text("BatchStatus").first).to_be_visible(timeout=15_000)
+            expect(page.get_by_text("COMPENSATED").first).to_be_visible()
+            expect(page.get_by_text("BatchMode").first).to_be_visible()
+            expect(page.get_by_text("COORDINATED").first).to_be_visible()
+            page.screenshot(path=str(DOCS / "web-ui-search-attributes.png"), full_page=True)
+        finally:
+            browser.close()
