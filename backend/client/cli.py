@@ -413,24 +413,25 @@ def venue(
 
 @app.command("codec-server")
 def codec_server(
-    host: Annotated[str | None, typer.Option(help="Bind address (module default).")] = None,
-    port: Annotated[int | None, typer.Option(help="TCP port (module default).")] = None,
+    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8888,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option(help="Web UI origin allowed by CORS (repeatable); default from env."),
+    ] = None,
 ) -> None:
-    """Run the payload codec server the Temporal Web UI uses to decode payloads."""
+    """Run the payload codec server the Temporal Web UI uses to decode payloads.
+
+    Keys come from EXECBATCH_CODEC_KEYS / EXECBATCH_CODEC_KEY_FILE and the
+    bearer token from EXECBATCH_CODEC_SERVER_TOKEN (see docs/SECURITY.md).
+    """
+    from backend.security.codec_server import run_codec_server
+    from backend.security.keys import KeyConfigError
+
     try:
-        from backend.security.codec_server import run_codec_server
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("backend.security"):
-            fail(
-                "the codec server is not part of this installation (backend.security.codec_server)"
-            )
-        raise
-    options: dict[str, Any] = {}
-    if host is not None:
-        options["host"] = host
-    if port is not None:
-        options["port"] = port
-    run_codec_server(**options)
+        run_codec_server(host, port, cors_origins=cors_origin or None)
+    except KeyConfigError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
 
 
 class _Terminate(Exception):

@@ -1,4 +1,4 @@
-"""The README's 'Testing your batches' example is the test file, byte for byte."""
+"""The 'Testing your batches' example in README and docs/TESTING.md is the test file verbatim."""
 
 from pathlib import Path
 
@@ -7,5 +7,5 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_docs_show_the_example_test_verbatim() -> None:
     example = (ROOT / "tests" / "testing_kit" / "test_readme_example.py").read_text()
-    docs = (ROOT / "docs" / "TESTING.md").read_text()
-    assert f"```python\n{example}```\n" in docs
+    for doc in ("docs/TESTING.md", "README.md"):
+        assert f"```python\n{example}```\n" in (ROOT / doc).read_text(), doc

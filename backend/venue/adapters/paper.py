@@ -23,6 +23,13 @@ any other 4xx                          ``RuntimeError`` with the body: a bug
 ``PaperVenueAdmin`` drives the venue's admin API (prices, accounts, fault
 rules, statistics) for tests, demos and the testing kit.
 
+Both sign every request (HMAC-SHA256, see ``backend.security.signing``) when
+a key is configured: the adapter with ``EXECBATCH_VENUE_API_KEY``, the admin
+client with ``EXECBATCH_VENUE_ADMIN_KEY``, read from the same environment as
+the venue's, unless passed explicitly. No key: requests go unsigned, which an
+open (development) venue accepts. A 401 raises ``RuntimeError`` naming the
+variable to check, never the key.
+
 This module must stay importable without the venue service (no FastAPI):
 the worker imports it.
 """
@@ -40,6 +47,8 @@ from typing import Any, Self
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
+from backend.security.signing import sign_headers
+from backend.security.venue_credentials import ENV_ADMIN_KEY, ENV_API_KEY, VenueCredentials
 from backend.venue.adapters.base import (
     OrderConflict,
     OrderNotFound,
@@ -107,9 +116,13 @@ class _VenueHTTP:
         timeout: float,
         client: httpx.AsyncClient | None,
         max_connections: int,
+        signing_key: str | None = None,
+        key_variable: str = ENV_API_KEY,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self._signing_key = signing_key
+        self._key_variable = key_variable
         self._owns_client = client is None
         self._client = client or httpx.AsyncClient(
             base_url=self.base_url,
@@ -133,7 +146,7 @@ class _VenueHTTP:
         content = None if body is None else json.dumps(_wire(body)).encode()
         headers = {"content-type": "application/json"} if content is not None else None
         try:
-            response = await self._client.request(
+            response = await self._send(
                 method, url, content=content, params=params, headers=headers
             )
         except httpx.TimeoutException as exc:
@@ -154,7 +167,35 @@ class _VenueHTTP:
             raise OrderConflict(f"{what}: {message}")
         if status == 404 and error == "ORDER_NOT_FOUND":
             raise OrderNotFound(message)
+        if status == 401:
+            raise RuntimeError(
+                f"{what} answered 401: the venue refused our credentials ({message}); "
+                f"check {self._key_variable} (the venue's and ours must match)"
+            )
         raise RuntimeError(f"{what} answered unexpected {status}: {response.text[:1000]}")
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        content: bytes | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Build, sign (when we hold a key) and send one request, no error mapping.
+
+        The signature covers the exact bytes sent: the encoded path and query
+        of the built request and its body.
+        """
+        request = self._client.build_request(
+            method, url, content=content, params=params, headers=headers
+        )
+        if self._signing_key is not None:
+            request.headers.update(
+                sign_headers(self._signing_key, method, request.url.raw_path, request.content)
+            )
+        return await self._client.send(request)
 
     async def aclose(self) -> None:
         """Close the pooled connections (not a client that was passed in)."""
@@ -189,8 +230,16 @@ class PaperVenueAdapter(_VenueHTTP):
         timeout: float = 5.0,
         client: httpx.AsyncClient | None = None,
         max_connections: int = 100,
+        api_key: str | None = None,
     ) -> None:
-        super().__init__(base_url, timeout=timeout, client=client, max_connections=max_connections)
+        super().__init__(
+            base_url,
+            timeout=timeout,
+            client=client,
+            max_connections=max_connections,
+            signing_key=api_key or VenueCredentials.from_env().api_signing_key,
+            key_variable=ENV_API_KEY,
+        )
         self.account = account
 
     async def place_order(self, request: OrderRequest) -> VenueOrder:
@@ -229,8 +278,16 @@ class PaperVenueAdmin(_VenueHTTP):
         base_url: str,
         timeout: float = 10.0,
         client: httpx.AsyncClient | None = None,
+        admin_key: str | None = None,
     ) -> None:
-        super().__init__(base_url, timeout=timeout, client=client, max_connections=10)
+        super().__init__(
+            base_url,
+            timeout=timeout,
+            client=client,
+            max_connections=10,
+            signing_key=admin_key or VenueCredentials.from_env().admin_signing_key,
+            key_variable=ENV_ADMIN_KEY,
+        )
 
     async def health(self) -> dict[str, Any]:
         response = await self._request("GET", "/health")
@@ -302,7 +359,13 @@ class PaperVenueAdmin(_VenueHTTP):
     async def place_raw(self, body: Mapping[str, object]) -> httpx.Response:
         """POST /orders with an arbitrary body and return the raw answer
         (no error mapping): for tests of the venue's validation."""
-        return await self._client.post(f"{self.base_url}/orders", json=_wire(body))
+        content = json.dumps(_wire(body)).encode()
+        return await self._send(
+            "POST",
+            f"{self.base_url}/orders",
+            content=content,
+            headers={"content-type": "application/json"},
+        )
 
 
 __all__ = ["REJECTION_CODES", "PaperVenueAdapter", "PaperVenueAdmin"]

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend.dtos.types import PositiveDecimal, Symbol
+from backend.security.venue_credentials import VenueCredentials
 from backend.venue.models import (
     Account,
     AccountFunding,
@@ -27,6 +28,7 @@ from backend.venue.models import (
     VenueOrder,
     VenueStats,
 )
+from backend.venue.service.auth import VenueAuthMiddleware, warn_if_open
 from backend.venue.service.config import VenueSettings
 from backend.venue.service.engine import VenueEngine
 from backend.venue.service.http import VenueHTTPError, error_response, json_response
@@ -75,12 +77,19 @@ def _describe(errors: list[ErrorDetails]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-def create_app(settings: VenueSettings) -> FastAPI:
-    """The venue as an ASGI app; the store is opened in the app's lifespan."""
+def create_app(settings: VenueSettings, credentials: VenueCredentials | None = None) -> FastAPI:
+    """The venue as an ASGI app; the store is opened in the app's lifespan.
+
+    ``credentials`` default to the environment (``EXECBATCH_VENUE_API_KEY``,
+    ``EXECBATCH_VENUE_ADMIN_KEY``); with none configured the venue is open.
+    """
     engine = VenueEngine(settings)
+    credentials = credentials if credentials is not None else VenueCredentials.from_env()
+    credentials.check_complete()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        warn_if_open(credentials)
         await engine.start()
         try:
             yield
@@ -95,6 +104,8 @@ def create_app(settings: VenueSettings) -> FastAPI:
     )
     app.state.engine = engine
     app.add_middleware(_RequestCounter, engine=engine)
+    # added last, so outermost: a refused request is neither counted nor routed
+    app.add_middleware(VenueAuthMiddleware, credentials=credentials)
 
     @app.exception_handler(VenueHTTPError)
     async def _venue_error(_: Request, exc: VenueHTTPError) -> Response:
