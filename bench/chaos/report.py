@@ -1,0 +1,98 @@
+"""The figures a chaos run ends with, and the table they print as."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ChaosReport:
+    batches_planned: int = 0
+    batches_run: int = 0
+    batches_by_status: Counter[str] = field(default_factory=Counter)
+    batches_by_mode: Counter[str] = field(default_factory=Counter)
+    worker_kills: int = 0
+    kill_events: int = 0
+    worker_unexpected_exits: int = 0
+    server_restarts: int = 0
+    venue_restarts: int = 0
+    faults_injected: Counter[str] = field(default_factory=Counter)
+    venue_requests: Counter[str] = field(default_factory=Counter)
+    place_outcomes: Counter[str] = field(default_factory=Counter)
+    venue_orders: int = 0
+    inputs_tried: int = 0
+    inputs_wrongly_accepted: int = 0
+    rejections_seen: int = 0
+    transient_answers: int = 0
+    transient_retried: int = 0
+    seconds: float = 0.0
+    command: str = ""
+    violations: dict[str, list[str]] = field(default_factory=dict)
+    """Invariant name -> one line per offending batch/order (empty lists are fine)."""
+
+    def add(self, invariant: str, detail: str | None = None) -> None:
+        """Register an invariant (so it is listed with 0) and, optionally, a violation."""
+        found = self.violations.setdefault(invariant, [])
+        if detail is not None:
+            found.append(detail)
+
+    def count(self, invariant: str) -> int:
+        return len(self.violations.get(invariant, []))
+
+    @property
+    def ok(self) -> bool:
+        return all(not found for found in self.violations.values())
+
+    def rows(self) -> list[tuple[str, str]]:
+        faults = ", ".join(f"{k} {v}" for k, v in sorted(self.faults_injected.items()) if v)
+        statuses = ", ".join(f"{k} {v}" for k, v in sorted(self.batches_by_status.items()))
+        modes = ", ".join(f"{k} {v}" for k, v in sorted(self.batches_by_mode.items()))
+        outcomes = ", ".join(f"{k} {v}" for k, v in sorted(self.place_outcomes.items()) if v)
+        rows = [
+            ("batches run", f"{self.batches_run} of {self.batches_planned} ({modes})"),
+            ("final statuses", statuses or "-"),
+            ("worker kills (SIGKILL)", f"{self.worker_kills} in {self.kill_events} kill events"),
+            ("worker exits not caused by us", str(self.worker_unexpected_exits)),
+            ("dev server restarts (SIGKILL)", str(self.server_restarts)),
+            ("venue restarts", str(self.venue_restarts)),
+            ("faults injected", f"{sum(self.faults_injected.values())} ({faults or 'none'})"),
+            ("venue place outcomes", outcomes or "-"),
+            ("venue orders", str(self.venue_orders)),
+            ("business rejections answered", str(self.rejections_seen)),
+            (
+                "transient answers retried",
+                f"{self.transient_retried} of {self.transient_answers}",
+            ),
+            ("inputs tried (submit fuzz)", str(self.inputs_tried)),
+            ("inputs wrongly accepted", str(self.inputs_wrongly_accepted)),
+        ]
+        rows += [
+            (f"{name} (must be 0)", str(len(found))) for name, found in self.violations.items()
+        ]
+        rows.append(("wall time", f"{self.seconds:.0f} s"))
+        rows.append(("verdict", "PASS" if self.ok else "FAIL"))
+        return rows
+
+    def table(self) -> str:
+        rows = self.rows()
+        width = max(len(name) for name, _ in rows)
+        value_width = max(len(value) for _, value in rows)
+        rule = f"+-{'-' * width}-+-{'-' * value_width}-+"
+        lines = [
+            rule,
+            f"| {'chaos run'.ljust(width)} | {self.command[:value_width].ljust(value_width)} |",
+            rule,
+        ]
+        lines += [f"| {name.ljust(width)} | {value.ljust(value_width)} |" for name, value in rows]
+        lines.append(rule)
+        return "\n".join(lines)
+
+    def violation_details(self, limit: int = 20) -> str:
+        out: list[str] = []
+        for name, found in self.violations.items():
+            for detail in found[:limit]:
+                out.append(f"{name}: {detail}")
+            if len(found) > limit:
+                out.append(f"{name}: ... {len(found) - limit} more")
+        return "\n".join(out)

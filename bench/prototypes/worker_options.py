@@ -1,0 +1,97 @@
+"""Worker options a lever can change, and the Worker they build.
+
+``WorkerOptions()`` with no change builds the same worker as ``worker.py``'s
+``build_worker`` (same workflow, activities and limits), so each lever is
+measured against exactly our worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import PollerBehaviorSimpleMaximum, UnsandboxedWorkflowRunner, Worker
+
+from activities.order_activities import OrderActivities
+from backend.venue.adapters.base import ExchangeAdapter
+from backend.venue.adapters.paper import PaperVenueAdapter
+from bench.prototypes.pooled_adapter import RoundRobinAdapter
+from worker import WORKFLOWS
+
+
+@dataclass
+class WorkerOptions:
+    max_cached_workflows: int | None = None
+    max_concurrent_workflow_tasks: int = 100
+    max_concurrent_activities: int = 200
+    max_concurrent_local_activities: int | None = None
+    workflow_pollers: int | None = None
+    activity_pollers: int | None = None
+    adapters: int = 1
+    max_connections: int = 100
+    unsandboxed: bool = False
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--max-cached-workflows", type=int)
+        parser.add_argument("--max-concurrent-workflow-tasks", type=int, default=100)
+        parser.add_argument("--max-concurrent-activities", type=int, default=200)
+        parser.add_argument("--max-concurrent-local-activities", type=int)
+        parser.add_argument("--workflow-pollers", type=int)
+        parser.add_argument("--activity-pollers", type=int)
+        parser.add_argument("--adapters", type=int, default=1)
+        parser.add_argument("--max-connections", type=int, default=100)
+        parser.add_argument("--unsandboxed", action="store_true")
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> WorkerOptions:
+        return cls(
+            max_cached_workflows=args.max_cached_workflows,
+            max_concurrent_workflow_tasks=args.max_concurrent_workflow_tasks,
+            max_concurrent_activities=args.max_concurrent_activities,
+            max_concurrent_local_activities=args.max_concurrent_local_activities,
+            workflow_pollers=args.workflow_pollers,
+            activity_pollers=args.activity_pollers,
+            adapters=args.adapters,
+            max_connections=args.max_connections,
+            unsandboxed=args.unsandboxed,
+        )
+
+    def adapter(self, venue_url: str, account: str) -> ExchangeAdapter:
+        per_pool = max(1, self.max_connections // self.adapters)
+        pools = [
+            PaperVenueAdapter(venue_url, account=account, max_connections=per_pool)
+            for _ in range(self.adapters)
+        ]
+        return pools[0] if len(pools) == 1 else RoundRobinAdapter(pools)
+
+    def build(self, client: Client, task_queue: str, adapter: ExchangeAdapter) -> Worker:
+        kwargs: dict[str, Any] = {
+            "max_concurrent_workflow_tasks": self.max_concurrent_workflow_tasks,
+            "max_concurrent_activities": self.max_concurrent_activities,
+        }
+        if self.max_cached_workflows is not None:
+            kwargs["max_cached_workflows"] = self.max_cached_workflows
+        if self.max_concurrent_local_activities is not None:
+            kwargs["max_concurrent_local_activities"] = self.max_concurrent_local_activities
+        if self.workflow_pollers is not None:
+            kwargs["workflow_task_poller_behavior"] = PollerBehaviorSimpleMaximum(
+                self.workflow_pollers
+            )
+        if self.activity_pollers is not None:
+            kwargs["activity_task_poller_behavior"] = PollerBehaviorSimpleMaximum(
+                self.activity_pollers
+            )
+        if self.unsandboxed:
+            kwargs["workflow_runner"] = UnsandboxedWorkflowRunner()
+        return Worker(
+            client,
+            task_queue=task_queue,
+            workflows=list(WORKFLOWS),
+            activities=OrderActivities(adapter).all(),
+            graceful_shutdown_timeout=timedelta(seconds=10),
+            **kwargs,
+        )
