@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.order_activities import OrderActivities
 from backend.client.config import ExecbatchConfig
@@ -26,6 +27,19 @@ from workflows.batch_workflow import ExecutionBatchWorkflow
 log = logging.getLogger("execbatch.worker")
 
 WORKFLOWS: Sequence[type] = (ExecutionBatchWorkflow,)
+
+PASSTHROUGH_MODULES = ("pydantic", "pydantic_core", "annotated_types", "backend", "activities")
+"""Modules the workflow sandbox shares instead of re-importing for every run.
+
+They are deterministic at import time (models, enums, pure helpers); passing
+them through saves the re-import that profiling showed as ~20% of worker CPU.
+The workflow module itself stays sandboxed, so its code is still checked.
+"""
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    return SandboxedWorkflowRunner(restrictions=restrictions)
 
 
 def build_worker(
@@ -46,6 +60,7 @@ def build_worker(
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
         graceful_shutdown_timeout=timedelta(seconds=10),
+        workflow_runner=workflow_runner(),
     )
 
 
@@ -74,8 +89,14 @@ async def run_worker(config: ExecbatchConfig, stop: asyncio.Event | None = None)
         await adapter.aclose()
 
 
-def main() -> None:
+def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # One INFO line per venue request costs CPU at load and says nothing new.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def main() -> None:
+    configure_logging()
     asyncio.run(run_worker(ExecbatchConfig.from_env()))
 
 

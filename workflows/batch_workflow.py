@@ -52,6 +52,14 @@ BUSINESS_REJECTIONS = frozenset(
 )
 
 
+class _Progress:
+    """Counts finished legs of a concurrent phase and remembers the first failure."""
+
+    def __init__(self) -> None:
+        self.finished = 0
+        self.first_failure: LegState | None = None
+
+
 class _WindDown:
     def __init__(self, status: BatchStatus, reason: str) -> None:
         self.status = status
@@ -72,6 +80,8 @@ class ExecutionBatchWorkflow:
         self._reason: str | None = None
         self._wind_down: _WindDown | None = None
         self._result: BatchResult | None = None
+        self._placement_slots = asyncio.Semaphore(self._settings.max_placements_in_flight)
+        self._details_dirty = False
 
     # ------------------------------------------------------------------ run
 
@@ -79,6 +89,7 @@ class ExecutionBatchWorkflow:
     async def run(self, request: BatchRunRequest) -> BatchResult:
         workflow.upsert_search_attributes([BATCH_MODE.value_set(self._batch.mode.value)])
         self._set_status(BatchStatus.RUNNING)
+        publisher = asyncio.create_task(self._publish_details())
 
         placement = asyncio.create_task(self._placement_phase())
         try:
@@ -114,6 +125,8 @@ class ExecutionBatchWorkflow:
                 leg.skip()
 
         result = self._finish(failure, rolled_back)
+        publisher.cancel()
+        workflow.set_current_details(_details_markdown(self._status, self._legs))
         await workflow.wait_condition(workflow.all_handlers_finished)
         return result
 
@@ -159,25 +172,33 @@ class ExecutionBatchWorkflow:
 
         The leg tasks are waited on, never awaited directly, so cancelling this
         phase does not cancel them blindly: ``_stop_legs`` stops each the right way.
+        Completions are counted as they happen, so a 1000-leg batch costs O(1)
+        per completion, not a scan of every pending leg.
         """
-        tasks = {asyncio.create_task(self._run_leg(leg)): leg for leg in legs}
-        pending: set[asyncio.Task[None]] = set(tasks)
+        progress = _Progress()
+        tasks = {
+            asyncio.create_task(self._run_tracked_leg(leg, progress, abort_on_failure)): leg
+            for leg in legs
+        }
         try:
-            while pending:
-                done, still_pending = await workflow.wait(
-                    pending, return_when=asyncio.FIRST_COMPLETED
-                )
-                pending = set(still_pending)
-                if not abort_on_failure:
-                    continue
-                failed = [tasks[t] for t in done if not tasks[t].fully_filled]
-                if failed:
-                    await self._stop_legs({t: tasks[t] for t in pending})
-                    return _failure_text(min(failed, key=lambda leg: leg.index))
-            return None
+            await workflow.wait_condition(
+                lambda: progress.finished == len(tasks) or progress.first_failure is not None
+            )
         except asyncio.CancelledError:
-            await self._stop_legs({t: tasks[t] for t in pending})
+            await self._stop_legs({t: leg for t, leg in tasks.items() if not t.done()})
             raise
+        if progress.first_failure is None:
+            return None
+        await self._stop_legs({t: leg for t, leg in tasks.items() if not t.done()})
+        return _failure_text(progress.first_failure)
+
+    async def _run_tracked_leg(
+        self, leg: LegState, progress: _Progress, abort_on_failure: bool
+    ) -> None:
+        await self._run_leg(leg)
+        progress.finished += 1
+        if abort_on_failure and not leg.fully_filled and progress.first_failure is None:
+            progress.first_failure = leg
 
     async def _stop_legs(self, running: dict[asyncio.Task[None], LegState]) -> None:
         """Stop legs still in flight and wait until each has ended.
@@ -195,8 +216,8 @@ class ExecutionBatchWorkflow:
         for task, leg in running.items():
             if task.done():
                 continue
-            if leg.awaiting_fill:
-                task.cancel()
+            if leg.awaiting_fill or not leg.started:
+                task.cancel()  # not started: still waiting for a placement slot
             else:
                 fences.append(self._settle(leg))
         await asyncio.gather(*fences)
@@ -206,15 +227,26 @@ class ExecutionBatchWorkflow:
         """Place one leg and follow it until the venue says it is terminal."""
         command = leg.command
         total = len(self._legs)
-        leg.started = True
-        self._refresh_details()
+        async with self._placement_slots:
+            leg.started = True
+            self._refresh_details()
+            try:
+                order = await self._place(
+                    PlaceLegRequest(
+                        batch_id=self._batch.batch_id,
+                        account=self._settings.account,
+                        command=command,
+                    ),
+                    summary=f"place {command.describe()} (leg {leg.index + 1}/{total})",
+                )
+            except FailureError as err:
+                self._classify_failure(leg, err)
+                self._refresh_details()
+                return
+            except asyncio.CancelledError:
+                leg.outcome_unknown = True
+                raise
         try:
-            order = await self._place(
-                PlaceLegRequest(
-                    batch_id=self._batch.batch_id, account=self._settings.account, command=command
-                ),
-                summary=f"place {command.describe()} (leg {leg.index + 1}/{total})",
-            )
             leg.apply_order(order)
             self._refresh_details()
             if not order.status.is_terminal:
@@ -234,22 +266,27 @@ class ExecutionBatchWorkflow:
                 leg.apply_order(order)
                 leg.awaiting_fill = False
         except FailureError as err:
-            # Regular activities fail with ActivityError(cause=...); local ones may
-            # surface the cause itself. Either way, classify by the innermost cause.
-            cause = err.cause if isinstance(err, ActivityError) else err
-            if isinstance(cause, CancelledError):
-                leg.outcome_unknown = True
-                raise asyncio.CancelledError() from err
-            if isinstance(cause, ApplicationError) and cause.type in BUSINESS_REJECTIONS:
-                leg.reject(cause.type, cause.message)
-            else:
-                leg.fail(f"placement failed: {_describe(err)}")
+            self._classify_failure(leg, err)
         except asyncio.CancelledError:
             leg.outcome_unknown = True
             raise
         # Not in a `finally`: that would also run when the worker evicts the
         # workflow, outside the workflow event loop.
         self._refresh_details()
+
+    @staticmethod
+    def _classify_failure(leg: LegState, err: FailureError) -> None:
+        """Record why a leg's activity failed; re-raise a cancellation as one."""
+        # Regular activities fail with ActivityError(cause=...); local ones may
+        # surface the cause itself. Either way, classify by the innermost cause.
+        cause = err.cause if isinstance(err, ActivityError) else err
+        if isinstance(cause, CancelledError):
+            leg.outcome_unknown = True
+            raise asyncio.CancelledError() from err
+        if isinstance(cause, ApplicationError) and cause.type in BUSINESS_REJECTIONS:
+            leg.reject(cause.type, cause.message)
+        else:
+            leg.fail(f"placement failed: {_describe(err)}")
 
     async def _place(self, request: PlaceLegRequest, summary: str) -> VenueOrder:
         """Submit a leg's order: a local activity by default, a regular one if configured.
@@ -410,17 +447,38 @@ class ExecutionBatchWorkflow:
         )
 
     def _refresh_details(self) -> None:
-        workflow.set_current_details(_details_markdown(self._status, self._legs))
+        """Mark the Web UI's current details stale; ``_publish_details`` redraws them.
+
+        Redrawing on every leg event would cost O(legs) each time, O(legs^2) per
+        batch; the publisher redraws once per wake-up however many legs moved.
+        """
+        self._details_dirty = True
+
+    async def _publish_details(self) -> None:
+        while True:
+            await workflow.wait_condition(lambda: self._details_dirty)
+            self._details_dirty = False
+            workflow.set_current_details(_details_markdown(self._status, self._legs))
+
+
+DETAILS_MAX_LEGS = 50
 
 
 def _details_markdown(status: BatchStatus, legs: Sequence[LegState]) -> str:
-    lines = [f"**{status.value}**", "", "| leg | order | status | filled |", "|---|---|---|---|"]
+    counts: dict[str, int] = {}
     for leg in legs:
+        counts[leg.status.value] = counts.get(leg.status.value, 0) + 1
+    summary = ", ".join(f"{n} {name}" for name, n in counts.items())
+    lines = [f"**{status.value}** ({summary})", ""]
+    lines += ["| leg | order | status | filled |", "|---|---|---|---|"]
+    for leg in legs[:DETAILS_MAX_LEGS]:
         filled: Decimal = leg.filled_quantity
         lines.append(
             f"| {leg.index + 1} {leg.command.command_id} | {leg.command.describe()} "
             f"| {leg.status.value} | {filled} |"
         )
+    if len(legs) > DETAILS_MAX_LEGS:
+        lines.append(f"| ... | {len(legs) - DETAILS_MAX_LEGS} more legs | | |")
     return "\n".join(lines)
 
 

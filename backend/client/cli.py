@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import signal
 import time
 from collections.abc import Coroutine
@@ -377,9 +376,9 @@ def worker(
     ] = 30.0,
 ) -> None:
     """Run a worker (configuration from the environment; see docs/OPERATING.md)."""
-    from worker import run_worker
+    from worker import configure_logging, run_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     config = ExecbatchConfig.from_env()
 
     async def go() -> None:

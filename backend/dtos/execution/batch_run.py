@@ -29,6 +29,11 @@ class ExecutionSettings(BaseModel):
             "heartbeating activity."
         ),
     )
+    max_placements_in_flight: int = Field(
+        default=100,
+        ge=1,
+        description="How many legs of one batch may be placing at once (big batches queue).",
+    )
     placement_attempts: int = Field(default=5, ge=1)
     compensation_attempts: int = Field(default=8, ge=1)
     venue_call_timeout_seconds: float = Field(default=10.0, gt=0)
