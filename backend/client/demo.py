@@ -29,6 +29,7 @@ from backend.core.order_ids import placement_order_id
 from backend.devstack import DevStack
 from backend.devstack.health import task_queue_pollers
 from backend.dtos.directive_document import DirectiveDocument
+from backend.dtos.execution import ExecutionSettings
 from backend.planning import BaseExecutionPlanner
 from backend.venue.adapters.paper import PaperVenueAdmin
 from backend.venue.service import DEFAULT_PRICES
@@ -98,6 +99,9 @@ async def stack_problem(config: ExecbatchConfig) -> str | None:
     return None
 
 
+DEMO_ACCOUNT_CASH = Decimal("1000000")
+
+
 async def _net_positions(admin: PaperVenueAdmin, account: str) -> dict[str, Decimal]:
     return {p.symbol: p.quantity for p in await admin.positions(account)}
 
@@ -144,16 +148,20 @@ async def run_scenarios(
     run_id = run_id or new_run_id()
     documents = [load_scenario(s, run_id, examples_dir) for s in scenarios]
     client = await connect(config)
-    batches = BatchClient(client, config.task_queue)
     async with PaperVenueAdmin(config.venue_url) as admin:
         # Reference prices back to the venue defaults for the symbols we trade, so
         # the DCA limits (61000/60500/60000 vs BTC/USD 60000) are marketable.
         symbols = {c.symbol for d in documents for c in d.commands}
         await admin.set_prices({s: DEFAULT_PRICES[s] for s in symbols if s in DEFAULT_PRICES})
-        return [
-            await run_scenario(s, d, batches, admin, config.venue_account)
-            for s, d in zip(scenarios, documents, strict=True)
-        ]
+        rows = []
+        for index, (scenario, document) in enumerate(zip(scenarios, documents, strict=True)):
+            # Each scenario trades in its own funded account, so the positions shown
+            # after it are that scenario's alone (net zero after a compensation).
+            account = f"demo-{run_id}-{index + 1}"
+            await admin.fund_account(account, DEMO_ACCOUNT_CASH)
+            batches = BatchClient(client, config.task_queue, ExecutionSettings(account=account))
+            rows.append(await run_scenario(scenario, document, batches, admin, account))
+        return rows
 
 
 @dataclass(frozen=True)
