@@ -9,6 +9,7 @@ shut it down gracefully: running activities get to finish or heartbeat-cancel.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Sequence
@@ -64,6 +65,26 @@ def build_worker(
     )
 
 
+async def connect_with_retry(config: ExecbatchConfig, stop: asyncio.Event) -> Client | None:
+    """Connect, retrying with backoff while Temporal is not up yet (None if stopped first).
+
+    A worker started beside its cluster (docker-compose, a restart after a
+    crash) should wait for the server, not exit on the first refused connection.
+    """
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            return await connect(config)
+        except RuntimeError as exc:  # the SDK raises RuntimeError("Failed client connect: ...")
+            log.warning(
+                "Temporal at %s not reachable (%s); retrying in %.1fs", config.address, exc, delay
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+        delay = min(delay * 2, 10.0)
+    return None
+
+
 async def run_worker(config: ExecbatchConfig, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -71,7 +92,9 @@ async def run_worker(config: ExecbatchConfig, stop: asyncio.Event | None = None)
         loop.add_signal_handler(sig, stop.set)
     from backend.venue.adapters.paper import PaperVenueAdapter
 
-    client = await connect(config)
+    client = await connect_with_retry(config, stop)
+    if client is None:
+        return
     adapter = PaperVenueAdapter(config.venue_url, account=config.venue_account)
     try:
         worker = build_worker(client, config.task_queue, adapter)

@@ -91,11 +91,18 @@ class ExecutionBatchWorkflow:
         self._set_status(BatchStatus.RUNNING)
         publisher = asyncio.create_task(self._publish_details())
 
+        remaining = self._time_to_deadline()
+        if remaining is not None and remaining <= timedelta(0):
+            # The first workflow task ran after the deadline (workers were down):
+            # place nothing, finish TIMED_OUT while the hard limit still allows.
+            self._request_wind_down(
+                BatchStatus.TIMED_OUT, "deadline passed before the batch could start"
+            )
         placement = asyncio.create_task(self._placement_phase())
         try:
             await workflow.wait_condition(
                 lambda: placement.done() or self._wind_down is not None,
-                timeout=self._time_to_deadline(),
+                timeout=None if remaining is None else max(remaining, timedelta(milliseconds=1)),
             )
         except TimeoutError:
             self._request_wind_down(
@@ -203,31 +210,42 @@ class ExecutionBatchWorkflow:
     async def _stop_legs(self, running: dict[asyncio.Task[None], LegState]) -> None:
         """Stop legs still in flight and wait until each has ended.
 
-        A leg whose order rests at the venue is stopped by cancelling its
-        await-fill activity: the cancel reaches it through its heartbeat and it
-        cancels the venue order. A leg still being placed is stopped at the
-        venue instead: cancelling its client order id fences it, so the
-        placement (or its next retry) finds a cancelled order and returns.
+        Every order in flight is stopped at the venue first: a placement is
+        fenced (cancelling its client order id means it can no longer land) and
+        a resting order is cancelled. Their activities then see a final order
+        and end by themselves within a poll; a resting leg's await-fill activity
+        that has not ended by then is cancelled through its heartbeat. Going to
+        the venue first keeps the wind-down fast: it does not wait for a
+        throttled heartbeat to carry the cancel.
+
+        ``running`` is iterated in leg order (a dict, never a set), so the
+        cancel activities are scheduled in the same order on every replay.
         """
         # Let legs whose activity already resolved in this activation finish first:
         # the test server refuses to cancel an activity that has just completed.
         await workflow.wait_condition(lambda: True)
-        fences = []
-        for task, leg in running.items():
-            if task.done():
-                continue
-            if leg.awaiting_fill or not leg.started:
-                task.cancel()  # not started: still waiting for a placement slot
-            else:
-                fences.append(self._settle(leg))
-        await asyncio.gather(*fences)
-        await asyncio.gather(*running, return_exceptions=True)
+        still = {task: leg for task, leg in running.items() if not task.done()}
+        for task, leg in still.items():
+            if not leg.started:
+                task.cancel()  # still waiting for a placement slot: nothing at the venue
+        in_flight = [leg for leg in still.values() if leg.started]
+        await asyncio.gather(*(self._settle(leg) for leg in in_flight))
+        grace = timedelta(seconds=2 * self._settings.poll_interval_seconds + 1)
+        try:
+            await workflow.wait_condition(lambda: all(t.done() for t in still), timeout=grace)
+        except TimeoutError:
+            for task, leg in still.items():
+                if not task.done() and leg.awaiting_fill:
+                    task.cancel()
+        await asyncio.gather(*still, return_exceptions=True)
 
     async def _run_leg(self, leg: LegState) -> None:
         """Place one leg and follow it until the venue says it is terminal."""
         command = leg.command
         total = len(self._legs)
         async with self._placement_slots:
+            if self._wind_down is not None:
+                return  # the deadline or a cancel came first: never place now
             leg.started = True
             self._refresh_details()
             try:
@@ -415,7 +433,7 @@ class ExecutionBatchWorkflow:
         deadline = workflow.info().start_time + timedelta(
             seconds=timeout - self._wind_down_margin()
         )
-        return max(deadline - workflow.now(), timedelta(milliseconds=1))
+        return deadline - workflow.now()
 
     async def _outcome_of(self, placement: asyncio.Task[str | None]) -> str | None:
         try:

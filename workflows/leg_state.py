@@ -19,6 +19,10 @@ from backend.venue.models import VenueOrder
 ZERO = Decimal(0)
 
 
+class LegMismatchError(RuntimeError):
+    """A venue answer was applied to the wrong leg: a bug, never a business outcome."""
+
+
 @dataclass
 class LegState:
     command: ExecutionCommand
@@ -53,6 +57,12 @@ class LegState:
 
     def apply_order(self, order: VenueOrder) -> None:
         """Take the venue's view of the placement order as the truth."""
+        if order.client_order_id != self.client_order_id:
+            # Results are matched to activities by sequence, not content: a mix-up
+            # must fail the workflow task loudly, never be reported as this leg's.
+            raise LegMismatchError(
+                f"leg {self.command.command_id} got the venue order {order.client_order_id}"
+            )
         self.filled_quantity = order.filled_quantity
         self.avg_fill_price = order.avg_fill_price
         self.outcome_unknown = False

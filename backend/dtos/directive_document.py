@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.dtos.execution.execution_command import ExecutionCommand
 from backend.dtos.strategy.strategy_directive import StrategyDirective
+from backend.dtos.types import MAX_LEGS
 
 
 class DirectiveDocument(BaseModel):
@@ -20,7 +21,7 @@ class DirectiveDocument(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     directive: StrategyDirective
-    commands: tuple[ExecutionCommand, ...] = Field(min_length=1)
+    commands: tuple[ExecutionCommand, ...] = Field(min_length=1, max_length=MAX_LEGS)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> DirectiveDocument:

@@ -11,6 +11,13 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, StringConstraints
 
+MAX_LEGS = 1000
+"""Most legs one batch may carry: every mode is tested at this size (tests/workflows).
+
+Beyond it a batch's input and history grow past what one workflow should hold;
+split the directive instead.
+"""
+
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]*$"
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=ID_PATTERN)]

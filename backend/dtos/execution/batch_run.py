@@ -18,7 +18,8 @@ class ExecutionSettings(BaseModel):
         gt=0,
         description=(
             "How long before the hard execution timeout the batch starts winding down. "
-            "None: 20% of timeout_seconds, at least 1 s and at most 30 s."
+            "None: 25% of timeout_seconds, at least 5 s and at most 60 s (and at most "
+            "half the timeout)."
         ),
     )
     local_placement: bool = Field(
@@ -38,12 +39,17 @@ class ExecutionSettings(BaseModel):
     compensation_attempts: int = Field(default=8, ge=1)
     venue_call_timeout_seconds: float = Field(default=10.0, gt=0)
     poll_interval_seconds: float = Field(default=0.5, gt=0)
-    heartbeat_timeout_seconds: float = Field(default=10.0, gt=0)
+    heartbeat_timeout_seconds: float = Field(default=5.0, gt=0)
 
     def wind_down_margin(self, timeout_seconds: int) -> float:
+        """Seconds between the batch's own deadline and the hard execution timeout.
+
+        Long enough to cancel, settle and compensate, and to survive a worker
+        restart in between; never more than half the timeout.
+        """
         if self.wind_down_margin_seconds is not None:
             return min(self.wind_down_margin_seconds, timeout_seconds / 2)
-        return min(max(timeout_seconds * 0.2, 1.0), 30.0, timeout_seconds / 2)
+        return min(max(timeout_seconds * 0.25, 5.0), 60.0, timeout_seconds / 2)
 
 
 class BatchRunRequest(BaseModel):

@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from backend.core.enums import BatchExecutionMode
 from backend.dtos.execution.execution_command import ExecutionCommand
-from backend.dtos.types import BatchId
+from backend.dtos.types import MAX_LEGS, BatchId
 
 
 class ExecutionCommandBatch(BaseModel):
@@ -22,7 +22,7 @@ class ExecutionCommandBatch(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     batch_id: BatchId
-    commands: tuple[ExecutionCommand, ...] = Field(min_length=1)
+    commands: tuple[ExecutionCommand, ...] = Field(min_length=1, max_length=MAX_LEGS)
     created_at: AwareDatetime
     mode: BatchExecutionMode
     timeout_seconds: int | None = Field(default=None, gt=0, strict=True)

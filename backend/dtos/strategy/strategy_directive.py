@@ -11,7 +11,7 @@ from collections import Counter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from backend.core.enums import BatchExecutionMode
-from backend.dtos.types import Identifier
+from backend.dtos.types import MAX_LEGS, Identifier
 
 
 class ExecutionPolicy(BaseModel):
@@ -45,6 +45,7 @@ class StrategyDirective(BaseModel):
     strategy_id: Identifier = Field(description="The strategy this directive comes from.")
     target_plan_ids: tuple[Identifier, ...] = Field(
         min_length=1,
+        max_length=MAX_LEGS,
         description="The plans to execute, in order; one ExecutionCommand each.",
     )
     execution_policy: ExecutionPolicy | None = Field(
