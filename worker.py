@@ -61,6 +61,9 @@ def build_worker(
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
         graceful_shutdown_timeout=timedelta(seconds=10),
+        # A crashed worker's sticky tasks move to another worker after this long
+        # (default 10 s): it bounds how much of a wind-down margin a crash eats.
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
         workflow_runner=workflow_runner(),
     )
 

@@ -134,7 +134,10 @@ def plan_batches(
         if rng.random() < mix.reject_share:
             rejected = (commands[rng.randrange(legs)].command_id,)
         if resting:
-            timeout: int | None = rng.randint(8, 20)
+            # Long enough that the wind-down margin (25%, at least 10 s) outlasts a
+            # worker being killed and restarted inside it: below that, a kill in
+            # the margin lets the server's hard limit end the batch first.
+            timeout: int | None = rng.randint(40, 60)
         elif rng.random() < mix.timeout_share:
             timeout = rng.randint(60, 180)
         else:

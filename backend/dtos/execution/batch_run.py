@@ -18,7 +18,7 @@ class ExecutionSettings(BaseModel):
         gt=0,
         description=(
             "How long before the hard execution timeout the batch starts winding down. "
-            "None: 25% of timeout_seconds, at least 5 s and at most 60 s (and at most "
+            "None: 25% of timeout_seconds, at least 10 s and at most 60 s (and at most "
             "half the timeout)."
         ),
     )
@@ -45,11 +45,12 @@ class ExecutionSettings(BaseModel):
         """Seconds between the batch's own deadline and the hard execution timeout.
 
         Long enough to cancel, settle and compensate, and to survive a worker
-        restart in between; never more than half the timeout.
+        being restarted in between (a dead worker's workflow task is retried
+        after about 10 s); never more than half the timeout.
         """
         if self.wind_down_margin_seconds is not None:
             return min(self.wind_down_margin_seconds, timeout_seconds / 2)
-        return min(max(timeout_seconds * 0.25, 5.0), 60.0, timeout_seconds / 2)
+        return min(max(timeout_seconds * 0.25, 10.0), 60.0, timeout_seconds / 2)
 
 
 class BatchRunRequest(BaseModel):
