@@ -73,7 +73,12 @@ class BatchClient:
         task_queue: str,
         settings: ExecutionSettings | None = None,
         planner: BaseExecutionPlanner | None = None,
+        eager_start: bool = False,
     ) -> None:
+        """``eager_start``: ask the server to hand the first workflow task straight
+        back to a worker in this process (saves a round trip; only useful when the
+        same ``Client`` also runs the worker, and the server enables it)."""
+        self._eager_start = eager_start
         self._client = client
         self._task_queue = task_queue
         self._settings = settings or ExecutionSettings()
@@ -106,6 +111,7 @@ class BatchClient:
                 execution_timeout=timeout,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                request_eager_start=self._eager_start,
                 static_summary=(
                     f"{batch.mode.value} batch, {len(batch.commands)} legs: {legs}{more}"
                 ),

@@ -494,6 +494,21 @@ def dev(
     raise typer.Exit(code)
 
 
+@app.command(
+    "bench",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def bench(ctx: typer.Context) -> None:
+    """Run the benchmark (python -m bench): its own dev server, venue and workers.
+
+    All arguments go to the benchmark; ``execbatch bench --help`` lists them.
+    """
+    from bench.cli import main as bench_main
+
+    raise typer.Exit(bench_main(list(ctx.args)))
+
+
 @app.command()
 def demo() -> None:
     """Run the ADR scenarios (and two failing on purpose) and print one table."""
