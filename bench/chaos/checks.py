@@ -261,10 +261,13 @@ def check_requests(
     compensation_attempts: int,
     report: ChaosReport,
     lost: frozenset[str] = frozenset(),
+    reexecuted: frozenset[str] = frozenset(),
 ) -> None:
     """Business rejections never sent again; transient faults always followed up.
 
     ``lost`` batch ids are skipped: their orders are already reported with them.
+    ``reexecuted`` batch ids lost a workflow task: a rejection sent again there is
+    the local placement re-run with the same id (counted, not a violation).
     """
     by_cid: dict[str, list[Exchange]] = defaultdict(list)
     for exchange in exchanges:
@@ -298,6 +301,9 @@ def check_requests(
                 if later.started > first_reject.finished and not disrupted(
                     first_reject.finished, later.started
                 ):
+                    if cid.split(":", 1)[0] in reexecuted:
+                        report.rejections_reexecuted += 1
+                        break
                     report.add(
                         REJECTION_RETRIED,
                         f"{cid}: sent again {later.started - first_reject.finished:.2f}s after "

@@ -32,6 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
@@ -44,7 +45,7 @@ from backend.venue.service.process import VenueProcess
 from bench.chaos import checks
 from bench.chaos.config import ChaosConfig
 from bench.chaos.processes import DevServer, WorkerProcess
-from bench.chaos.proxy import RecordingProxy
+from bench.chaos.proxy import Exchange, RecordingProxy
 from bench.chaos.report import ChaosReport
 from bench.chaos.scenario import START_PRICES, PlannedBatch, global_fault_rules, plan_batches
 
@@ -211,6 +212,34 @@ async def _submit(batch_client: BatchClient, plan: PlannedBatch) -> None:
             await asyncio.sleep(1.0)
 
 
+async def _batches_with_lost_workflow_tasks(
+    client: Client, exchanges: Sequence[Exchange]
+) -> frozenset[str]:
+    """Batches (among those the venue rejected) with a timed-out or failed workflow task.
+
+    Placement is a local activity: its answer becomes durable only when the
+    workflow task completes. If that task is lost (its worker killed or stalled),
+    the next attempt runs the placement again with the same client order id:
+    the venue answers with the stored order, so nothing is placed twice, but it
+    is a re-execution, not a retry of a rejection.
+    """
+    rejected = {
+        e.client_order_id.split(":", 1)[0]
+        for e in exchanges
+        if e.client_order_id is not None and e.status == 422
+    }
+    lost_task_events = {
+        EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+        EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+    }
+    found: set[str] = set()
+    for batch_id in sorted(rejected):
+        history = await client.get_workflow_handle(batch_id).fetch_history()
+        if any(event.event_type in lost_task_events for event in history.events):
+            found.add(batch_id)
+    return frozenset(found)
+
+
 async def _await_result(client: Client, batch_id: str) -> BatchResult | str:
     """The batch's result, riding out server restarts; a string says why there is none."""
     handle = BatchClient(client, "unused").handle(batch_id)
@@ -349,6 +378,7 @@ async def run_chaos(config: ChaosConfig, command: str = "") -> ChaosReport:
             settings.compensation_attempts,
             report,
             lost=frozenset(bid for bid, outcome in outcomes.items() if isinstance(outcome, str)),
+            reexecuted=await _batches_with_lost_workflow_tasks(client, stack.proxy.exchanges),
         )
         _save_evidence(workdir, stack.proxy, outcomes)
     finally:

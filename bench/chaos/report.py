@@ -24,6 +24,7 @@ class ChaosReport:
     inputs_tried: int = 0
     inputs_wrongly_accepted: int = 0
     rejections_seen: int = 0
+    rejections_reexecuted: int = 0
     transient_answers: int = 0
     transient_retried: int = 0
     seconds: float = 0.0
@@ -60,6 +61,10 @@ class ChaosReport:
             ("venue place outcomes", outcomes or "-"),
             ("venue orders", str(self.venue_orders)),
             ("business rejections answered", str(self.rejections_seen)),
+            (
+                "rejections re-sent after a lost workflow task (same id, nothing placed)",
+                str(self.rejections_reexecuted),
+            ),
             (
                 "transient answers retried",
                 f"{self.transient_retried} of {self.transient_answers}",

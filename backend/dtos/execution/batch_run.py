@@ -18,7 +18,7 @@ class ExecutionSettings(BaseModel):
         gt=0,
         description=(
             "How long before the hard execution timeout the batch starts winding down. "
-            "None: 25% of timeout_seconds, at least 10 s and at most 60 s (and at most "
+            "None: 25% of timeout_seconds, at least 15 s and at most 60 s (and at most "
             "half the timeout)."
         ),
     )
@@ -37,7 +37,12 @@ class ExecutionSettings(BaseModel):
     )
     placement_attempts: int = Field(default=5, ge=1)
     compensation_attempts: int = Field(default=8, ge=1)
-    venue_call_timeout_seconds: float = Field(default=10.0, gt=0)
+    venue_call_timeout_seconds: float = Field(
+        default=6.0,
+        gt=0,
+        description="start-to-close of one venue call activity: the adapter's 5 s HTTP "
+        "timeout plus slack, so an attempt on a crashed worker is retried quickly.",
+    )
     poll_interval_seconds: float = Field(default=0.5, gt=0)
     heartbeat_timeout_seconds: float = Field(default=5.0, gt=0)
 
@@ -50,7 +55,7 @@ class ExecutionSettings(BaseModel):
         """
         if self.wind_down_margin_seconds is not None:
             return min(self.wind_down_margin_seconds, timeout_seconds / 2)
-        return min(max(timeout_seconds * 0.25, 10.0), 60.0, timeout_seconds / 2)
+        return min(max(timeout_seconds * 0.25, 15.0), 60.0, timeout_seconds / 2)
 
 
 class BatchRunRequest(BaseModel):
