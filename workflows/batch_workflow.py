@@ -208,15 +208,16 @@ class ExecutionBatchWorkflow:
             progress.first_failure = leg
 
     async def _stop_legs(self, running: dict[asyncio.Task[None], LegState]) -> None:
-        """Stop legs still in flight and wait until each has ended.
+        """Stop legs still in flight, and learn each one's final state at the venue.
 
-        Every order in flight is stopped at the venue first: a placement is
-        fenced (cancelling its client order id means it can no longer land) and
-        a resting order is cancelled. Their activities then see a final order
-        and end by themselves within a poll; a resting leg's await-fill activity
-        that has not ended by then is cancelled through its heartbeat. Going to
-        the venue first keeps the wind-down fast: it does not wait for a
-        throttled heartbeat to carry the cancel.
+        A resting leg's await-fill activity is cancelled (the cancel reaches it
+        through its heartbeat and it cancels its venue order); the workflow does
+        not wait for that acknowledgement, which a crashed worker could hold up
+        for a heartbeat timeout. Then every leg in flight is settled at the
+        venue: a placement is fenced (its client order id can no longer land)
+        and a resting order is cancelled, and the venue's answer is the leg's
+        final state. Placements still retrying are abandoned after the fence:
+        whatever they send next finds the fenced order.
 
         ``running`` is iterated in leg order (a dict, never a set), so the
         cancel activities are scheduled in the same order on every replay.
@@ -226,17 +227,13 @@ class ExecutionBatchWorkflow:
         await workflow.wait_condition(lambda: True)
         still = {task: leg for task, leg in running.items() if not task.done()}
         for task, leg in still.items():
-            if not leg.started:
-                task.cancel()  # still waiting for a placement slot: nothing at the venue
+            if not leg.started or leg.awaiting_fill:
+                task.cancel()  # not started: nothing at the venue; resting: see above
         in_flight = [leg for leg in still.values() if leg.started]
         await asyncio.gather(*(self._settle(leg) for leg in in_flight))
-        grace = timedelta(seconds=2 * self._settings.poll_interval_seconds + 1)
-        try:
-            await workflow.wait_condition(lambda: all(t.done() for t in still), timeout=grace)
-        except TimeoutError:
-            for task, leg in still.items():
-                if not task.done() and leg.awaiting_fill:
-                    task.cancel()
+        for task in still:
+            if not task.done():
+                task.cancel()
         await asyncio.gather(*still, return_exceptions=True)
 
     async def _run_leg(self, leg: LegState) -> None:
@@ -262,7 +259,7 @@ class ExecutionBatchWorkflow:
                 self._refresh_details()
                 return
             except asyncio.CancelledError:
-                leg.outcome_unknown = True
+                leg.interrupted()
                 raise
         try:
             leg.apply_order(order)
@@ -278,7 +275,7 @@ class ExecutionBatchWorkflow:
                     start_to_close_timeout=opts.RESTING_ORDER_MAX_LIFETIME,
                     heartbeat_timeout=timedelta(seconds=self._settings.heartbeat_timeout_seconds),
                     retry_policy=opts.polling_retry(),
-                    cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                    cancellation_type=workflow.ActivityCancellationType.TRY_CANCEL,
                     summary=f"await fill of leg {leg.index + 1}: {command.describe()}",
                 )
                 leg.apply_order(order)
@@ -286,7 +283,7 @@ class ExecutionBatchWorkflow:
         except FailureError as err:
             self._classify_failure(leg, err)
         except asyncio.CancelledError:
-            leg.outcome_unknown = True
+            leg.interrupted()
             raise
         # Not in a `finally`: that would also run when the worker evicts the
         # workflow, outside the workflow event loop.
@@ -299,7 +296,7 @@ class ExecutionBatchWorkflow:
         # surface the cause itself. Either way, classify by the innermost cause.
         cause = err.cause if isinstance(err, ActivityError) else err
         if isinstance(cause, CancelledError):
-            leg.outcome_unknown = True
+            leg.interrupted()
             raise asyncio.CancelledError() from err
         if isinstance(cause, ApplicationError) and cause.type in BUSINESS_REJECTIONS:
             leg.reject(cause.type, cause.message)

@@ -38,6 +38,8 @@ class LegState:
     """True when the placement may have reached the venue but we never heard back."""
     started: bool = False
     awaiting_fill: bool = False
+    venue_final: bool = False
+    """The venue has reported this leg's order in a final state (filled, cancelled, rejected)."""
     """The order rests at the venue and an await-fill activity follows it."""
 
     @property
@@ -66,6 +68,7 @@ class LegState:
         self.filled_quantity = order.filled_quantity
         self.avg_fill_price = order.avg_fill_price
         self.outcome_unknown = False
+        self.venue_final = order.status.is_terminal
         if order.status is VenueOrderStatus.FILLED:
             self.status = LegStatus.FILLED
         elif order.status is VenueOrderStatus.REJECTED:
@@ -80,6 +83,10 @@ class LegState:
         if order.status is VenueOrderStatus.PARTIALLY_FILLED:
             self.status = LegStatus.PARTIALLY_FILLED
             self.outcome_unknown = True  # still resting: more may fill
+
+    def interrupted(self) -> None:
+        """Its activity was cancelled: unknown at the venue, unless already settled there."""
+        self.outcome_unknown = not self.venue_final
 
     def reject(self, error_type: str, message: str) -> None:
         self.status = LegStatus.REJECTED
