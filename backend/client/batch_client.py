@@ -35,12 +35,6 @@ from workflows.batch_workflow import ExecutionBatchWorkflow
 
 BatchHandle = WorkflowHandle[ExecutionBatchWorkflow, BatchResult]
 
-WORKFLOW_TASK_TIMEOUT = timedelta(seconds=4)
-"""How soon a workflow task held by a crashed worker goes to another (default 10 s).
-
-A batch's wind-down margin has to absorb that delay; its tasks are short (the
-SDK heartbeats a task that waits on local activities), so 4 s is plenty."""
-
 
 class BatchAlreadyFinal(Exception):
     """The batch cannot be cancelled: it has ended or is already winding down."""
@@ -115,7 +109,6 @@ class BatchClient:
                 id=batch.batch_id,
                 task_queue=self._task_queue,
                 execution_timeout=timeout,
-                task_timeout=WORKFLOW_TASK_TIMEOUT,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 request_eager_start=self._eager_start,
