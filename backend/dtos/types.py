@@ -6,6 +6,7 @@ attributes, so they are restricted to a safe, printable alphabet.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -34,6 +35,9 @@ Symbol = Annotated[
 """A venue symbol such as ``AAPL``, ``BRK.B`` or ``BTC/USD`` (upper case)."""
 
 
+_DECIMAL_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
 def _reject_float(value: Any) -> Any:
     """Money and quantities must not pass through binary floating point.
 
@@ -44,6 +48,10 @@ def _reject_float(value: Any) -> Any:
         raise ValueError('must be a decimal string such as "10.5", not a float')
     if isinstance(value, bool):
         raise ValueError("must be a decimal string, not a boolean")
+    if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value.strip()):
+        # Python's Decimal also reads "1_000", "NaN" and "Infinity"; other tools
+        # reading the same document would not, so only plain decimals pass.
+        raise ValueError(f'must be a plain decimal string such as "10.5", got {value!r}')
     return value
 
 

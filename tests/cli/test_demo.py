@@ -38,6 +38,7 @@ def test_demo_runs_every_scenario_as_expected(tmp_path: Path) -> None:
         assert scenario in rows, run.stdout
         for fragment in fragments:
             assert fragment in rows[scenario]
-    # The compensated pair trade leaves the venue's positions where they were.
-    assert "AAPL 50 (0), MSFT -46 (0)" in rows["pair trade, 2nd leg rejected"]
+    # Each scenario trades in its own account: the compensated pair trade is flat.
+    assert "AAPL 0 (0), MSFT 0 (0)" in rows["pair trade, 2nd leg rejected"]
+    assert "QQQ 0 (0), SPY -20 (-20)" in rows["rotation, 2nd leg rejected"]
     assert rows[scenario].count("ok") >= 1
