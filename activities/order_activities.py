@@ -77,6 +77,12 @@ class OrderActivities:
                 await asyncio.shield(self._adapter.cancel_order(request.client_order_id))
             raise
 
+    @activity.defn(name="get_leg")
+    async def get_leg(self, request: AwaitLegRequest) -> VenueOrder:
+        """One look at a leg's order (the timer-based way of following a resting order)."""
+        async with venue_errors_as_temporal_errors():
+            return await self._adapter.get_order(request.client_order_id)
+
     @activity.defn(name="cancel_leg")
     async def cancel_leg(self, request: CancelLegRequest) -> VenueOrder:
         """Cancel the open remainder and return the order's final state.
@@ -144,4 +150,4 @@ class OrderActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         """The bound activity callables, for ``Worker(activities=...)``."""
-        return [self.place_leg, self.await_leg, self.cancel_leg, self.revert_leg]
+        return [self.place_leg, self.await_leg, self.get_leg, self.cancel_leg, self.revert_leg]

@@ -266,18 +266,7 @@ class ExecutionBatchWorkflow:
             self._refresh_details()
             if not order.status.is_terminal:
                 leg.awaiting_fill = True
-                order = await workflow.execute_activity_method(
-                    OrderActivities.await_leg,
-                    AwaitLegRequest(
-                        client_order_id=leg.client_order_id,
-                        poll_interval_seconds=self._settings.poll_interval_seconds,
-                    ),
-                    start_to_close_timeout=opts.RESTING_ORDER_MAX_LIFETIME,
-                    heartbeat_timeout=timedelta(seconds=self._settings.heartbeat_timeout_seconds),
-                    retry_policy=opts.polling_retry(),
-                    cancellation_type=workflow.ActivityCancellationType.TRY_CANCEL,
-                    summary=f"await fill of leg {leg.index + 1}: {command.describe()}",
-                )
+                order = await self._follow_resting(leg)
                 leg.apply_order(order)
                 leg.awaiting_fill = False
         except FailureError as err:
@@ -302,6 +291,47 @@ class ExecutionBatchWorkflow:
             leg.reject(cause.type, cause.message)
         else:
             leg.fail(f"placement failed: {_describe(err)}")
+
+    async def _follow_resting(self, leg: LegState) -> VenueOrder:
+        """Follow a resting order until the venue reports it final.
+
+        By default a regular activity polls the venue and heartbeats, so a
+        cancel reaches it and a dead worker is noticed within the heartbeat
+        timeout. With ``follow_resting_orders="timer"`` the workflow polls with
+        durable timers and short local activities instead (backing off to
+        ``max_poll_interval_seconds``): no activity is in flight while the
+        order rests, so a time-skipping test server can skip the wait.
+        """
+        command = leg.command
+        request = AwaitLegRequest(
+            client_order_id=leg.client_order_id,
+            poll_interval_seconds=self._settings.poll_interval_seconds,
+        )
+        if self._settings.follow_resting_orders == "timer":
+            interval = self._settings.poll_interval_seconds
+            while True:
+                await workflow.sleep(interval)
+                order = await workflow.execute_local_activity_method(
+                    OrderActivities.get_leg,
+                    request,
+                    start_to_close_timeout=opts.venue_call_timeout(self._settings),
+                    retry_policy=opts.polling_retry(),
+                    summary=f"check leg {leg.index + 1}: {command.describe()}",
+                )
+                if order.status.is_terminal:
+                    return order
+                leg.apply_order(order)
+                self._refresh_details()
+                interval = min(interval * 2, self._settings.max_poll_interval_seconds)
+        return await workflow.execute_activity_method(
+            OrderActivities.await_leg,
+            request,
+            start_to_close_timeout=opts.RESTING_ORDER_MAX_LIFETIME,
+            heartbeat_timeout=timedelta(seconds=self._settings.heartbeat_timeout_seconds),
+            retry_policy=opts.polling_retry(),
+            cancellation_type=workflow.ActivityCancellationType.TRY_CANCEL,
+            summary=f"await fill of leg {leg.index + 1}: {command.describe()}",
+        )
 
     async def _place(self, request: PlaceLegRequest, summary: str) -> VenueOrder:
         """Submit a leg's order: a local activity by default, a regular one if configured.

@@ -47,10 +47,14 @@ from backend.venue.models import VenueOrder
 from backend.venue.service.config import DEFAULT_CASH, DEFAULT_PRICES
 from worker import build_worker
 
-TEST_SETTINGS = ExecutionSettings(poll_interval_seconds=0.2, heartbeat_timeout_seconds=1)
-"""Polls resting orders every 0.2 s and lets a cancel reach them within about a
-second; the production defaults (0.5 s, 10 s) would make cancel and deadline
-tests wait ten seconds of real time."""
+TEST_SETTINGS = ExecutionSettings(
+    poll_interval_seconds=0.2, heartbeat_timeout_seconds=1, follow_resting_orders="timer"
+)
+"""Follows resting orders with durable timers (no activity in flight while an
+order rests, so the time-skipping server can skip: ``kit.sleep`` of minutes is
+instant), checking every 0.2 s and backing off; pass
+``ExecutionSettings(follow_resting_orders="heartbeat", ...)`` to test the
+production default, whose real-time polling activity holds the server's clock."""
 
 
 WIND_DOWN_GRACE = timedelta(seconds=15)

@@ -177,9 +177,38 @@ async def test_sleep_skips_time_when_no_activity_runs(batch_kit: BatchTestKit) -
     assert await batch_kit.clock.now() - before >= timedelta(hours=5)
 
 
-async def test_sleep_refuses_to_skip_while_an_order_rests(batch_kit: BatchTestKit) -> None:
-    document = resting_pair(batch_kit)
+async def test_sleep_skips_minutes_while_a_limit_order_rests(batch_kit: BatchTestKit) -> None:
+    document = with_policy(resting_pair(batch_kit), timeout_seconds=3600)
     submission = await batch_kit.submit(document)
+    await batch_kit.wait_for_order(document, leg=2)
+    before = await batch_kit.clock.now()
+    await batch_kit.sleep(timedelta(minutes=5))  # instant: the kit follows orders with timers
+    assert await batch_kit.clock.now() - before >= timedelta(minutes=5)
+    assert (await batch_kit.status(submission.batch.batch_id)).status is BatchStatus.RUNNING
+    await batch_kit.set_prices({"MSFT": "505"})  # the SELL limit at 500 becomes marketable
+    await batch_kit.sleep(timedelta(minutes=1))
+    result = await batch_kit.result(submission.batch.batch_id)
+    assert result.status is BatchStatus.COMPLETED
+
+
+async def test_a_ten_minute_deadline_is_skipped_to_while_a_limit_rests(
+    batch_kit: BatchTestKit,
+) -> None:
+    document = with_policy(resting_pair(batch_kit), timeout_seconds=600)
+    result = await batch_kit.run(document)  # awaiting the result lets the server skip
+    assert result.status is BatchStatus.TIMED_OUT
+    assert [leg.status for leg in result.legs] == [LegStatus.COMPENSATED, LegStatus.CANCELLED]
+    assert await batch_kit.net("AAPL") == 0
+
+
+async def test_sleep_refuses_to_skip_while_a_heartbeating_follower_runs(
+    batch_kit: BatchTestKit,
+) -> None:
+    document = resting_pair(batch_kit)
+    production_like = ExecutionSettings(
+        poll_interval_seconds=0.2, heartbeat_timeout_seconds=1, follow_resting_orders="heartbeat"
+    )
+    submission = await batch_kit.submit(document, settings=production_like)
     await batch_kit.wait_for_order(document, leg=2)
     # The order is at the venue; wait until the workflow follows it with await_leg.
     async with asyncio.timeout(15):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.dtos.execution.execution_command_batch import ExecutionCommandBatch
@@ -44,6 +46,15 @@ class ExecutionSettings(BaseModel):
         "timeout plus slack, so an attempt on a crashed worker is retried quickly.",
     )
     poll_interval_seconds: float = Field(default=0.5, gt=0)
+    follow_resting_orders: Literal["heartbeat", "timer"] = Field(
+        default="heartbeat",
+        description=(
+            "How a resting order is followed: a heartbeating activity (default; a "
+            "cancel reaches it through its heartbeat) or durable timers plus short "
+            "local activities (what time-skipping tests can skip)."
+        ),
+    )
+    max_poll_interval_seconds: float = Field(default=30.0, gt=0)
     heartbeat_timeout_seconds: float = Field(default=5.0, gt=0)
 
     def wind_down_margin(self, timeout_seconds: int) -> float:
