@@ -246,3 +246,30 @@ async def _until(predicate: Any, timeout: float = 10.0) -> None:
     async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(0.05)
+
+
+# ---------------------------------------------------------------- timer-followed resting orders
+
+TIMER_FOLLOW = ExecutionSettings(follow_resting_orders="timer", poll_interval_seconds=0.2)
+
+
+async def test_timer_followed_resting_order_lets_the_server_skip_to_the_deadline(
+    harness: Harness,
+) -> None:
+    venue = ScriptedVenue().script("MSFT", rest=True)
+    document = with_policy(load_example("pair_trade"), BatchExecutionMode.COORDINATED, 3600)
+    async with harness(venue, TIMER_FOLLOW) as h:
+        result = await h.run(document)  # an hour of server time, skipped
+    assert result.status is BatchStatus.TIMED_OUT
+    assert [leg.status for leg in result.legs] == [LegStatus.COMPENSATED, LegStatus.CANCELLED]
+    assert await venue.net("AAPL") == 0
+
+
+async def test_timer_followed_resting_order_is_cancelled_by_update(harness: Harness) -> None:
+    venue = ScriptedVenue().script("MSFT", rest=True)
+    async with harness(venue, TIMER_FOLLOW) as h:
+        submission = await h.submit(load_example("pair_trade"))
+        await _until(lambda: h.venue.orders.get(f"{submission.batch.batch_id}:c2:place"))
+        result = await h.client.cancel(submission.batch.batch_id, "flat by close")
+    assert result.status is BatchStatus.CANCELLED
+    assert await venue.net("AAPL") == 0
