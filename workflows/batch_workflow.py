@@ -87,8 +87,8 @@ class ExecutionBatchWorkflow:
 
     @workflow.run
     async def run(self, request: BatchRunRequest) -> BatchResult:
-        workflow.upsert_search_attributes([BATCH_MODE.value_set(self._batch.mode.value)])
-        self._set_status(BatchStatus.RUNNING)
+        self._upsert_initial_search_attributes()
+        self._refresh_details()
         publisher = asyncio.create_task(self._publish_details())
 
         remaining = self._time_to_deadline()
@@ -210,14 +210,14 @@ class ExecutionBatchWorkflow:
     async def _stop_legs(self, running: dict[asyncio.Task[None], LegState]) -> None:
         """Stop legs still in flight, and learn each one's final state at the venue.
 
-        A resting leg's await-fill activity is cancelled (the cancel reaches it
-        through its heartbeat and it cancels its venue order); the workflow does
-        not wait for that acknowledgement, which a crashed worker could hold up
-        for a heartbeat timeout. Then every leg in flight is settled at the
-        venue: a placement is fenced (its client order id can no longer land)
-        and a resting order is cancelled, and the venue's answer is the leg's
-        final state. Placements still retrying are abandoned after the fence:
-        whatever they send next finds the fenced order.
+        Every leg in flight is settled at the venue first: a placement is
+        fenced (its client order id can no longer land) and a resting order is
+        cancelled; the venue's answer is the leg's final state. Placements still
+        retrying are then abandoned (whatever they send next finds the fenced
+        order). A resting leg's await-fill activity sees its order final at its
+        next poll and ends by itself; one that has not ended after a short grace
+        (its worker died, say) is cancelled, which reaches it through its
+        heartbeat, and is not waited for: the venue has already answered.
 
         ``running`` is iterated in leg order (a dict, never a set), so the
         cancel activities are scheduled in the same order on every replay.
@@ -227,13 +227,20 @@ class ExecutionBatchWorkflow:
         await workflow.wait_condition(lambda: True)
         still = {task: leg for task, leg in running.items() if not task.done()}
         for task, leg in still.items():
-            if not leg.started or leg.awaiting_fill:
-                task.cancel()  # not started: nothing at the venue; resting: see above
+            if not leg.started:
+                task.cancel()  # still waiting for a placement slot: nothing at the venue
         in_flight = [leg for leg in still.values() if leg.started]
         await asyncio.gather(*(self._settle(leg) for leg in in_flight))
-        for task in still:
-            if not task.done():
+        for task, leg in still.items():
+            if not task.done() and not leg.awaiting_fill:
                 task.cancel()
+        grace = timedelta(seconds=2 * self._settings.poll_interval_seconds + 1)
+        try:
+            await workflow.wait_condition(lambda: all(t.done() for t in still), timeout=grace)
+        except TimeoutError:
+            for task in still:
+                if not task.done():
+                    task.cancel()
         await asyncio.gather(*still, return_exceptions=True)
 
     async def _run_leg(self, leg: LegState) -> None:
@@ -477,9 +484,27 @@ class ExecutionBatchWorkflow:
             except asyncio.CancelledError:
                 self._request_wind_down(BatchStatus.CANCELLED, "cancelled through Temporal")
 
+    def _upsert_initial_search_attributes(self) -> None:
+        """BatchMode and BatchStatus=RUNNING, unless the client set them at start.
+
+        Our client sets them in the start request (no extra command, one
+        visibility write fewer per batch); a batch started by other means gets
+        them here.
+        """
+        given = workflow.info().typed_search_attributes
+        missing = []
+        if given.get(BATCH_MODE) != self._batch.mode.value:
+            missing.append(BATCH_MODE.value_set(self._batch.mode.value))
+        if given.get(BATCH_STATUS) != BatchStatus.RUNNING.value:
+            missing.append(BATCH_STATUS.value_set(BatchStatus.RUNNING.value))
+        if missing:
+            workflow.upsert_search_attributes(missing)
+
     def _set_status(self, status: BatchStatus) -> None:
+        """Record a status change; upsert BatchStatus only when it really changes."""
+        if status is not self._status:
+            workflow.upsert_search_attributes([BATCH_STATUS.value_set(status.value)])
         self._status = status
-        workflow.upsert_search_attributes([BATCH_STATUS.value_set(status.value)])
         self._refresh_details()
 
     def _snapshot(self) -> BatchResult:

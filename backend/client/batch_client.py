@@ -17,9 +17,15 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from backend.core.enums import BatchStatus
 from backend.dtos.directive_document import DirectiveDocument
 from backend.dtos.execution import (
     BatchResult,
@@ -112,6 +118,12 @@ class BatchClient:
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 request_eager_start=self._eager_start,
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(BATCH_MODE, batch.mode.value),
+                        SearchAttributePair(BATCH_STATUS, BatchStatus.RUNNING.value),
+                    ]
+                ),
                 static_summary=(
                     f"{batch.mode.value} batch, {len(batch.commands)} legs: {legs}{more}"
                 ),
