@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
+import sys
 import time
 from collections.abc import Coroutine
 from datetime import timedelta
@@ -19,6 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any, NoReturn, TypeVar
 
+import click
 import httpx
 import typer
 from pydantic import ValidationError
@@ -533,7 +536,30 @@ def demo() -> None:
 
 
 def main() -> None:
-    app()
+    """Run the CLI, then leave without interpreter finalization.
+
+    The Temporal SDK's native runtime keeps threads that can call back into
+    Python while the interpreter is shutting down; that occasionally aborts a
+    finished command with "PyGILState_Release ... finalizing" (exit -6) after
+    its output was printed. Everything we own is closed by then, so flush and
+    exit directly with the command's status.
+    """
+    try:
+        returned = app(standalone_mode=False)
+        code = returned if isinstance(returned, int) else 0
+    except click.exceptions.Exit as done:
+        code = done.exit_code
+    except click.ClickException as error:
+        error.show()
+        code = error.exit_code
+    except click.exceptions.Abort:
+        click.echo("Aborted!", err=True)
+        code = 1
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
