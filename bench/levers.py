@@ -25,6 +25,7 @@ from typing import Any
 
 from rich.console import Console
 
+from backend.client.batch_client import BatchClient
 from backend.core.enums import BatchExecutionMode
 from backend.dtos.execution import ExecutionSettings
 from backend.venue.adapters.paper import PaperVenueAdmin
@@ -32,7 +33,7 @@ from backend.venue.service.process import VenueProcess
 from bench.batches import ACCOUNT, ACCOUNT_CASH, BatchFactory, BatchSpec
 from bench.cells import CellResult, Load, Probe, measure
 from bench.profile import Profiler, summary
-from bench.prototypes.eager import EagerBatchClient, InProcessWorker
+from bench.prototypes.eager import InProcessWorker
 from bench.prototypes.worker_options import WorkerOptions
 from bench.report import RESULTS_DIR, cells_table
 from bench.run import RunConfig, Stack, ready
@@ -164,8 +165,8 @@ async def run_levers(
                     stack.client, queue, venue.base_url, ACCOUNT, lever.in_process
                 )
                 await inproc.start()
-                batches = EagerBatchClient(
-                    stack.client, queue, settings=settings, eager=lever.eager
+                batches = BatchClient(
+                    stack.client, queue, settings=settings, eager_start=lever.eager
                 )
                 system: System = OursSystem(
                     stack.client, queue, factory, name=lever.name, batches=batches

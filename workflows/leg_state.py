@@ -47,13 +47,6 @@ class LegState:
         return placement_order_id(self.batch_id, self.command.command_id)
 
     @property
-    def is_open(self) -> bool:
-        """Still being worked: placement not yet settled."""
-        return self.status in (LegStatus.PENDING, LegStatus.PLACED) or (
-            self.status is LegStatus.PARTIALLY_FILLED and self.outcome_unknown
-        )
-
-    @property
     def fully_filled(self) -> bool:
         return self.status is LegStatus.FILLED
 

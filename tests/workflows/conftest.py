@@ -53,9 +53,6 @@ class BatchHarness:
         return await submission.handle.result()
 
 
-HarnessFactory = Callable[..., "AsyncIterator[BatchHarness]"]
-
-
 @pytest.fixture
 def harness(time_skipping_env: WorkflowEnvironment) -> Callable[..., object]:
     @asynccontextmanager
