@@ -33,10 +33,9 @@ from backend.devstack.health import (
     wait_for_worker,
 )
 from backend.devstack.lock import StackLock
-from backend.devstack.processes import ManagedProcess
+from backend.devstack.processes import ManagedProcess, free_port
 from backend.temporal.binaries import temporal_cli_path
 from backend.temporal.search_attributes import dev_server_flags
-from backend.venue.service import free_port
 
 DEFAULT_TEMPORAL_PORT = 7233
 DEFAULT_UI_PORT = 8233

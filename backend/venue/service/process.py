@@ -17,30 +17,25 @@ From async code use ``await venue.astart()`` / ``astop()`` / ``arestart()`` (or
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import Self
 
 import httpx
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
+from backend.devstack.processes import (
+    PROJECT_ROOT,
+    ManagedProcess,
+    free_port,
+    python_child_env,
+)
 
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+__all__ = ["PROJECT_ROOT", "VenueProcess", "free_port", "start_venue_process"]
 
 
 class VenueProcess:
@@ -49,7 +44,9 @@ class VenueProcess:
     ``db_path=None`` uses a fresh temporary directory, removed by ``close()``
     (and by leaving the ``with`` block). The port is chosen once and kept
     across restarts so ``base_url`` stays valid. The venue's output goes to
-    ``log_path`` (appended across restarts); start-up failures quote it.
+    ``log_path`` (appended across restarts; set it before ``start()`` to put
+    the log elsewhere); start-up failures quote it. The child itself is a
+    ``ManagedProcess`` in our process group, as a Ctrl-C should reach it.
     """
 
     def __init__(
@@ -73,8 +70,7 @@ class VenueProcess:
         self.startup_timeout = startup_timeout
         self.log_path = self.db_path.with_suffix(".log")
         self._env = dict(env or {})
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
+        self._process: ManagedProcess | None = None
 
     # ------------------------------------------------------------ properties
 
@@ -84,11 +80,11 @@ class VenueProcess:
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
+        return self._process.pid if self._process is not None else None
 
     @property
     def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self._process is not None and self._process.alive
 
     def command(self) -> list[str]:
         return [
@@ -117,36 +113,31 @@ class VenueProcess:
         if self.running:
             return self
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **self._env}
-        env["PYTHONPATH"] = os.pathsep.join(
-            part for part in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if part
+        # Built at each start: command, log path and environment as they are now.
+        self._process = ManagedProcess(
+            "venue",
+            self.command(),
+            self.log_path,
+            env=python_child_env(self._env),
+            own_session=False,
         )
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        self._log = self.log_path.open("ab")
-        self._proc = subprocess.Popen(
-            self.command(), stdout=self._log, stderr=subprocess.STDOUT, env=env
-        )
+        self._process.start()
         try:
-            self._wait_healthy(self._proc)
+            self._wait_healthy(self._process)
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _wait_healthy(self, proc: subprocess.Popen[bytes]) -> None:
+    def _wait_healthy(self, process: ManagedProcess) -> None:
         deadline = time.monotonic() + self.startup_timeout
         last_error = "no answer yet"
         with httpx.Client(timeout=1.0) as client:
             while time.monotonic() < deadline:
-                code = proc.poll()
-                if code is not None:
-                    raise RuntimeError(
-                        f"venue exited with code {code} during start-up; its log:\n"
-                        f"{self.log_text()[-4000:]}"
-                    )
+                process.ensure_alive()
                 try:
                     answer = client.get(f"{self.base_url}/health")
-                    if answer.status_code == 200 and answer.json().get("pid") == proc.pid:
+                    if answer.status_code == 200 and answer.json().get("pid") == process.pid:
                         return
                     last_error = f"HTTP {answer.status_code} from pid {answer.json().get('pid')}"
                 except httpx.TransportError as exc:
@@ -160,27 +151,13 @@ class VenueProcess:
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM (graceful: in-flight requests get a moment, the DB is closed),
         SIGKILL if it does not exit within ``timeout``."""
-        proc, self._proc = self._proc, None
-        try:
-            if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=timeout)
-        finally:
-            self._close_log()
+        if self._process is not None:
+            self._process.stop(timeout)
 
     def kill(self) -> None:
         """SIGKILL: simulate a crash (no graceful shutdown at all)."""
-        proc, self._proc = self._proc, None
-        try:
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=10.0)
-        finally:
-            self._close_log()
+        if self._process is not None:
+            self._process.kill()
 
     def restart(self, *, hard: bool = False) -> Self:
         """Stop (or crash, with ``hard=True``) and start again on the same port and DB."""
@@ -196,11 +173,6 @@ class VenueProcess:
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
-
-    def _close_log(self) -> None:
-        log, self._log = self._log, None
-        if log is not None:
-            log.close()
 
     def __enter__(self) -> Self:
         return self.start()
