@@ -10,22 +10,16 @@ so workers and clients reconnect to the same address.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from temporalio.client import Client
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
-from backend.temporal.binaries import temporal_cli_path
+from backend.devstack.dev_server import dev_server_argv, wait_for_dev_server
+from backend.devstack.processes import PROJECT_ROOT, ManagedProcess, free_port, python_child_env
 from backend.temporal.converter import build_data_converter
-from backend.temporal.search_attributes import dev_server_flags
-from backend.venue.service.process import PROJECT_ROOT, free_port
 
 _QUIET_RUNTIME: Runtime | None = None
 
@@ -45,66 +39,11 @@ def quiet_runtime() -> Runtime:
     return _QUIET_RUNTIME
 
 
-class _Child:
-    """One child process with its output appended to a log file."""
-
-    def __init__(self, command: list[str], log_path: Path, env: dict[str, str]) -> None:
-        self.command = command
-        self.log_path = log_path
-        self.env = env
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    def exit_code(self) -> int | None:
-        return self._proc.poll() if self._proc is not None else None
-
-    def spawn(self) -> None:
-        self._log = self.log_path.open("ab")
-        self._proc = subprocess.Popen(
-            self.command,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=self.env,
-            cwd=PROJECT_ROOT,
-        )
-
-    def kill(self) -> None:
-        """SIGKILL and reap: a crash."""
-        proc, self._proc = self._proc, None
-        try:
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-            if proc is not None:
-                proc.wait(timeout=10)
-        finally:
-            self._close_log()
-
-    def terminate(self, timeout: float = 15.0) -> None:
-        """SIGTERM, then SIGKILL if it does not exit in time."""
-        proc, self._proc = self._proc, None
-        try:
-            if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=10)
-        finally:
-            self._close_log()
-
-    def _close_log(self) -> None:
-        log, self._log = self._log, None
-        if log is not None:
-            log.close()
+def _child(
+    name: str, argv: list[str], log_path: Path, env: dict[str, str] | None
+) -> ManagedProcess:
+    # Our process group, as before: a Ctrl-C on the chaos run reaches the children too.
+    return ManagedProcess(name, argv, log_path, env=env, cwd=PROJECT_ROOT, own_session=False)
 
 
 class DevServer:
@@ -117,7 +56,13 @@ class DevServer:
         self.http_port = free_port()
         self.metrics_port = free_port()
         self.db_path = workdir / "temporal.db"
-        self._child = _Child(self._command(), workdir / "temporal.log", dict(os.environ))
+        argv = dev_server_argv(
+            self.port,
+            http_port=self.http_port,
+            metrics_port=self.metrics_port,
+            db_filename=self.db_path,
+        )
+        self._child = _child("dev server", argv, workdir / "temporal.log", None)
 
     @property
     def address(self) -> str:
@@ -127,52 +72,19 @@ class DevServer:
     def pid(self) -> int | None:
         return self._child.pid
 
-    def _command(self) -> list[str]:
-        return [
-            str(temporal_cli_path()),
-            "server",
-            "start-dev",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--http-port",
-            str(self.http_port),
-            "--metrics-port",
-            str(self.metrics_port),
-            "--headless",
-            "--db-filename",
-            str(self.db_path),
-            "--log-level",
-            "error",
-            *dev_server_flags(),
-        ]
-
     async def start(self, timeout: float = 60.0) -> None:
-        self._child.spawn()
-        await self._wait_ready(timeout)
-
-    async def _wait_ready(self, timeout: float) -> None:
-        """Ready when a client can connect and the namespace answers."""
-        deadline = time.monotonic() + timeout
-        last: BaseException | None = None
-        while time.monotonic() < deadline:
-            if not self._child.running:
-                raise RuntimeError(
-                    f"dev server exited with {self._child.exit_code()}; see {self._child.log_path}"
-                )
-            try:
-                client = await Client.connect(
-                    self.address, namespace=self.namespace, runtime=quiet_runtime()
-                )
-                await client.count_workflows()
-                return
-            except Exception as exc:  # noqa: BLE001 - any failure means "not ready yet"
-                last = exc
-                await asyncio.sleep(0.25)
-        raise TimeoutError(f"dev server at {self.address} not ready after {timeout}s: {last}")
+        """Start (again: same ports, same database file) and wait until it answers."""
+        self._child.start()
+        await wait_for_dev_server(
+            self._child,
+            self.address,
+            namespace=self.namespace,
+            within=timeout,
+            runtime=quiet_runtime(),
+        )
 
     async def kill(self) -> None:
+        """SIGKILL: a crash."""
         await asyncio.to_thread(self._child.kill)
 
     async def restart(self) -> None:
@@ -181,7 +93,7 @@ class DevServer:
         await self.start()
 
     async def stop(self) -> None:
-        await asyncio.to_thread(self._child.terminate)
+        await asyncio.to_thread(self._child.stop, 15.0)
 
     async def connect(self) -> Client:
         return await Client.connect(
@@ -203,23 +115,21 @@ class WorkerProcess:
     workdir: Path
     spawns: int = 0
     unexpected_exits: list[int] = field(default_factory=list)
-    _child: _Child | None = None
+    _child: ManagedProcess | None = None
 
     def _env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            TEMPORAL_ADDRESS=self.temporal_address,
-            TEMPORAL_NAMESPACE="default",
-            EXECBATCH_TASK_QUEUE=self.task_queue,
-            EXECBATCH_VENUE_URL=self.venue_url,
-            PYTHONUNBUFFERED="1",
-            PYTHONPATH=os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p),
+        return python_child_env(
+            {
+                "TEMPORAL_ADDRESS": self.temporal_address,
+                "TEMPORAL_NAMESPACE": "default",
+                "EXECBATCH_TASK_QUEUE": self.task_queue,
+                "EXECBATCH_VENUE_URL": self.venue_url,
+            }
         )
-        return env
 
     @property
     def running(self) -> bool:
-        return self._child is not None and self._child.running
+        return self._child is not None and self._child.alive
 
     @property
     def pid(self) -> int | None:
@@ -227,15 +137,16 @@ class WorkerProcess:
 
     def start(self) -> None:
         command = [sys.executable, str(PROJECT_ROOT / "worker.py")]
-        self._child = _Child(command, self.workdir / f"worker-{self.index}.log", self._env())
-        self._child.spawn()
+        log_path = self.workdir / f"worker-{self.index}.log"
+        self._child = _child(f"worker-{self.index}", command, log_path, self._env())
+        self._child.start()
         self.spawns += 1
 
     def check_alive(self) -> bool:
         """False (and the exit code recorded) if the worker died on its own."""
         if self._child is None:
             return False
-        code = self._child.exit_code()
+        code = self._child.returncode
         if code is None:
             return True
         self.unexpected_exits.append(code)
@@ -243,11 +154,12 @@ class WorkerProcess:
         return False
 
     def kill(self) -> None:
+        """SIGKILL: a crash."""
         if self._child is not None:
             self._child.kill()
             self._child = None
 
     def stop(self) -> None:
         if self._child is not None:
-            self._child.terminate()
+            self._child.stop(15.0)
             self._child = None
