@@ -35,7 +35,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from types import TracebackType
+from typing import IO, Self
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,10 +115,10 @@ class ManagedProcess:
     def returncode(self) -> int | None:
         return self._proc.poll() if self._proc is not None else None
 
-    def start(self) -> None:
+    def start(self) -> Self:
         """Spawn the child (no-op while it runs); its output is appended to ``log_path``."""
         if self.alive:
-            return
+            return self
         self._close_log()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
@@ -131,6 +132,7 @@ class ManagedProcess:
             start_new_session=self._own_session,
             preexec_fn=_death_signal_hook(),
         )
+        return self
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM the child; SIGKILL it if still there after ``timeout``. Idempotent."""
@@ -160,13 +162,13 @@ class ManagedProcess:
             self._reap_group(proc)
             self._close_log()
 
-    def restart(self, *, hard: bool = False) -> None:
+    def restart(self, *, hard: bool = False) -> Self:
         """Stop (or crash, with ``hard=True``) and start again with the same command."""
         if hard:
             self.kill()
         else:
             self.stop()
-        self.start()
+        return self.start()
 
     def ensure_alive(self, what: str | None = None) -> None:
         """Raise ``RuntimeError`` quoting the log if the child has exited (or never ran):
@@ -191,6 +193,23 @@ class ManagedProcess:
             f"{self.name}: nothing listens on {host}:{port} after {timeout}s; its log:\n"
             f"{self.log_tail()}"
         )
+
+    def __enter__(self) -> Self:
+        # A subclass's start() may wait for readiness: if that fails, ``__exit__``
+        # will not run, so stop the child here rather than leave it behind.
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
 
     def log_tail(self, chars: int = 3000) -> str:
         if not self.log_path.exists():

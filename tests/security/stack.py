@@ -7,25 +7,20 @@ file, so the tests can look at what an operator would see (and grep it).
 from __future__ import annotations
 
 import base64
-import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Self
+from typing import Self
 
 import httpx
 
+from backend.devstack.dev_server import dev_server_argv
+from backend.devstack.processes import PROJECT_ROOT, ManagedProcess, free_port, python_child_env
 from backend.security.keys import generate_key
 from backend.temporal.binaries import temporal_cli_path
-from backend.temporal.search_attributes import dev_server_flags
-from backend.venue.service.process import PROJECT_ROOT, free_port
 
 
 @dataclass(frozen=True)
@@ -76,67 +71,23 @@ class SecretSet:
 
 
 def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {**os.environ, **(extra or {})}
-    env["PYTHONPATH"] = os.pathsep.join(
-        part for part in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if part
-    )
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+    return python_child_env(extra)
 
 
-def wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited {proc.returncode}:\n{log.read_text()[-3000:]}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on {port} after {timeout}s:\n{log.read_text()[-3000:]}")
+class ChildProcess(ManagedProcess):
+    """A child process with its output in ``log_path``; SIGTERM then SIGKILL on exit.
 
-
-class ChildProcess:
-    """A child process with its output in ``log_path``; SIGTERM then SIGKILL on exit."""
+    It stays in our process group (a Ctrl-C on the test run reaches it) and
+    runs from the project root.
+    """
 
     def __init__(self, command: Sequence[str], log_path: Path, env: Mapping[str, str]) -> None:
-        self.command = list(command)
-        self.log_path = log_path
-        self.env = dict(env)
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-
-    def start(self) -> Self:
-        self._log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            self.command,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=self.env,
-            cwd=PROJECT_ROOT,
+        super().__init__(
+            Path(command[0]).name, command, log_path, env=env, cwd=PROJECT_ROOT, own_session=False
         )
-        return self
 
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    def stop(self, timeout: float = 15.0) -> None:
+        super().stop(timeout)
 
 
 class DevServer(ChildProcess):
@@ -145,29 +96,14 @@ class DevServer(ChildProcess):
     def __init__(self, log_path: Path, codec_endpoint: str | None = None) -> None:
         self.port = free_port()
         self.ui_port = free_port()
-        command = [
-            str(temporal_cli_path()),
-            "server",
-            "start-dev",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--ui-ip",
-            "127.0.0.1",
-            "--ui-port",
-            str(self.ui_port),
-            "--http-port",
-            str(free_port()),
-            "--metrics-port",
-            str(free_port()),
-            "--ui-disable-news-fetch",
-            "--log-level",
-            "warn",
-            *dev_server_flags(),
-        ]
-        if codec_endpoint:
-            command += ["--ui-codec-endpoint", codec_endpoint]
+        command = dev_server_argv(
+            self.port,
+            http_port=free_port(),
+            metrics_port=free_port(),
+            ui_port=self.ui_port,
+            log_level="warn",
+            extra=["--ui-codec-endpoint", codec_endpoint] if codec_endpoint else (),
+        )
         super().__init__(command, log_path, child_env())
 
     @property
@@ -180,9 +116,8 @@ class DevServer(ChildProcess):
 
     def start(self) -> Self:
         super().start()
-        assert self.proc is not None
-        wait_for_port(self.port, self.proc, self.log_path, 60)
-        wait_for_port(self.ui_port, self.proc, self.log_path, 60)
+        self.wait_for_port(self.port, 60)
+        self.wait_for_port(self.ui_port, 60)
         return self
 
     def cli(self, *args: str) -> str:
@@ -218,7 +153,6 @@ class CodecServer(ChildProcess):
 
     def start(self) -> Self:
         super().start()
-        assert self.proc is not None
-        wait_for_port(self.port, self.proc, self.log_path, 30)
+        self.wait_for_port(self.port, 30)
         httpx.get(f"{self.url}/health", timeout=5).raise_for_status()
         return self
