@@ -7,13 +7,8 @@ stopped by it (by PID, never by name). The dev server is in-memory unless a
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,31 +16,9 @@ from pathlib import Path
 import psutil  # type: ignore[import-untyped]
 from temporalio.client import Client
 
-from backend.temporal.binaries import temporal_cli_path
+from backend.devstack.dev_server import dev_server_argv, wait_for_dev_server
+from backend.devstack.processes import PROJECT_ROOT, ManagedProcess, free_port, python_child_env
 from backend.temporal.converter import build_data_converter
-from backend.temporal.search_attributes import dev_server_flags
-from backend.venue.service.process import PROJECT_ROOT, free_port
-
-
-def _child_env(extra: Mapping[str, str]) -> dict[str, str]:
-    env = {**os.environ, **extra}
-    env["PYTHONPATH"] = os.pathsep.join(
-        part for part in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if part
-    )
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    return env
-
-
-def _terminate(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL if it lingers; only this one PID."""
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=timeout)
 
 
 @dataclass
@@ -58,7 +31,7 @@ class DevServer:
     log_path: Path = field(
         default_factory=lambda: Path(tempfile.mkdtemp(prefix="bench-temporal-")) / "server.log"
     )
-    _proc: subprocess.Popen[bytes] | None = None
+    _process: ManagedProcess | None = None
 
     @property
     def address(self) -> str:
@@ -66,66 +39,37 @@ class DevServer:
 
     @property
     def pid(self) -> int:
-        assert self._proc is not None
-        return self._proc.pid
+        assert self._process is not None and self._process.pid is not None
+        return self._process.pid
 
     @property
     def storage(self) -> str:
         return f"file {self.db_filename}" if self.db_filename else "in-memory"
 
     def command(self) -> list[str]:
-        cmd = [
-            str(temporal_cli_path()),
-            "server",
-            "start-dev",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--http-port",
-            str(free_port()),
-            "--metrics-port",
-            str(free_port()),
-            "--headless",
-            "--log-level",
-            "error",
-            *dev_server_flags(),
-        ]
-        if self.eager_start:
-            cmd += ["--dynamic-config-value", "system.enableEagerWorkflowStart=true"]
-        if self.db_filename is not None:
-            cmd += ["--db-filename", str(self.db_filename)]
-        return cmd
+        eager = ["--dynamic-config-value", "system.enableEagerWorkflowStart=true"]
+        return dev_server_argv(
+            self.port,
+            http_port=free_port(),
+            metrics_port=free_port(),
+            db_filename=self.db_filename,
+            extra=eager if self.eager_start else (),
+        )
 
     async def start(self) -> Client:
         """Start the server and return a client once it answers."""
-        log = self.log_path.open("ab")
-        # a quick fork/exec; the wait for readiness below is async
-        self._proc = subprocess.Popen(  # noqa: ASYNC220
-            self.command(), stdout=log, stderr=subprocess.STDOUT
+        # Our process group: a Ctrl-C on the run reaches the server too.
+        self._process = ManagedProcess(
+            "dev server", self.command(), self.log_path, own_session=False
         )
-        log.close()
-        deadline = time.monotonic() + 60
-        last: BaseException | None = None
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(
-                    f"dev server exited with {self._proc.returncode}: "
-                    f"{self.log_path.read_text(errors='replace')[-2000:]}"
-                )
-            try:
-                client = await Client.connect(self.address, data_converter=build_data_converter())
-                await client.service_client.check_health()
-                return client
-            except RuntimeError as exc:  # connection refused while it boots
-                last = exc
-                await asyncio.sleep(0.2)
-        raise TimeoutError(f"dev server on {self.address} not up after 60s: {last}")
+        self._process.start()
+        await wait_for_dev_server(self._process, self.address)
+        return await Client.connect(self.address, data_converter=build_data_converter())
 
     def stop(self) -> None:
-        if self._proc is not None:
-            _terminate(self._proc)
-            self._proc = None
+        if self._process is not None:
+            self._process.stop()
+            self._process = None
 
 
 @dataclass
@@ -138,35 +82,34 @@ class WorkerProcess:
     log_path: Path = field(
         default_factory=lambda: Path(tempfile.mkdtemp(prefix="bench-worker-")) / "worker.log"
     )
-    _proc: subprocess.Popen[bytes] | None = None
+    _process: ManagedProcess | None = None
 
     @property
     def pid(self) -> int:
-        assert self._proc is not None
-        return self._proc.pid
+        assert self._process is not None and self._process.pid is not None
+        return self._process.pid
 
     def start(self) -> WorkerProcess:
-        log = self.log_path.open("ab")
-        self._proc = subprocess.Popen(
+        self._process = ManagedProcess(
+            self.name,
             [sys.executable, *self.argv],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=_child_env(self.env),
-            cwd=str(PROJECT_ROOT),
+            self.log_path,
+            env=python_child_env(self.env),
+            cwd=PROJECT_ROOT,
+            own_session=False,
         )
-        log.close()
+        self._process.start()
         return self
 
     def check_alive(self) -> None:
-        if self._proc is None or self._proc.poll() is not None:
-            raise RuntimeError(
-                f"worker {self.name} died: {self.log_path.read_text(errors='replace')[-3000:]}"
-            )
+        if self._process is None or not self._process.alive:
+            tail = self._process.log_tail() if self._process is not None else ""
+            raise RuntimeError(f"worker {self.name} died: {tail}")
 
     def stop(self) -> None:
-        if self._proc is not None:
-            _terminate(self._proc)
-            self._proc = None
+        if self._process is not None:
+            self._process.stop()
+            self._process = None
 
 
 def worker_env(address: str, task_queue: str, venue_url: str, account: str) -> dict[str, str]:
