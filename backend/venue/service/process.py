@@ -38,15 +38,17 @@ from backend.devstack.processes import (
 __all__ = ["PROJECT_ROOT", "VenueProcess", "free_port", "start_venue_process"]
 
 
-class VenueProcess:
+class VenueProcess(ManagedProcess):
     """``python -m backend.venue`` as a child process on a loopback port.
 
     ``db_path=None`` uses a fresh temporary directory, removed by ``close()``
     (and by leaving the ``with`` block). The port is chosen once and kept
     across restarts so ``base_url`` stays valid. The venue's output goes to
     ``log_path`` (appended across restarts; set it before ``start()`` to put
-    the log elsewhere); start-up failures quote it. The child itself is a
-    ``ManagedProcess`` in our process group, as a Ctrl-C should reach it.
+    the log elsewhere); start-up failures quote it. Supervision (``stop()``:
+    SIGTERM then SIGKILL, ``kill()``: a crash, ``restart()``) is
+    ``ManagedProcess``'s; the child stays in our process group, so a Ctrl-C
+    reaches it.
     """
 
     def __init__(
@@ -68,9 +70,10 @@ class VenueProcess:
         self.port = port if port is not None else free_port(host)
         self.extra_args = list(extra_args)
         self.startup_timeout = startup_timeout
-        self.log_path = self.db_path.with_suffix(".log")
-        self._env = dict(env or {})
-        self._process: ManagedProcess | None = None
+        self._extra_env = dict(env or {})
+        super().__init__(
+            "venue", self.command(), self.db_path.with_suffix(".log"), own_session=False
+        )
 
     # ------------------------------------------------------------ properties
 
@@ -79,12 +82,8 @@ class VenueProcess:
         return f"http://{self.host}:{self.port}"
 
     @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
-
-    @property
     def running(self) -> bool:
-        return self._process is not None and self._process.alive
+        return self.alive
 
     def command(self) -> list[str]:
         return [
@@ -102,42 +101,35 @@ class VenueProcess:
 
     def log_text(self) -> str:
         """Everything the venue wrote so far (all runs)."""
-        if not self.log_path.exists():
-            return ""
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
+        return self.log_tail(chars=sys.maxsize)
 
     # ------------------------------------------------------------- lifecycle
 
     def start(self) -> Self:
         """Launch the venue and block until ``/health`` answers from *this* process."""
-        if self.running:
+        if self.alive:
             return self
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        # Built at each start: command, log path and environment as they are now.
-        self._process = ManagedProcess(
-            "venue",
-            self.command(),
-            self.log_path,
-            env=python_child_env(self._env),
-            own_session=False,
-        )
-        self._process.start()
+        # Command line and environment as they are at each (re)start.
+        self.argv = self.command()
+        self._env = python_child_env(self._extra_env)
+        super().start()
         try:
-            self._wait_healthy(self._process)
+            self._wait_healthy()
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _wait_healthy(self, process: ManagedProcess) -> None:
+    def _wait_healthy(self) -> None:
         deadline = time.monotonic() + self.startup_timeout
         last_error = "no answer yet"
         with httpx.Client(timeout=1.0) as client:
             while time.monotonic() < deadline:
-                process.ensure_alive()
+                self.ensure_alive()
                 try:
                     answer = client.get(f"{self.base_url}/health")
-                    if answer.status_code == 200 and answer.json().get("pid") == process.pid:
+                    if answer.status_code == 200 and answer.json().get("pid") == self.pid:
                         return
                     last_error = f"HTTP {answer.status_code} from pid {answer.json().get('pid')}"
                 except httpx.TransportError as exc:
@@ -145,27 +137,8 @@ class VenueProcess:
                 time.sleep(0.05)
         raise TimeoutError(
             f"venue at {self.base_url} not healthy after {self.startup_timeout}s"
-            f" ({last_error}); its log:\n{self.log_text()[-4000:]}"
+            f" ({last_error}); its log:\n{self.log_tail(4000)}"
         )
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM (graceful: in-flight requests get a moment, the DB is closed),
-        SIGKILL if it does not exit within ``timeout``."""
-        if self._process is not None:
-            self._process.stop(timeout)
-
-    def kill(self) -> None:
-        """SIGKILL: simulate a crash (no graceful shutdown at all)."""
-        if self._process is not None:
-            self._process.kill()
-
-    def restart(self, *, hard: bool = False) -> Self:
-        """Stop (or crash, with ``hard=True``) and start again on the same port and DB."""
-        if hard:
-            self.kill()
-        else:
-            self.stop()
-        return self.start()
 
     def close(self) -> None:
         """Stop the venue and remove the temporary directory if we created it."""
@@ -173,9 +146,6 @@ class VenueProcess:
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
-
-    def __enter__(self) -> Self:
-        return self.start()
 
     def __exit__(
         self,
