@@ -16,12 +16,12 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker import Worker, WorkflowRunner
 
 from activities.order_activities import OrderActivities
 from backend.client.config import ExecbatchConfig
 from backend.client.connection import connect
+from backend.temporal.sandbox import workflow_runner as sandboxed_runner
 from backend.venue.adapters.base import ExchangeAdapter
 from workflows.batch_workflow import ExecutionBatchWorkflow
 
@@ -38,9 +38,10 @@ The workflow module itself stays sandboxed, so its code is still checked.
 """
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
-    restrictions = SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
-    return SandboxedWorkflowRunner(restrictions=restrictions)
+def workflow_runner() -> WorkflowRunner:
+    """The sandbox with our pass-through modules and the workflow code compiled once
+    (``backend.temporal.sandbox``); ``EXECBATCH_WORKFLOW_SANDBOX=0`` turns it off."""
+    return sandboxed_runner(PASSTHROUGH_MODULES)
 
 
 def build_worker(

@@ -103,7 +103,13 @@ LEVERS = (
 
 
 async def run_levers(
-    names: list[str], duration: float, warmup: float, profile: str | None, console: Console
+    names: list[str],
+    duration: float,
+    warmup: float,
+    profile: str | None,
+    console: Console,
+    cells_spec: tuple[tuple[BatchSpec, Load], ...] = (LATENCY, THROUGHPUT),
+    references: bool = True,
 ) -> dict[str, Any]:
     started = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     tag = uuid.uuid4().hex[:6]
@@ -111,7 +117,7 @@ async def run_levers(
     stack = Stack(RunConfig(), tag)
     results: list[dict[str, Any]] = []
     cells: list[CellResult] = []
-    profile_summary: dict[str, object] | None = None
+    profile_summary: dict[str, object] = {}
     async with AsyncExitStack() as exits:
         await stack.start(exits)
         normal = VenueProcess(extra_args=["--sync", "NORMAL", "--log-level", "WARNING"])
@@ -126,15 +132,15 @@ async def run_levers(
         ) -> list[CellResult]:
             await ready(system, BatchSpec(BatchExecutionMode.INDEPENDENT, 2))
             out: list[CellResult] = []
-            for spec, load in (LATENCY, THROUGHPUT):
+            for spec, load in cells_spec:
                 profiler = None
-                if profile_pid is not None and load is THROUGHPUT[1]:
-                    profiler = Profiler(profile_pid, RESULTS_DIR / f"profile-{name}-{started}.txt")
+                if profile_pid is not None:
+                    stacks = RESULTS_DIR / f"profile-{name}-{spec.label}-{load.label}-{started}.txt"
+                    profiler = Profiler(profile_pid, stacks)
                 cell = await measure(system, spec, load, duration, warmup, probe)
                 if profiler is not None:
                     profiler.stop()
-                    nonlocal profile_summary
-                    profile_summary = summary(profiler.out)
+                    profile_summary[f"{name} {spec.label} {load.label}"] = summary(profiler.out)
                 cell.system = name
                 out.append(cell)
                 console.print(
@@ -144,14 +150,14 @@ async def run_levers(
                 )
             return out
 
-        # references first
-        stack.start_workers("naive", ["-m", "bench.naive.worker"], 1)
-        naive = NaiveSystem(stack.naive_client, stack.queue("naive"), factory)
-        cells += await cells_for("naive", naive, stack.probe("naive"))
-        stack.stop_workers("naive")
-        cells += await cells_for(
-            "direct", DirectSystem(stack.http_pools, factory), stack.probe(None)
-        )
+        if references:
+            stack.start_workers("naive", ["-m", "bench.naive.worker"], 1)
+            naive = NaiveSystem(stack.naive_client, stack.queue("naive"), factory)
+            cells += await cells_for("naive", naive, stack.probe("naive"))
+            stack.stop_workers("naive")
+            cells += await cells_for(
+                "direct", DirectSystem(stack.http_pools, factory), stack.probe(None)
+            )
 
         for lever in LEVERS:
             if names and lever.name not in names:
@@ -225,12 +231,13 @@ async def run_levers(
         "cells": [asdict(c) for c in cells],
         "profile": profile_summary,
     }
-    console.print(cells_table("levers (COORDINATED x2 c=1, COORDINATED x3 c=64)", cells))
+    shapes = ", ".join(f"{spec.label} {load.label}" for spec, load in cells_spec)
+    console.print(cells_table(f"levers ({shapes})", cells))
     path = RESULTS_DIR / f"levers-{started}.json"
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     console.print(f"JSON written to {path}")
-    if profile_summary:
-        console.print(profile_summary)
+    for key, value in profile_summary.items():
+        console.print(key, value)
     return document
 
 
@@ -239,10 +246,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma list of lever names")
     parser.add_argument("--duration", type=float, default=4.0)
     parser.add_argument("--warmup", type=float, default=1.0)
-    parser.add_argument("--profile", help="lever whose worker py-spy records (throughput cell)")
+    parser.add_argument("--profile", help="lever whose worker py-spy records (every cell)")
+    parser.add_argument(
+        "--throughput",
+        default="3x64",
+        help="throughput cell as LEGSxCONCURRENCY (COORDINATED), e.g. 2x16; default 3x64",
+    )
+    parser.add_argument(
+        "--no-references", action="store_true", help="skip the naive and direct cells"
+    )
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()]
-    asyncio.run(run_levers(names, args.duration, args.warmup, args.profile, Console(width=200)))
+    legs, _, concurrency = args.throughput.partition("x")
+    throughput = (
+        BatchSpec(BatchExecutionMode.COORDINATED, int(legs)),
+        Load(concurrency=int(concurrency)),
+    )
+    asyncio.run(
+        run_levers(
+            names,
+            args.duration,
+            args.warmup,
+            args.profile,
+            Console(width=200),
+            (LATENCY, throughput),
+            references=not args.no_references,
+        )
+    )
     return 0
 
 

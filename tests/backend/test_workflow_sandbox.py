@@ -1,0 +1,83 @@
+"""The worker's workflow runner: sandboxed by default, workflow code compiled once."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.worker import UnsandboxedWorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+
+from backend.temporal.sandbox import SANDBOX_ENV, WorkflowCodeCache, workflow_runner
+
+
+@pytest.fixture
+def package(tmp_path: Path) -> Iterator[Path]:
+    """A throwaway package ``cachedpkg`` on sys.path, forgotten afterwards."""
+    root = tmp_path / "cachedpkg"
+    root.mkdir()
+    (root / "__init__.py").write_text("")
+    (root / "mod.py").write_text("COUNTER = []\nVALUE = 1\n")
+    sys.path.insert(0, str(tmp_path))
+    yield root
+    sys.path.remove(str(tmp_path))
+    for name in [n for n in sys.modules if n == "cachedpkg" or n.startswith("cachedpkg.")]:
+        del sys.modules[name]
+
+
+@pytest.fixture
+def cache() -> Iterator[WorkflowCodeCache]:
+    finder = WorkflowCodeCache(["cachedpkg"])
+    sys.meta_path.insert(0, finder)
+    yield finder
+    sys.meta_path.remove(finder)
+
+
+def fresh_import(name: str) -> object:
+    """Import ``name`` again in a new module object, as the sandbox does for each run."""
+    sys.modules.pop(name, None)
+    return importlib.import_module(name)
+
+
+def test_each_import_is_a_fresh_module_from_one_compile(
+    package: Path, cache: WorkflowCodeCache
+) -> None:
+    first = fresh_import("cachedpkg.mod")
+    first.COUNTER.append(1)  # type: ignore[attr-defined]
+    # The file changes under the running process: the cached code keeps running,
+    # as a workflow's code must for the life of a worker.
+    (package / "mod.py").write_text("COUNTER = []\nVALUE = 2\n")
+    second = fresh_import("cachedpkg.mod")
+    assert second is not first
+    assert second.COUNTER == []  # type: ignore[attr-defined]  # no state shared across runs
+    assert second.VALUE == 1  # type: ignore[attr-defined]
+    assert second.__loader__.get_code("cachedpkg.mod") is first.__loader__.get_code(  # type: ignore[attr-defined]
+        "cachedpkg.mod"
+    )
+
+
+def test_other_modules_load_as_usual(cache: WorkflowCodeCache) -> None:
+    assert not cache.handles("cachedpkgx")
+    assert cache.find_spec("json", None) is None
+    assert cache.handles("cachedpkg") and cache.handles("cachedpkg.sub.mod")
+
+
+def test_install_is_idempotent() -> None:
+    finder = WorkflowCodeCache(["cachedpkg"])
+    try:
+        assert finder.install() is finder
+        assert WorkflowCodeCache(["cachedpkg"]).install() is finder
+        assert sum(f is finder for f in sys.meta_path) == 1
+    finally:
+        sys.meta_path.remove(finder)
+
+
+def test_sandboxed_by_default_and_off_by_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(SANDBOX_ENV, raising=False)
+    assert isinstance(workflow_runner(["pydantic"]), SandboxedWorkflowRunner)
+    monkeypatch.setenv(SANDBOX_ENV, "0")
+    assert isinstance(workflow_runner(["pydantic"]), UnsandboxedWorkflowRunner)
+    assert isinstance(workflow_runner(["pydantic"], sandbox=True), SandboxedWorkflowRunner)
