@@ -82,6 +82,7 @@ class ExecutionBatchWorkflow:
         self._result: BatchResult | None = None
         self._placement_slots = asyncio.Semaphore(self._settings.max_placements_in_flight)
         self._details_dirty = False
+        self._recovering = request.recovery_of is not None
 
     # ------------------------------------------------------------------ run
 
@@ -92,7 +93,10 @@ class ExecutionBatchWorkflow:
         publisher = asyncio.create_task(self._publish_details())
 
         remaining = self._time_to_deadline()
-        if remaining is not None and remaining <= timedelta(0):
+        if request.recovery_of is not None:
+            self._begin_recovery(request.recovery_of)
+            remaining = None
+        elif remaining is not None and remaining <= timedelta(0):
             # The first workflow task ran after the deadline (workers were down):
             # place nothing, finish TIMED_OUT while the hard limit still allows.
             self._request_wind_down(
@@ -165,6 +169,8 @@ class ExecutionBatchWorkflow:
 
     async def _placement_phase(self) -> str | None:
         """Place legs by mode; return why the batch must stop, or None."""
+        if self._recovering:
+            return None  # a recovery run never places: it only settles and compensates
         if self._batch.mode is BatchExecutionMode.SEQUENTIAL:
             for leg in self._legs:
                 await self._run_legs([leg], abort_on_failure=False)
@@ -451,6 +457,25 @@ class ExecutionBatchWorkflow:
         self._set_status(status)
         self._result = self._snapshot()
         return self._result
+
+    def _begin_recovery(self, timed_out_workflow_id: str) -> None:
+        """Wind down a batch whose own run Temporal's hard timeout ended mid-flight.
+
+        Nothing is known about the legs (the timed-out run's state died with
+        it), so every leg is treated as maybe placed: each is settled at the
+        venue (fenced if it never landed, cancelled if it rests; the venue's
+        answer is its final state) and a COORDINATED batch's fills are
+        reverted, exactly as its deadline would have done. Revert orders are
+        read back from the venue, so reverts the first run already sent count.
+        """
+        for leg in self._legs:
+            leg.started = True
+            leg.outcome_unknown = True
+        self._request_wind_down(
+            BatchStatus.TIMED_OUT,
+            f"{timed_out_workflow_id} hit its {self._batch.timeout_seconds}s execution "
+            "timeout before it could wind down; this recovery run settled it at the venue",
+        )
 
     def _request_wind_down(self, status: BatchStatus, reason: str) -> None:
         if self._wind_down is None:

@@ -19,6 +19,7 @@ DEFAULT_VENUE_URL = "http://127.0.0.1:8700"
 DEFAULT_VENUE_ACCOUNT = "default"
 DEFAULT_TEMPORAL_ADDRESS = "localhost:7233"
 DEFAULT_UI_URL = "http://localhost:8233"
+DEFAULT_RECOVERY_INTERVAL_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class ExecbatchConfig:
     ui_url: str = DEFAULT_UI_URL
     temporal: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for ``Client.connect`` from Temporal's env configuration."""
+    recovery_interval_seconds: float = DEFAULT_RECOVERY_INTERVAL_SECONDS
+    """How often a worker looks for batches their execution timeout ended (0: never)."""
 
     @classmethod
     def from_env(cls) -> ExecbatchConfig:
@@ -41,6 +44,9 @@ class ExecbatchConfig:
             venue_account=os.environ.get("EXECBATCH_VENUE_ACCOUNT", DEFAULT_VENUE_ACCOUNT),
             ui_url=os.environ.get("EXECBATCH_UI_URL", DEFAULT_UI_URL),
             temporal=connect,
+            recovery_interval_seconds=_seconds(
+                "EXECBATCH_RECOVERY_INTERVAL", DEFAULT_RECOVERY_INTERVAL_SECONDS
+            ),
         )
 
     @property
@@ -53,3 +59,16 @@ class ExecbatchConfig:
 
     def workflow_url(self, workflow_id: str) -> str:
         return f"{self.ui_url.rstrip('/')}/namespaces/{self.namespace}/workflows/{workflow_id}"
+
+
+def _seconds(variable: str, default: float) -> float:
+    raw = os.environ.get(variable)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{variable} must be a number of seconds, not {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{variable} must be >= 0, not {raw!r}")
+    return value

@@ -37,6 +37,7 @@ def test_histories_cover_every_mode_and_outcome() -> None:
         "coordinated_cancelled_by_update",
         "coordinated_cancelled_by_temporal",
         "sequential_stopped",
+        "coordinated_recovered_after_execution_timeout",
     ):
         assert expected in names
 

@@ -74,3 +74,11 @@ class BatchRunRequest(BaseModel):
 
     batch: ExecutionCommandBatch
     settings: ExecutionSettings = ExecutionSettings()
+    recovery_of: str | None = Field(
+        default=None,
+        description=(
+            "Set on a recovery run only: the workflow id of the batch that Temporal's hard "
+            "execution timeout ended before it could wind down. The recovery places "
+            "nothing; it settles every leg at the venue and compensates like a deadline."
+        ),
+    )

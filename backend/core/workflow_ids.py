@@ -1,0 +1,19 @@
+"""Workflow ids: a batch's own, and the one of its recovery run.
+
+The batch workflow's id is the batch id (so a directive submitted twice runs
+once). A batch that Temporal's hard execution timeout ended gets one recovery
+run with a derived id: ':' never appears in a batch id, so the two id spaces
+cannot collide, and the recovery sorts right beside its batch in the Web UI.
+"""
+
+from __future__ import annotations
+
+RECOVERY_SUFFIX = ":recovery"
+
+
+def recovery_workflow_id(batch_id: str) -> str:
+    return f"{batch_id}{RECOVERY_SUFFIX}"
+
+
+def is_recovery_workflow_id(workflow_id: str) -> bool:
+    return workflow_id.endswith(RECOVERY_SUFFIX)

@@ -1,0 +1,98 @@
+"""The recovery run's semantics, per mode, on the time-skipping server.
+
+A batch's run is timed out by Temporal with no worker on its queue (so its
+own deadline never gets to act), after the "first run" left c1's order at
+the venue. ``BatchClient.recover`` then starts the recovery run on a queue
+with a worker: it must place nothing, settle every leg (fencing the ones
+that never landed) and compensate exactly like a deadline would.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowFailureError
+
+from backend.client.batch_client import BatchClient
+from backend.core.enums import BatchExecutionMode, BatchStatus, LegStatus
+from backend.core.order_ids import placement_order_id
+from backend.core.workflow_ids import recovery_workflow_id
+from backend.dtos.directive_document import DirectiveDocument
+from backend.venue.models import OrderRequest
+from tests.workflows.conftest import load_example, with_policy
+from tests.workflows.scripted_venue import ScriptedVenue
+
+Harness = Any
+
+
+async def _time_out(h: Any, document: DirectiveDocument) -> str:
+    """Run the batch on a queue nobody polls until Temporal's execution timeout ends it."""
+    orphan = BatchClient(h.env.client, f"nobody-{uuid.uuid4().hex[:8]}")
+    submission = await orphan.submit_document(document)
+    # A workflow task nobody picks up holds the test server's clock: the short
+    # timeout passes in real time.
+    with pytest.raises(WorkflowFailureError):
+        await submission.handle.result()
+    return submission.batch.batch_id
+
+
+async def _first_run_filled(venue: ScriptedVenue, document: DirectiveDocument, leg: str) -> None:
+    command = next(c for c in document.commands if c.command_id == leg)
+    batch_id = f"batch-{document.directive.directive_id}"
+    await venue.place_order(
+        OrderRequest(
+            client_order_id=placement_order_id(batch_id, leg),
+            account="default",
+            symbol=command.symbol,
+            side=command.side,
+            order_type=command.order_type,
+            quantity=command.quantity,
+            limit_price=command.limit_price,
+        )
+    )
+    venue.place_calls.clear()
+
+
+@pytest.mark.parametrize(
+    ("mode", "statuses", "net_aapl"),
+    [
+        (BatchExecutionMode.COORDINATED, [LegStatus.COMPENSATED, LegStatus.CANCELLED], 0),
+        (BatchExecutionMode.INDEPENDENT, [LegStatus.FILLED, LegStatus.CANCELLED], 100),
+        (BatchExecutionMode.SEQUENTIAL, [LegStatus.FILLED, LegStatus.CANCELLED], 100),
+    ],
+)
+async def test_recovery_settles_every_leg_and_places_nothing(
+    harness: Harness, mode: BatchExecutionMode, statuses: list[LegStatus], net_aapl: int
+) -> None:
+    document = with_policy(load_example("pair_trade"), mode, 2)
+    venue = ScriptedVenue()
+    await _first_run_filled(venue, document, "c1")
+    async with harness(venue=venue) as h:
+        batch_id = await _time_out(h, document)
+        recovery = await h.client.recover(batch_id)
+        result = await recovery.handle.result()
+        again = await h.client.recover(batch_id)
+        assert (await h.client.result(batch_id)) == result
+
+    assert recovery.handle.id == recovery_workflow_id(batch_id) and not recovery.attached
+    assert again.attached
+    assert result.batch_id == batch_id
+    assert result.status is BatchStatus.TIMED_OUT
+    assert [leg.status for leg in result.legs] == statuses
+    assert sorted(venue.cancel_calls) == [f"{batch_id}:c1:place", f"{batch_id}:c2:place"]
+    placed_reverts = [f"{batch_id}:c1:revert-1"] if net_aapl == 0 else []
+    assert venue.place_calls == placed_reverts  # no placement is ever sent again
+    assert await venue.net("AAPL") == net_aapl
+    assert await venue.net("MSFT") == 0
+
+
+async def test_a_recovery_run_is_never_recovered(harness: Harness) -> None:
+    document = with_policy(load_example("pair_trade"), BatchExecutionMode.COORDINATED, 2)
+    async with harness() as h:
+        batch_id = await _time_out(h, document)
+        recovery = await h.client.recover(batch_id)
+        await recovery.handle.result()
+        with pytest.raises(ValueError, match="itself a recovery"):
+            await h.client.recover(recovery.handle.id)
