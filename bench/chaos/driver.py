@@ -28,15 +28,17 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 from temporalio.service import RPCError
 
-from backend.client.batch_client import BatchClient
+from backend.client.batch_client import BatchClient, BatchRecoveryPending
 from backend.dtos.execution import BatchResult, ExecutionSettings
 from backend.venue.adapters.base import VenueUnavailable
 from backend.venue.adapters.paper import PaperVenueAdmin
@@ -48,6 +50,9 @@ from bench.chaos.processes import DevServer, WorkerProcess
 from bench.chaos.proxy import Exchange, RecordingProxy
 from bench.chaos.report import ChaosReport
 from bench.chaos.scenario import START_PRICES, PlannedBatch, global_fault_rules, plan_batches
+
+RECOVERY_WAIT = timedelta(minutes=3)
+"""How long a timed-out batch may wait for its recovery run (workers sweep every 10 s)."""
 
 log = logging.getLogger("execbatch.chaos")
 
@@ -240,14 +245,27 @@ async def _batches_with_lost_workflow_tasks(
     return frozenset(found)
 
 
-async def _await_result(client: Client, batch_id: str) -> BatchResult | str:
-    """The batch's result, riding out server restarts; a string says why there is none."""
-    handle = BatchClient(client, "unused").handle(batch_id)
+async def _await_result(
+    batch_client: BatchClient, batch_id: str, recovered: set[str]
+) -> BatchResult | str:
+    """The batch's result, riding out server restarts; a string says why there is none.
+
+    A batch Temporal's execution timeout ended gets its result from the
+    recovery run a worker's sweeper starts (``BatchClient.result``); it is
+    counted in ``recovered`` and checked like any other batch.
+    """
+    handle = batch_client.handle(batch_id)
     while True:
         try:
-            return await handle.result()
-        except WorkflowFailureError as exc:
-            return f"workflow did not complete: {exc.cause!r}"
+            try:
+                return await handle.result()
+            except WorkflowFailureError as exc:
+                if not isinstance(exc.cause, TemporalTimeoutError):
+                    return f"workflow did not complete: {exc.cause!r}"
+            recovered.add(batch_id)
+            return await batch_client.result(batch_id, recovery_wait=RECOVERY_WAIT)
+        except BatchRecoveryPending as exc:
+            return str(exc)
         except RPCError:
             await asyncio.sleep(1.0)
 
@@ -282,12 +300,13 @@ async def _run_batches(
     schedule = _event_schedule(config, stack.rng)
     slots = asyncio.Semaphore(config.concurrency)
     outcomes: dict[str, BatchResult | str] = {}
+    recovered: set[str] = set()
     waiters: dict[str, asyncio.Task[None]] = {}
     events: list[asyncio.Task[None]] = []
 
     async def follow(plan: PlannedBatch) -> None:
         try:
-            outcomes[plan.batch_id] = await _await_result(client, plan.batch_id)
+            outcomes[plan.batch_id] = await _await_result(batch_client, plan.batch_id, recovered)
         finally:
             slots.release()
 
@@ -316,6 +335,7 @@ async def _run_batches(
         task.cancel()
     unfinished = [bid for bid, task in waiters.items() if task in pending]
     outcomes.update(await _describe_unfinished(client, unfinished))
+    stack.report.batches_recovered = len(recovered)
     return outcomes
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 class ChaosReport:
     batches_planned: int = 0
     batches_run: int = 0
+    batches_recovered: int = 0
+    """Batches Temporal's execution timeout ended, settled by their recovery run."""
     batches_by_status: Counter[str] = field(default_factory=Counter)
     batches_by_mode: Counter[str] = field(default_factory=Counter)
     worker_kills: int = 0
@@ -53,6 +55,7 @@ class ChaosReport:
         rows = [
             ("batches run", f"{self.batches_run} of {self.batches_planned} ({modes})"),
             ("final statuses", statuses or "-"),
+            ("recovered after their execution timeout", str(self.batches_recovered)),
             ("worker kills (SIGKILL)", f"{self.worker_kills} in {self.kill_events} kill events"),
             ("worker exits not caused by us", str(self.worker_unexpected_exits)),
             ("dev server restarts (SIGKILL)", str(self.server_restarts)),
