@@ -33,10 +33,16 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from temporalio.service import RPCError, RPCStatusCode
 
 from backend.client import render
-from backend.client.batch_client import BatchAlreadyFinal, BatchClient
+from backend.client.batch_client import (
+    DEFAULT_RECOVERY_WAIT,
+    BatchAlreadyFinal,
+    BatchClient,
+    BatchRecoveryPending,
+)
 from backend.client.config import ExecbatchConfig
 from backend.client.connection import connect
 from backend.core.enums import BatchExecutionMode, BatchStatus
+from backend.core.workflow_ids import recovery_workflow_id
 from backend.dtos.directive_document import DirectiveDocument
 from backend.dtos.execution import BatchResult, ExecutionCommandBatch
 from backend.planning import BaseExecutionPlanner
@@ -187,9 +193,13 @@ async def live_status(batches: BatchClient, batch_id: str, config: ExecbatchConf
         raise
 
 
-async def final_result(batches: BatchClient, batch_id: str) -> BatchResult:
+async def final_result(
+    batches: BatchClient, batch_id: str, recovery_wait: timedelta = DEFAULT_RECOVERY_WAIT
+) -> BatchResult:
     try:
-        return await batches.result(batch_id)
+        return await batches.result(batch_id, recovery_wait=recovery_wait)
+    except BatchRecoveryPending as exc:
+        raise CliError(str(exc)) from exc
     except WorkflowFailureError as exc:
         description = await batches.handle(batch_id).describe()
         status = description.status.name if description.status else "UNKNOWN"
@@ -223,7 +233,8 @@ async def describe_batch(
         raise
     if description.status is WorkflowExecutionStatus.RUNNING:
         return await live_status(batches, batch_id, config)
-    return await final_result(batches, batch_id)
+    # A timed-out batch shows its recovery's result if there is one; no waiting here.
+    return await final_result(batches, batch_id, recovery_wait=timedelta(0))
 
 
 # ------------------------------------------------------------------ commands
@@ -327,6 +338,45 @@ def cancel(
         typer.echo(result.model_dump_json(indent=2))
     else:
         out.print(render.batch_view(result, config.workflow_url(batch_id)))
+
+
+@app.command()
+def recover(
+    batch_id: Annotated[str, typer.Argument(help="The batch id (= workflow id).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Settle a batch Temporal's execution timeout ended (workers also do it by themselves).
+
+    Places nothing: cancels or fences every leg at the venue and, for a
+    COORDINATED batch, reverts what filled. Runs at most once per batch.
+    """
+    config = ExecbatchConfig.from_env()
+
+    async def go() -> BatchResult:
+        batches = BatchClient(await open_client(config), config.task_queue)
+        try:
+            description = await batches.handle(batch_id).describe()
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                raise CliError(f"no batch with id {batch_id!r}") from exc
+            raise
+        if description.status is not WorkflowExecutionStatus.TIMED_OUT:
+            status = description.status.name if description.status else "UNKNOWN"
+            raise CliError(
+                f"batch {batch_id} is {status}: only a batch its execution timeout "
+                "ended needs a recovery"
+            )
+        submission = await batches.recover(batch_id, description.run_id)
+        if not as_json:
+            verb = "attached to" if submission.attached else "started"
+            out.print(f"{verb} recovery run {submission.handle.id}; waiting for it")
+        return await submission.handle.result()
+
+    result = run(go(), config)
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+    else:
+        out.print(render.batch_view(result, config.workflow_url(recovery_workflow_id(batch_id))))
 
 
 @app.command("list")

@@ -23,6 +23,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--kills", type=int, default=50, help="worker kill events")
     parser.add_argument("--server-restarts", type=int, default=2)
     parser.add_argument("--venue-restarts", type=int, default=2)
+    parser.add_argument(
+        "--worker-outages", type=int, default=1, help="times all workers stay down a while"
+    )
+    parser.add_argument("--outage-seconds", type=float, default=30.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=24, help="batches in flight")
     parser.add_argument("--seed", type=int, default=1)
@@ -46,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         kills=args.kills,
         server_restarts=args.server_restarts,
         venue_restarts=args.venue_restarts,
+        worker_outages=args.worker_outages,
+        outage_seconds=args.outage_seconds,
         workers=args.workers,
         concurrency=args.concurrency,
         seed=args.seed,

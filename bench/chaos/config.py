@@ -14,6 +14,12 @@ class ChaosConfig:
     kills: int = 50
     """How many kill events (each SIGKILLs one worker, sometimes all of them)."""
     server_restarts: int = 2
+    worker_outages: int = 1
+    """How many times every worker is killed and kept down for ``outage_seconds``."""
+    outage_seconds: float = 30.0
+    """Longer than the 15 s wind-down margin of the resting batches' 40-60 s timeouts,
+    so batches whose deadline falls in the outage hit Temporal's hard timeout and
+    must be recovered by a worker's sweeper once the workers are back."""
     venue_restarts: int = 2
     workers: int = 2
     concurrency: int = 24

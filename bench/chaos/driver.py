@@ -130,6 +130,22 @@ class _Stack:
                 if not worker.running:
                     worker.start()
 
+    async def worker_outage(self) -> None:
+        """Kill every worker and keep them all down past some batches' hard timeout."""
+        async with self.lock:
+            victims = [w for w in self.workers if w.running]
+            for worker in victims:
+                worker.kill()
+            self.disruptions.append(time.monotonic())
+            self.report.worker_kills += len(victims)
+            self.report.worker_outages += 1
+            log.info("all workers down for %.0fs", self.config.outage_seconds)
+            await asyncio.sleep(self.config.outage_seconds)
+            for worker in victims:
+                if not worker.running:
+                    worker.start()
+            self.disruptions.append(time.monotonic())
+
     async def restart_server(self) -> None:
         async with self.lock:
             log.info("crashing the dev server")
@@ -203,6 +219,7 @@ def _event_schedule(config: ChaosConfig, rng: random.Random) -> dict[int, list[s
     place("kill", config.kills, 0.02, 1.0)
     place("server", config.server_restarts, 0.2, 0.8)
     place("venue", config.venue_restarts, 0.15, 0.85)
+    place("outage", config.worker_outages, 0.3, 0.7)
     return schedule
 
 
@@ -314,6 +331,7 @@ async def _run_batches(
         "kill": stack.kill_workers,
         "server": stack.restart_server,
         "venue": stack.restart_venue,
+        "outage": stack.worker_outage,
     }
 
     async def fire(event: str) -> None:

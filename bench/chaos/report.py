@@ -18,6 +18,7 @@ class ChaosReport:
     kill_events: int = 0
     worker_unexpected_exits: int = 0
     server_restarts: int = 0
+    worker_outages: int = 0
     venue_restarts: int = 0
     faults_injected: Counter[str] = field(default_factory=Counter)
     venue_requests: Counter[str] = field(default_factory=Counter)
@@ -58,6 +59,7 @@ class ChaosReport:
             ("recovered after their execution timeout", str(self.batches_recovered)),
             ("worker kills (SIGKILL)", f"{self.worker_kills} in {self.kill_events} kill events"),
             ("worker exits not caused by us", str(self.worker_unexpected_exits)),
+            ("worker outages (all killed, kept down)", str(self.worker_outages)),
             ("dev server restarts (SIGKILL)", str(self.server_restarts)),
             ("venue restarts", str(self.venue_restarts)),
             ("faults injected", f"{sum(self.faults_injected.values())} ({faults or 'none'})"),

@@ -88,6 +88,41 @@ def test_cancel_winds_a_resting_batch_down(stack_env: dict[str, str], tmp_path: 
     assert batch_id in listed.stdout
 
 
+def test_recover_settles_a_batch_its_execution_timeout_ended(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    directive_id = f"cli-recover-{uuid.uuid4().hex[:8]}"
+    document = example_document("pair_trade", directive_id)
+    document["directive"]["execution_policy"]["timeout_seconds"] = 2  # type: ignore[index]
+    path = _write(tmp_path, document)
+    batch_id = f"batch-{directive_id}"
+    # Submitted to a queue no worker polls: Temporal times the run out, nothing ran.
+    orphan_env = {**stack_env, "EXECBATCH_TASK_QUEUE": f"nobody-{directive_id}"}
+    assert execbatch("submit", str(path), env=orphan_env).code == 0
+
+    for _ in range(20):  # while it runs, no worker answers its status query
+        status = execbatch("status", batch_id, env=stack_env)
+        if "hit its execution timeout" in status.stderr:
+            break
+        assert "no worker answered" in status.stderr, status.stderr
+    assert status.code == 1
+    assert "no recovery run" in status.stderr and "`execbatch recover`" in status.stderr
+
+    recovered = execbatch("recover", batch_id, "--json", env=stack_env)
+    assert recovered.code == 0, recovered.stderr
+    result = recovered.json()
+    assert result["batch_id"] == batch_id
+    assert result["status"] == "TIMED_OUT"
+    assert [leg["status"] for leg in result["legs"]] == ["CANCELLED", "CANCELLED"]  # fenced
+    after = execbatch("status", batch_id, "--json", env=stack_env)
+    assert after.code == 0, after.stderr
+    assert after.json() == result
+
+    not_timed_out = execbatch("recover", "batch-does-not-exist", env=stack_env)
+    assert not_timed_out.code == 1
+    assert "no batch with id 'batch-does-not-exist'" in not_timed_out.stderr
+
+
 def test_unknown_batch_id_is_one_line(stack_env: dict[str, str]) -> None:
     for command in ("status", "cancel"):
         run = execbatch(command, "batch-does-not-exist", env=stack_env)
