@@ -17,8 +17,8 @@ import asyncio
 import json
 import os
 import uuid
-from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,9 +26,11 @@ from typing import Any
 from rich.console import Console
 
 from backend.client.batch_client import BatchClient
+from backend.client.embedded import EmbeddedExecutor
 from backend.core.enums import BatchExecutionMode
 from backend.dtos.execution import ExecutionSettings
-from backend.venue.adapters.paper import PaperVenueAdmin
+from backend.temporal.sandbox import SANDBOX_ENV
+from backend.venue.adapters.paper import PaperVenueAdapter, PaperVenueAdmin
 from backend.venue.service.process import VenueProcess
 from bench.batches import ACCOUNT, ACCOUNT_CASH, BatchFactory, BatchSpec
 from bench.cells import CellResult, Load, Probe, measure
@@ -55,6 +57,9 @@ class Lever:
     venue: str = "FULL"
     in_process: WorkerOptions | None = None
     eager: bool = False
+    embedded: bool = False
+    """Run ``backend.client.embedded.EmbeddedExecutor`` (worker in this process, eager start)."""
+    sandbox: bool = True
 
 
 LEVERS = (
@@ -99,7 +104,40 @@ LEVERS = (
         in_process=WorkerOptions(),
         eager=True,
     ),
+    Lever(
+        "stub-sniffio",
+        "httpcore's per-request sniffio import fails fast",
+        (*PROTO, "--stub-sniffio"),
+    ),
+    Lever(
+        "unsandboxed-sniffio",
+        "UnsandboxedWorkflowRunner + sniffio stub",
+        (*PROTO, "--unsandboxed", "--stub-sniffio"),
+    ),
+    Lever(
+        "embedded", "EmbeddedExecutor: worker.py's worker in the client, eager start", embedded=True
+    ),
+    Lever(
+        "embedded-unsandboxed",
+        "EmbeddedExecutor with EXECBATCH_WORKFLOW_SANDBOX=0",
+        embedded=True,
+        sandbox=False,
+    ),
 )
+
+
+@contextmanager
+def sandbox_env(sandbox: bool) -> Iterator[None]:
+    """EXECBATCH_WORKFLOW_SANDBOX for a worker built in this process."""
+    before = os.environ.get(SANDBOX_ENV)
+    os.environ[SANDBOX_ENV] = "1" if sandbox else "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[SANDBOX_ENV]
+        else:
+            os.environ[SANDBOX_ENV] = before
 
 
 async def run_levers(
@@ -166,7 +204,24 @@ async def run_levers(
             venue = venues[lever.venue]
             settings = lever.settings or bench_settings()
             stop: Callable[[], Awaitable[None]]
-            if lever.in_process is not None:
+            if lever.embedded:
+                adapter = PaperVenueAdapter(venue.base_url, account=ACCOUNT)
+                with sandbox_env(lever.sandbox):
+                    embedded = EmbeddedExecutor(stack.client, queue, adapter, settings=settings)
+                await embedded.start()
+                system: System = OursSystem(
+                    stack.client, queue, factory, name=lever.name, batches=embedded.batches
+                )
+                pids = [os.getpid()]
+
+                async def stop_embedded(
+                    embedded: EmbeddedExecutor = embedded, adapter: PaperVenueAdapter = adapter
+                ) -> None:
+                    await embedded.stop()
+                    await adapter.aclose()
+
+                stop = stop_embedded
+            elif lever.in_process is not None:
                 inproc = InProcessWorker(
                     stack.client, queue, venue.base_url, ACCOUNT, lever.in_process
                 )
@@ -174,9 +229,7 @@ async def run_levers(
                 batches = BatchClient(
                     stack.client, queue, settings=settings, eager_start=lever.eager
                 )
-                system: System = OursSystem(
-                    stack.client, queue, factory, name=lever.name, batches=batches
-                )
+                system = OursSystem(stack.client, queue, factory, name=lever.name, batches=batches)
                 pids = [os.getpid()]
                 stop = inproc.stop
             else:

@@ -8,6 +8,7 @@ measured against exactly our worker.
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from activities.order_activities import OrderActivities
 from backend.venue.adapters.base import ExchangeAdapter
 from backend.venue.adapters.paper import PaperVenueAdapter
 from bench.prototypes.pooled_adapter import RoundRobinAdapter
-from worker import WORKFLOWS
+from worker import WORKFLOWS, workflow_runner
 
 
 @dataclass
@@ -33,6 +34,7 @@ class WorkerOptions:
     adapters: int = 1
     max_connections: int = 100
     unsandboxed: bool = False
+    stub_sniffio: bool = False
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -45,6 +47,12 @@ class WorkerOptions:
         parser.add_argument("--adapters", type=int, default=1)
         parser.add_argument("--max-connections", type=int, default=100)
         parser.add_argument("--unsandboxed", action="store_true")
+        parser.add_argument(
+            "--stub-sniffio",
+            action="store_true",
+            help="mark sniffio absent in sys.modules (httpcore otherwise searches sys.path "
+            "for it on every request when it is not installed)",
+        )
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> WorkerOptions:
@@ -58,6 +66,7 @@ class WorkerOptions:
             adapters=args.adapters,
             max_connections=args.max_connections,
             unsandboxed=args.unsandboxed,
+            stub_sniffio=args.stub_sniffio,
         )
 
     def adapter(self, venue_url: str, account: str) -> ExchangeAdapter:
@@ -85,8 +94,11 @@ class WorkerOptions:
             kwargs["activity_task_poller_behavior"] = PollerBehaviorSimpleMaximum(
                 self.activity_pollers
             )
-        if self.unsandboxed:
-            kwargs["workflow_runner"] = UnsandboxedWorkflowRunner()
+        kwargs["workflow_runner"] = (
+            UnsandboxedWorkflowRunner() if self.unsandboxed else workflow_runner()
+        )
+        if self.stub_sniffio and "sniffio" not in sys.modules:
+            sys.modules["sniffio"] = None  # type: ignore[assignment]  # import fails fast
         return Worker(
             client,
             task_queue=task_queue,
