@@ -36,7 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--worker-args", default="", help="extra arguments for --worker module")
     parser.add_argument("--sync", choices=("FULL", "NORMAL"), default="FULL", help="venue SQLite")
     parser.add_argument("--db-filename", type=Path, help="file-backed dev server (else in-memory)")
-    parser.add_argument("--systems", default="ours,naive,direct")
+    parser.add_argument(
+        "--systems",
+        default="ours,naive,direct",
+        help="comma list of ours, naive, direct, ours-embedded (worker in the driver, eager start)",
+    )
     parser.add_argument("--modes", default=",".join(m.value for m in BatchExecutionMode))
     parser.add_argument("--concurrency", default=None, help="comma list, default 1,16,64")
     parser.add_argument("--legs", default=None, help="comma list, default 2,3")

@@ -86,8 +86,8 @@ def ratio_rows(cells: Sequence[CellResult], ours: str = "ours") -> list[dict[str
     return rows
 
 
-def ratio_table(rows: Sequence[dict[str, Any]]) -> Table:
-    table = Table(title="ours as ratios (same run, same venue)")
+def ratio_table(rows: Sequence[dict[str, Any]], ours: str = "ours") -> Table:
+    table = Table(title=f"{ours} as ratios (same run, same venue)")
     for column in (
         "mode",
         "legs",

@@ -22,8 +22,9 @@ import httpx
 from rich.console import Console
 from temporalio.client import Client
 
+from backend.client.embedded import EmbeddedExecutor
 from backend.core.enums import BatchExecutionMode
-from backend.venue.adapters.paper import PaperVenueAdmin
+from backend.venue.adapters.paper import PaperVenueAdapter, PaperVenueAdmin
 from backend.venue.service.process import VenueProcess
 from bench.batches import ACCOUNT, ACCOUNT_CASH, BatchFactory, BatchSpec
 from bench.cells import CellResult, Load, Probe, measure
@@ -38,7 +39,7 @@ from bench.report import (
 )
 from bench.soak import SoakResult, soak
 from bench.stack import DevServer, WorkerProcess, worker_env
-from bench.systems import DirectSystem, NaiveSystem, OursSystem, System
+from bench.systems import DirectSystem, NaiveSystem, OursSystem, System, bench_settings
 
 MODES = tuple(BatchExecutionMode)
 DIRECT_POOLS = 8
@@ -163,6 +164,39 @@ def run_info(config: RunConfig, stack: Stack, started: str) -> dict[str, Any]:
     }
 
 
+EMBEDDED = "ours-embedded"
+"""Our executor with its worker in the driver process (``EmbeddedExecutor``, eager start)."""
+
+
+async def start_embedded(
+    stack: Stack, factory: BatchFactory, exits: AsyncExitStack
+) -> tuple[System, Probe]:
+    """``EmbeddedExecutor`` on its own task queue, in this (the driver's) process.
+
+    Its CPU is reported in the worker column and the driver column stays empty:
+    worker and submitter are one process, so the two cannot be told apart.
+    """
+    adapter = PaperVenueAdapter(stack.venue.base_url, account=ACCOUNT)
+    exits.push_async_callback(adapter.aclose)
+    executor = EmbeddedExecutor(
+        stack.client, stack.queue(EMBEDDED), adapter, settings=bench_settings()
+    )
+    await executor.start()
+    exits.push_async_callback(executor.stop)
+    system = OursSystem(
+        stack.client, stack.queue(EMBEDDED), factory, name=EMBEDDED, batches=executor.batches
+    )
+    probe = Probe(
+        {
+            "worker": [os.getpid()],
+            "venue": [stack.venue.pid] if stack.venue.pid else [],
+            "server": [stack.server.pid],
+            "driver": [],
+        }
+    )
+    return system, probe
+
+
 async def run_bench(config: RunConfig, console: Console) -> dict[str, Any]:
     started = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     tag = uuid.uuid4().hex[:6]
@@ -184,6 +218,8 @@ async def run_bench(config: RunConfig, console: Console) -> dict[str, Any]:
             systems["naive"] = (naive, stack.probe("naive"))
         if "direct" in config.systems:
             systems["direct"] = (DirectSystem(stack.http_pools, factory), stack.probe(None))
+        if EMBEDDED in config.systems:
+            systems[EMBEDDED] = await start_embedded(stack, factory, exits)
         warm = BatchSpec(BatchExecutionMode.INDEPENDENT, 2)
         for system, _ in systems.values():
             await ready(system, warm)
@@ -261,15 +297,19 @@ async def run_bench(config: RunConfig, console: Console) -> dict[str, Any]:
                 proc.check_alive()
 
     rows = ratio_rows(cells)
+    embedded_rows = ratio_rows(cells, ours=EMBEDDED)
     document: dict[str, Any] = {
         "run": info,
         "cells": cells,
         "ratios": rows,
+        "ratios_embedded": embedded_rows,
         "growth": growth,
         "soak": soak_result,
         "loadavg_at_end": os.getloadavg(),
     }
     tables = [cells_table("closed and open loop", cells), ratio_table(rows)]
+    if embedded_rows:
+        tables.append(ratio_table(embedded_rows, EMBEDDED))
     if growth:
         tables.append(growth_table(growth))
     print_all(console, *tables)
@@ -280,7 +320,7 @@ async def run_bench(config: RunConfig, console: Console) -> dict[str, Any]:
 
 def _line(c: CellResult) -> str:
     return (
-        f"{c.system:>7} {c.mode:<11} x{c.legs} {c.load:>6}: {c.batches_per_s:7.1f} b/s "
+        f"{c.system:>13} {c.mode:<11} x{c.legs} {c.load:>6}: {c.batches_per_s:7.1f} b/s "
         f"p50 {c.p50_ms} p99 {c.p99_ms} max {c.max_ms} err {c.errors} lost {c.lost} "
         f"load1 {c.loadavg_1m}"
     )
