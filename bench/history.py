@@ -75,6 +75,8 @@ async def main_async(args: argparse.Namespace, console: Console) -> None:
         batches = BatchClient(stack.client, stack.queue("ours"), settings=bench_settings())
         for _ in range(args.samples):
             batch = factory.batch(spec, "ours")
+            if args.timeout:
+                batch = batch.model_copy(update={"timeout_seconds": args.timeout})
             t0 = time.time()
             submission = await batches.start_batch(batch)
             t1 = time.time()
@@ -106,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", default="COORDINATED")
     parser.add_argument("--legs", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--timeout", type=int, help="batch timeout_seconds (deadline timer)")
     parser.add_argument("--samples", type=int, default=5, help="timed batches of ours")
     parser.add_argument("--naive", action="store_true", help="also show the naive reference")
     parser.add_argument("--worker", help="worker argv instead of worker.py")

@@ -65,6 +65,11 @@ class Lever:
 LEVERS = (
     Lever("baseline", "worker.py as shipped (local placement, sandboxed, defaults)"),
     Lever(
+        "no-code-cache",
+        "sandbox re-imports compile the workflow module every run (before 0345252)",
+        (*PROTO, "--no-code-cache"),
+    ),
+    Lever(
         "regular-placement",
         "placement as a regular activity (ExecutionSettings.local_placement=False)",
         settings=ExecutionSettings(account=ACCOUNT, local_placement=False),

@@ -15,12 +15,13 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import PollerBehaviorSimpleMaximum, UnsandboxedWorkflowRunner, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.order_activities import OrderActivities
 from backend.venue.adapters.base import ExchangeAdapter
 from backend.venue.adapters.paper import PaperVenueAdapter
 from bench.prototypes.pooled_adapter import RoundRobinAdapter
-from worker import WORKFLOWS, workflow_runner
+from worker import PASSTHROUGH_MODULES, WORKFLOWS, workflow_runner
 
 
 @dataclass
@@ -35,6 +36,7 @@ class WorkerOptions:
     max_connections: int = 100
     unsandboxed: bool = False
     stub_sniffio: bool = False
+    no_code_cache: bool = False
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -47,6 +49,11 @@ class WorkerOptions:
         parser.add_argument("--adapters", type=int, default=1)
         parser.add_argument("--max-connections", type=int, default=100)
         parser.add_argument("--unsandboxed", action="store_true")
+        parser.add_argument(
+            "--no-code-cache",
+            action="store_true",
+            help="sandboxed without backend.temporal.sandbox's code cache (before 0345252)",
+        )
         parser.add_argument(
             "--stub-sniffio",
             action="store_true",
@@ -67,6 +74,7 @@ class WorkerOptions:
             max_connections=args.max_connections,
             unsandboxed=args.unsandboxed,
             stub_sniffio=args.stub_sniffio,
+            no_code_cache=args.no_code_cache,
         )
 
     def adapter(self, venue_url: str, account: str) -> ExchangeAdapter:
@@ -94,9 +102,15 @@ class WorkerOptions:
             kwargs["activity_task_poller_behavior"] = PollerBehaviorSimpleMaximum(
                 self.activity_pollers
             )
-        kwargs["workflow_runner"] = (
-            UnsandboxedWorkflowRunner() if self.unsandboxed else workflow_runner()
-        )
+        if self.unsandboxed:
+            kwargs["workflow_runner"] = UnsandboxedWorkflowRunner()
+        elif self.no_code_cache:
+            restrictions = SandboxRestrictions.default.with_passthrough_modules(
+                *PASSTHROUGH_MODULES
+            )
+            kwargs["workflow_runner"] = SandboxedWorkflowRunner(restrictions=restrictions)
+        else:
+            kwargs["workflow_runner"] = workflow_runner()
         if self.stub_sniffio and "sniffio" not in sys.modules:
             sys.modules["sniffio"] = None  # type: ignore[assignment]  # import fails fast
         return Worker(
