@@ -311,8 +311,17 @@ def check_requests(
                     )
                     break
         attempts = placement_attempts if cid.endswith(":place") else compensation_attempts
+        settled_at = min(
+            (e.finished for e in seen if e.endpoint == "cancel" and e.status == 200),
+            default=None,
+        )
         for position, exchange in enumerate(seen):
             if not _transient(exchange):
+                continue
+            settled = settled_at is not None and exchange.started >= settled_at
+            if exchange.endpoint == "get" and settled:
+                # A follower's poll racing the wind-down: the venue had already
+                # answered the cancel with the order's final state.
                 continue
             report.transient_answers += 1
             if position + 1 < len(seen):

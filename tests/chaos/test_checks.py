@@ -216,12 +216,14 @@ def test_a_lost_batch_and_its_open_leg_are_reported() -> None:
     assert report.count(checks.EXPOSED) == 1
 
 
-def _exchange(cid: str, at: float, status: int, error: str | None = None) -> Exchange:
+def _exchange(
+    cid: str, at: float, status: int, error: str | None = None, path: str = "/orders"
+) -> Exchange:
     return Exchange(
         started=at,
         finished=at + 0.01,
-        method="POST",
-        path="/orders",
+        method="POST" if path == "/orders" else "GET",
+        path=path,
         client_order_id=cid,
         status=status,
         error=error,
@@ -255,3 +257,23 @@ def test_a_transient_fault_without_follow_up_is_caught() -> None:
     )
     assert retried.count(checks.TRANSIENT_NOT_RETRIED) == 0
     assert retried.transient_retried == 1
+
+
+def test_a_poll_failing_after_the_order_was_settled_needs_no_follow_up() -> None:
+    cid = "b:c2:place"
+    poll = _exchange(cid, 3.0, 503, "UNAVAILABLE", path=f"/orders/{cid}")
+    cancel = Exchange(
+        started=2.0,
+        finished=2.01,
+        method="POST",
+        path=f"/orders/{cid}/cancel",
+        client_order_id=cid,
+        status=200,
+        error=None,
+    )
+    settled = ChaosReport()
+    checks.check_requests([_exchange(cid, 1.0, 201), cancel, poll], [], 5, 8, settled)
+    assert settled.count(checks.TRANSIENT_NOT_RETRIED) == 0
+    unsettled = ChaosReport()
+    checks.check_requests([_exchange(cid, 1.0, 201), poll], [], 5, 8, unsettled)
+    assert unsettled.count(checks.TRANSIENT_NOT_RETRIED) == 1
