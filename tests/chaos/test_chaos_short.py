@@ -24,6 +24,7 @@ SHORT = ChaosConfig(
     seed=7,
     fuzz_examples=0,
     settle_timeout=300.0,
+    worker_outages=1,
 )
 
 
@@ -33,6 +34,7 @@ async def test_nothing_placed_twice_no_leg_exposed_no_batch_lost() -> None:
     assert report.worker_kills >= SHORT.kills
     assert report.server_restarts == SHORT.server_restarts
     assert report.venue_restarts == SHORT.venue_restarts
+    assert report.worker_outages == SHORT.worker_outages  # all workers down for 30 s
     assert sum(report.faults_injected.values()) > 0
     assert report.transient_answers > 0
     failed = {name: report.count(name) for name in INVARIANTS if report.count(name)}
