@@ -120,6 +120,11 @@ LEVERS = (
         (*PROTO, "--unsandboxed", "--stub-sniffio"),
     ),
     Lever(
+        "gc-tuned",
+        "gc.freeze() after start-up, generation-0 threshold 50000",
+        (*PROTO, "--gc-threshold", "50000"),
+    ),
+    Lever(
         "embedded", "EmbeddedExecutor: worker.py's worker in the client, eager start", embedded=True
     ),
     Lever(

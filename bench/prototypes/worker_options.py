@@ -8,6 +8,7 @@ measured against exactly our worker.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from dataclasses import dataclass
 from datetime import timedelta
@@ -37,6 +38,7 @@ class WorkerOptions:
     unsandboxed: bool = False
     stub_sniffio: bool = False
     no_code_cache: bool = False
+    gc_threshold: int | None = None
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -49,6 +51,11 @@ class WorkerOptions:
         parser.add_argument("--adapters", type=int, default=1)
         parser.add_argument("--max-connections", type=int, default=100)
         parser.add_argument("--unsandboxed", action="store_true")
+        parser.add_argument(
+            "--gc-threshold",
+            type=int,
+            help="gc.freeze() after start-up and this generation-0 threshold (default 700)",
+        )
         parser.add_argument(
             "--no-code-cache",
             action="store_true",
@@ -75,6 +82,7 @@ class WorkerOptions:
             unsandboxed=args.unsandboxed,
             stub_sniffio=args.stub_sniffio,
             no_code_cache=args.no_code_cache,
+            gc_threshold=args.gc_threshold,
         )
 
     def adapter(self, venue_url: str, account: str) -> ExchangeAdapter:
@@ -111,6 +119,9 @@ class WorkerOptions:
             kwargs["workflow_runner"] = SandboxedWorkflowRunner(restrictions=restrictions)
         else:
             kwargs["workflow_runner"] = workflow_runner()
+        if self.gc_threshold is not None:
+            gc.freeze()  # start-up objects never need collecting again
+            gc.set_threshold(self.gc_threshold, 20, 20)
         if self.stub_sniffio and "sniffio" not in sys.modules:
             sys.modules["sniffio"] = None  # type: ignore[assignment]  # import fails fast
         return Worker(
