@@ -1,4 +1,4 @@
-"""``python -m bench.micro {sandbox,http,server}``: the micro-benchmarks behind docs/BENCHMARK.md.
+"""``python -m bench.micro {sandbox,http,server,dispatch}``: micro-benchmarks for BENCHMARK.md.
 
 * ``sandbox``: milliseconds to create one workflow instance of our workflow
   per runner (what the sandbox pays per workflow run): the sandbox as
@@ -10,6 +10,9 @@
   client-side floor); ``--stub-sniffio`` marks sniffio absent in sys.modules.
 * ``server``: dev server CPU per workflow for a workflow that does nothing,
   started normally and eagerly: the server's floor per batch.
+* ``dispatch``: light-load latency (one at a time) of start-to-result for a
+  workflow running 0, 1 and 2 no-op regular activities, started normally and
+  eagerly: what each task dispatched through a task queue costs in latency.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ import timeit
 import uuid
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from datetime import timedelta
 from decimal import Decimal
 from functools import partial
 
-from temporalio import workflow
+from temporalio import activity, workflow
 
 
 @workflow.defn(name="BenchNothing")
@@ -37,6 +41,24 @@ class NothingWorkflow:
     @workflow.run
     async def run(self, size: int) -> str:
         return "x" * size
+
+
+@activity.defn(name="bench_noop")
+async def noop_activity(value: int) -> int:
+    return value
+
+
+@workflow.defn(name="BenchActivities")
+class ActivitiesWorkflow:
+    """Runs ``count`` no-op regular activities one after the other."""
+
+    @workflow.run
+    async def run(self, count: int) -> int:
+        for i in range(count):
+            await workflow.execute_activity(
+                noop_activity, i, start_to_close_timeout=timedelta(seconds=10)
+            )
+        return count
 
 
 def bench_sandbox(count: int) -> None:
@@ -188,9 +210,49 @@ async def bench_server(count: int, concurrency: int) -> None:
                 )
 
 
+async def bench_dispatch(count: int) -> None:
+    import statistics
+
+    from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+    from bench.run import RunConfig, Stack
+
+    tag = uuid.uuid4().hex[:6]
+    stack = Stack(RunConfig(), tag)
+    async with AsyncExitStack() as exits:
+        await stack.start(exits)
+        queue = f"dispatch-{tag}"
+        async with Worker(
+            stack.client,
+            task_queue=queue,
+            workflows=[ActivitiesWorkflow],
+            activities=[noop_activity],
+            workflow_runner=UnsandboxedWorkflowRunner(),
+        ):
+            for activities in (0, 1, 2):
+                for eager in (False, True):
+                    times = []
+                    for i in range(count + 5):
+                        wall = time.perf_counter()
+                        handle = await stack.client.start_workflow(
+                            ActivitiesWorkflow.run,
+                            activities,
+                            id=f"dispatch-{uuid.uuid4().hex}",
+                            task_queue=queue,
+                            request_eager_start=eager,
+                        )
+                        await handle.result()
+                        if i >= 5:  # the first few warm the caches
+                            times.append((time.perf_counter() - wall) * 1000)
+                    print(
+                        f"{activities} activities, {'eager' if eager else 'normal':6s} start: "
+                        f"p50 {statistics.median(times):6.1f} ms, min {min(times):6.1f} ms"
+                    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.micro", description=__doc__)
-    parser.add_argument("what", choices=("sandbox", "http", "server"))
+    parser.add_argument("what", choices=("sandbox", "http", "server", "dispatch"))
     parser.add_argument("--count", type=int, help="iterations (default 50/1000/300)")
     parser.add_argument("--concurrency", type=int, default=8, help="server: workflows in flight")
     parser.add_argument("--stub-sniffio", action="store_true", help="http: sniffio absent")
@@ -201,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         bench_sandbox(args.count or 50)
     elif args.what == "http":
         asyncio.run(bench_http(args.count or 1000))
+    elif args.what == "dispatch":
+        asyncio.run(bench_dispatch(args.count or 40))
     else:
         asyncio.run(bench_server(args.count or 300, args.concurrency))
     return 0
