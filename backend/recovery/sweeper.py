@@ -49,6 +49,7 @@ class TimedOutBatchSweeper:
         self._batches = BatchClient(client, task_queue)
         self._interval = interval
         self._since = datetime.now(UTC) - lookback
+        self._unrecoverable: set[str] = set()
 
     def _query(self) -> str:
         since = self._since.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -58,13 +59,30 @@ class TimedOutBatchSweeper:
         )
 
     async def sweep_once(self) -> list[str]:
-        """Start the recovery of every timed-out batch not recovered yet; return their ids."""
+        """Start the recovery of every timed-out batch not recovered yet; return their ids.
+
+        One batch's failure does not hold up the others. A run whose input is
+        not a batch (started by hand, say) is logged once and skipped; a
+        server error keeps the window where it is, so the next sweep retries.
+        """
         started_at = datetime.now(UTC)
         recovered: list[str] = []
+        retry_window = False
         async for execution in self._client.list_workflows(self._query()):
-            if await self._batches.has_recovery(execution.id):
-                continue  # seen in an earlier sweep, or by another worker
-            recovery = await self._batches.recover(execution.id, execution.run_id)
+            if execution.id in self._unrecoverable:
+                continue
+            try:
+                if await self._batches.has_recovery(execution.id):
+                    continue  # seen in an earlier sweep, or by another worker
+                recovery = await self._batches.recover(execution.id, execution.run_id)
+            except RPCError as exc:
+                retry_window = True
+                log.warning("recovery of %s failed (%s); next sweep retries", execution.id, exc)
+                continue
+            except (ValueError, TypeError) as exc:
+                self._unrecoverable.add(execution.id)
+                log.error("timed-out run %s cannot be recovered: %s", execution.id, exc)
+                continue
             if not recovery.attached:
                 recovered.append(execution.id)
                 log.warning(
@@ -72,7 +90,8 @@ class TimedOutBatchSweeper:
                     execution.id,
                     recovery.handle.id,
                 )
-        self._since = started_at - VISIBILITY_OVERLAP
+        if not retry_window:
+            self._since = started_at - VISIBILITY_OVERLAP
         return recovered
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -20,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
 from backend.client.batch_client import BatchClient, BatchRecoveryPending
@@ -34,6 +34,7 @@ from tests.end_to_end.conftest import HISTORIES, RECORD
 from tests.end_to_end.test_batches_on_dev_server import resting
 from tests.workflows.conftest import load_example, with_policy
 from worker import build_worker
+from workflows.batch_workflow import WORKFLOW_NAME
 
 pytestmark = pytest.mark.devserver
 
@@ -86,11 +87,24 @@ async def _timed_out_pair_trade(
 
 
 async def test_timed_out_batch_is_settled_by_its_recovery_run(
-    dev_server_env: WorkflowEnvironment, venue: tuple[PaperVenueAdapter, PaperVenueAdmin]
+    dev_server_env: WorkflowEnvironment,
+    venue: tuple[PaperVenueAdapter, PaperVenueAdmin],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     adapter, admin = venue
     batches, batch_id, account = await _timed_out_pair_trade(dev_server_env, adapter, admin)
     queue = batches.task_queue  # recover on the queue the batch ran on
+    # A run of the same type whose input is not a batch (started by hand) must not
+    # hold up the recovery of the real one.
+    garbage = await dev_server_env.client.start_workflow(
+        WORKFLOW_NAME,
+        {"not": "a batch"},
+        id=f"batch-garbage-{uuid.uuid4().hex[:8]}",
+        task_queue=queue,
+        execution_timeout=timedelta(seconds=1),
+    )
+    with pytest.raises(WorkflowFailureError):
+        await garbage.result()
     sweeper = TimedOutBatchSweeper(dev_server_env.client, queue, interval=timedelta(seconds=1))
 
     async with build_worker(dev_server_env.client, queue, adapter):
@@ -107,6 +121,8 @@ async def test_timed_out_batch_is_settled_by_its_recovery_run(
                 json.dumps(json.loads(history.to_json()), indent=1) + "\n"
             )
         assert await sweeper.sweep_once() == []  # once per batch, however often it sweeps
+    assert not await batches.has_recovery(garbage.id)
+    assert f"timed-out run {garbage.id} cannot be recovered" in caplog.text
 
     assert result.batch_id == batch_id
     assert result.status is BatchStatus.TIMED_OUT
