@@ -9,16 +9,19 @@ COMPENSATED, and the BatchStatus search attribute. Screenshots go to docs/.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from temporalio.client import WorkflowFailureError
 
 from backend.client.batch_client import BatchClient
 from backend.client.connection import connect
 from backend.core.enums import BatchStatus
 from backend.core.order_ids import placement_order_id
+from backend.core.workflow_ids import recovery_workflow_id
 from backend.devstack import DevStack
 from backend.dtos.directive_document import DirectiveDocument
 from backend.dtos.execution import BatchResult
@@ -103,5 +106,52 @@ def test_compensated_batch_in_the_web_ui(stack: DevStack) -> None:
             expect(page.get_by_text("BatchMode").first).to_be_visible()
             expect(page.get_by_text("COORDINATED").first).to_be_visible()
             page.screenshot(path=str(DOCS / "web-ui-search-attributes.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+async def _recovered_pair_trade(stack: DevStack) -> BatchResult:
+    """A pair trade Temporal's execution timeout ended (no worker on its queue), recovered."""
+    document = DirectiveDocument.from_file(ROOT / "examples" / "pair_trade.json")
+    policy = document.directive.execution_policy
+    assert policy is not None
+    directive = document.directive.model_copy(
+        update={
+            "directive_id": f"pair-aapl-msft-timed-out-{uuid.uuid4().hex[:6]}",
+            "execution_policy": policy.model_copy(update={"timeout_seconds": 2}),
+        }
+    )
+    document = document.model_copy(update={"directive": directive})
+    config = stack.config()
+    client = await connect(config)
+    orphan = BatchClient(client, f"nobody-{directive.directive_id}")
+    submission = await orphan.submit_document(document)
+    with contextlib.suppress(WorkflowFailureError):
+        await submission.handle.result()
+    recovery = await BatchClient(client, config.task_queue).recover(submission.batch.batch_id)
+    return await recovery.handle.result()
+
+
+def test_recovery_run_in_the_web_ui(stack: DevStack) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    result = asyncio.run(_recovered_pair_trade(stack))
+    assert result.status is BatchStatus.TIMED_OUT
+    recovery_id = recovery_workflow_id(result.batch_id)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(
+                f"{stack.ui_url}/namespaces/{stack.namespace}/workflows/{recovery_id}",
+                wait_until="networkidle",
+            )
+            expect(page.get_by_text(recovery_id).first).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("cancel leg 1: BUY 100 AAPL").first).to_be_visible(
+                timeout=30_000
+            )
+            expect(page.get_by_text('"status": "TIMED_OUT"').first).to_be_visible()
+            page.screenshot(path=str(DOCS / "web-ui-recovery.png"), full_page=True)
         finally:
             browser.close()
