@@ -12,7 +12,9 @@ Nothing about durability changes: the batch is an ordinary workflow on the
 task queue. If this process dies, its batches' next workflow tasks (and any
 retry of a placement) go to the standalone workers polling the same queue,
 exactly as if one of them had been running it. The server falls back to a
-normal start by itself when the embedded worker has no free slot.
+normal start by itself when the embedded worker has no free slot. Like every
+``worker.py``, it also sweeps its task queue for batches Temporal's execution
+timeout ended and starts their recovery runs (``backend.recovery``).
 
 Usage::
 
@@ -27,6 +29,7 @@ default in recent Temporal servers; the dev stacks set it).
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from types import TracebackType
 
 from temporalio.client import Client
@@ -35,6 +38,7 @@ from temporalio.worker import Worker
 from backend.client.batch_client import BatchClient
 from backend.dtos.execution import ExecutionSettings
 from backend.planning import BaseExecutionPlanner
+from backend.recovery import TimedOutBatchSweeper
 from backend.venue.adapters.base import ExchangeAdapter
 
 
@@ -52,7 +56,10 @@ class EmbeddedExecutor:
         planner: BaseExecutionPlanner | None = None,
         max_concurrent_activities: int = 200,
         max_concurrent_workflow_tasks: int = 100,
+        recovery_interval: timedelta | None = timedelta(seconds=10),
     ) -> None:
+        """``recovery_interval``: how often to sweep the task queue for batches
+        their execution timeout ended, like every ``worker.py`` does (None: never)."""
         # worker.py is the one place a worker is configured; imported here so
         # that the client package does not load the worker for plain clients.
         from worker import build_worker
@@ -68,6 +75,13 @@ class EmbeddedExecutor:
             client, task_queue, settings=settings, planner=planner, eager_start=True
         )
         self._task: asyncio.Task[None] | None = None
+        self._sweeper = (
+            TimedOutBatchSweeper(client, task_queue, interval=recovery_interval)
+            if recovery_interval is not None
+            else None
+        )
+        self._stop_sweeping = asyncio.Event()
+        self._sweeping: asyncio.Task[None] | None = None
 
     @property
     def worker(self) -> Worker:
@@ -76,9 +90,18 @@ class EmbeddedExecutor:
     async def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._worker.run(), name="execbatch-embedded-worker")
+        if self._sweeper is not None and self._sweeping is None:
+            self._stop_sweeping.clear()
+            self._sweeping = asyncio.create_task(
+                self._sweeper.run(self._stop_sweeping), name="execbatch-embedded-sweeper"
+            )
 
     async def stop(self) -> None:
         """Graceful shutdown: running activities finish or are cancelled, as in worker.py."""
+        if self._sweeping is not None:
+            sweeping, self._sweeping = self._sweeping, None
+            self._stop_sweeping.set()
+            await sweeping
         if self._task is None:
             return
         task, self._task = self._task, None
