@@ -37,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sync", choices=("FULL", "NORMAL"), default="FULL", help="venue SQLite")
     parser.add_argument("--db-filename", type=Path, help="file-backed dev server (else in-memory)")
     parser.add_argument(
+        "--untuned-server",
+        action="store_true",
+        help="the dev server's default dynamic config (no eager start, 20 transfer reads/s)",
+    )
+    parser.add_argument(
         "--systems",
         default="ours,naive,direct",
         help="comma list of ours, naive, direct, ours-embedded (worker in the driver, eager start)",
@@ -93,6 +98,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         config.worker_argv = ("-m", args.worker, *args.worker_args.split())
     config.venue_sync = args.sync
     config.db_filename = args.db_filename
+    config.tuned_server = not args.untuned_server
     config.systems = tuple(s.strip() for s in args.systems.split(",") if s.strip())
     config.json_path = args.json
     config.extra = {"quick": args.quick}

@@ -24,6 +24,7 @@ from temporalio.client import Client
 
 from backend.client.embedded import EmbeddedExecutor
 from backend.core.enums import BatchExecutionMode
+from backend.temporal.server_tuning import DYNAMIC_CONFIG
 from backend.venue.adapters.paper import PaperVenueAdapter, PaperVenueAdmin
 from backend.venue.service.process import VenueProcess
 from bench.batches import ACCOUNT, ACCOUNT_CASH, BatchFactory, BatchSpec
@@ -63,6 +64,7 @@ class RunConfig:
     worker_argv: Sequence[str] = ("worker.py",)
     venue_sync: str = "FULL"
     db_filename: Path | None = None
+    tuned_server: bool = True
     systems: Sequence[str] = ("ours", "naive", "direct")
     json_path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -74,7 +76,7 @@ class Stack:
     def __init__(self, config: RunConfig, tag: str) -> None:
         self.config = config
         self.tag = tag
-        self.server = DevServer(db_filename=config.db_filename)
+        self.server = DevServer(db_filename=config.db_filename, tuned=config.tuned_server)
         self.venue = VenueProcess(
             extra_args=["--sync", config.venue_sync, "--log-level", "WARNING"]
         )
@@ -153,7 +155,7 @@ def run_info(config: RunConfig, stack: Stack, started: str) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "loadavg_at_start": os.getloadavg(),
         "temporal_storage": stack.server.storage,
-        "eager_start_enabled_on_server": stack.server.eager_start,
+        "server_dynamic_config": DYNAMIC_CONFIG if stack.server.tuned else {},
         "venue_sync": config.venue_sync,
         "workers": config.workers,
         "worker_argv": list(config.worker_argv),

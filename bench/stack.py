@@ -19,6 +19,7 @@ from temporalio.client import Client
 from backend.devstack.dev_server import dev_server_argv, wait_for_dev_server
 from backend.devstack.processes import PROJECT_ROOT, ManagedProcess, free_port, python_child_env
 from backend.temporal.converter import build_data_converter
+from backend.temporal.server_tuning import dynamic_config_flags
 
 
 @dataclass
@@ -26,7 +27,9 @@ class DevServer:
     """``temporal server start-dev`` on free ports, headless."""
 
     db_filename: Path | None = None
-    eager_start: bool = True
+    tuned: bool = True
+    """Run with ``backend.temporal.server_tuning.DYNAMIC_CONFIG`` (eager start, fast
+    transfer/timer queue reads); False: the dev server's defaults."""
     port: int = field(default_factory=free_port)
     log_path: Path = field(
         default_factory=lambda: Path(tempfile.mkdtemp(prefix="bench-temporal-")) / "server.log"
@@ -47,13 +50,12 @@ class DevServer:
         return f"file {self.db_filename}" if self.db_filename else "in-memory"
 
     def command(self) -> list[str]:
-        eager = ["--dynamic-config-value", "system.enableEagerWorkflowStart=true"]
         return dev_server_argv(
             self.port,
             http_port=free_port(),
             metrics_port=free_port(),
             db_filename=self.db_filename,
-            extra=eager if self.eager_start else (),
+            extra=dynamic_config_flags() if self.tuned else (),
         )
 
     async def start(self) -> Client:

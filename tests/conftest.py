@@ -14,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from backend.temporal.binaries import temporal_cli_path
 from backend.temporal.converter import build_data_converter
 from backend.temporal.search_attributes import ALL_KEYS
+from backend.temporal.server_tuning import dynamic_config_flags
 from backend.testing import start_time_skipping_environment
 
 pytest_plugins = ["backend.testing.pytest_plugin"]
@@ -34,7 +35,7 @@ async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=build_data_converter(),
         dev_server_existing_path=str(temporal_cli_path()),
         search_attributes=[key for key in ALL_KEYS],
-        dev_server_extra_args=["--log-level", "error"],
+        dev_server_extra_args=["--log-level", "error", *dynamic_config_flags()],
     )
     try:
         yield env

@@ -36,6 +36,7 @@ from backend.devstack.lock import StackLock
 from backend.devstack.processes import ManagedProcess, free_port
 from backend.temporal.binaries import temporal_cli_path
 from backend.temporal.search_attributes import dev_server_flags
+from backend.temporal.server_tuning import dynamic_config_flags
 
 DEFAULT_TEMPORAL_PORT = 7233
 DEFAULT_UI_PORT = 8233
@@ -214,6 +215,7 @@ class DevStack:
             "error",
             "--ui-disable-news-fetch",
             *dev_server_flags(),
+            *dynamic_config_flags(),
         ]
         process = self._spawn("temporal", argv)
         self._await(

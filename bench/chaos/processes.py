@@ -20,6 +20,7 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 from backend.devstack.dev_server import dev_server_argv, wait_for_dev_server
 from backend.devstack.processes import PROJECT_ROOT, ManagedProcess, free_port, python_child_env
 from backend.temporal.converter import build_data_converter
+from backend.temporal.server_tuning import dynamic_config_flags
 
 _QUIET_RUNTIME: Runtime | None = None
 
@@ -61,6 +62,7 @@ class DevServer:
             http_port=self.http_port,
             metrics_port=self.metrics_port,
             db_filename=self.db_path,
+            extra=dynamic_config_flags(),  # the cluster configuration we recommend
         )
         self._child = _child("dev server", argv, workdir / "temporal.log", None)
 

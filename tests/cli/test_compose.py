@@ -12,6 +12,7 @@ import pytest
 
 from backend.client.config import ExecbatchConfig
 from backend.devstack import DevStack
+from backend.temporal.server_tuning import DYNAMIC_CONFIG
 
 yaml = pytest.importorskip("yaml")
 
@@ -103,3 +104,18 @@ def test_docker_compose_config_accepts_it() -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_cluster_gets_the_dynamic_config_the_dev_stacks_use() -> None:
+    temporal = _compose()["services"]["temporal"]
+    mounted = {
+        volume.split(":")[1]: ROOT / volume.split(":")[0]
+        for volume in temporal["volumes"]
+        if isinstance(volume, str)
+    }
+    path = "/etc/temporal/" + temporal["environment"]["DYNAMIC_CONFIG_FILE_PATH"]
+    assert path in mounted
+    values = yaml.safe_load(mounted[path].read_text())
+    assert {key: str(entries[0]["value"]).lower() for key, entries in values.items()} == {
+        key: value.lower() for key, value in DYNAMIC_CONFIG.items()
+    }
