@@ -21,7 +21,7 @@ from temporalio.worker import Worker, WorkflowRunner
 from activities.order_activities import OrderActivities
 from backend.client.config import ExecbatchConfig
 from backend.client.connection import connect
-from backend.recovery import TimedOutBatchSweeper
+from backend.recovery import start_sweeper
 from backend.temporal.sandbox import workflow_runner as sandboxed_runner
 from backend.venue.adapters.base import ExchangeAdapter
 from workflows.batch_workflow import ExecutionBatchWorkflow
@@ -111,25 +111,15 @@ async def run_worker(config: ExecbatchConfig, stop: asyncio.Event | None = None)
             config.venue_url,
         )
         async with worker:
-            sweeper = start_recovery_sweeper(client, config, stop)
+            # Recover batches their execution timeout ended (see backend.recovery).
+            interval = timedelta(seconds=config.recovery_interval_seconds)
+            sweeper = start_sweeper(client, config.task_queue, interval, stop)
             await stop.wait()
             log.info("shutting down")
             if sweeper is not None:
                 await sweeper
     finally:
         await adapter.aclose()
-
-
-def start_recovery_sweeper(
-    client: Client, config: ExecbatchConfig, stop: asyncio.Event
-) -> asyncio.Task[None] | None:
-    """Recover batches their execution timeout ended (see ``backend.recovery``)."""
-    if config.recovery_interval_seconds <= 0:
-        return None
-    sweeper = TimedOutBatchSweeper(
-        client, config.task_queue, interval=timedelta(seconds=config.recovery_interval_seconds)
-    )
-    return asyncio.create_task(sweeper.run(stop), name="recovery-sweeper")
 
 
 def configure_logging() -> None:

@@ -25,13 +25,17 @@ import sys
 import time
 import timeit
 import uuid
-from collections.abc import Callable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from decimal import Decimal
 from functools import partial
+from typing import TYPE_CHECKING
 
 from temporalio import activity, workflow
+
+if TYPE_CHECKING:
+    from bench.run import Stack
 
 
 @workflow.defn(name="BenchNothing")
@@ -167,87 +171,82 @@ async def bench_http(count: int) -> None:
         await venue.aclose()
 
 
-async def bench_server(count: int, concurrency: int) -> None:
+@asynccontextmanager
+async def _server_and_worker() -> AsyncIterator[tuple[Stack, str]]:
+    """The bench's dev server (as ``python -m bench`` runs it) and an unsandboxed
+    worker for the micro workflows, so the server's own cost is what shows."""
     from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
     from bench.run import RunConfig, Stack
-    from bench.stack import cpu_seconds
 
     tag = uuid.uuid4().hex[:6]
     stack = Stack(RunConfig(), tag)
     async with AsyncExitStack() as exits:
         await stack.start(exits)
-        queue = f"nothing-{tag}"
+        queue = f"micro-{tag}"
         async with Worker(
             stack.client,
             task_queue=queue,
-            workflows=[NothingWorkflow],
+            workflows=[NothingWorkflow, ActivitiesWorkflow],
+            activities=[noop_activity],
             workflow_runner=UnsandboxedWorkflowRunner(),
         ):
-            slots = asyncio.Semaphore(concurrency)
+            yield stack, queue
 
-            async def one(eager: bool) -> None:
-                async with slots:
-                    handle = await stack.client.start_workflow(
-                        NothingWorkflow.run,
-                        600,
-                        id=f"nothing-{uuid.uuid4().hex}",
-                        task_queue=queue,
-                        request_eager_start=eager,
-                    )
-                    await handle.result()
 
-            for eager in (False, True, False, True):
-                await asyncio.gather(*(one(eager) for _ in range(30)))
-                before = cpu_seconds([stack.server.pid])
-                wall = time.perf_counter()
-                await asyncio.gather(*(one(eager) for _ in range(count)))
-                elapsed = time.perf_counter() - wall
-                server_ms = (cpu_seconds([stack.server.pid]) - before) * 1000 / count
-                print(
-                    f"{'eager' if eager else 'normal':6s} start: server {server_ms:5.1f} ms CPU "
-                    f"per workflow, {count / elapsed:5.1f} workflows/s at concurrency {concurrency}"
+async def bench_server(count: int, concurrency: int) -> None:
+    from bench.stack import cpu_seconds
+
+    async with _server_and_worker() as (stack, queue):
+        slots = asyncio.Semaphore(concurrency)
+
+        async def one(eager: bool) -> None:
+            async with slots:
+                handle = await stack.client.start_workflow(
+                    NothingWorkflow.run,
+                    600,
+                    id=f"nothing-{uuid.uuid4().hex}",
+                    task_queue=queue,
+                    request_eager_start=eager,
                 )
+                await handle.result()
+
+        for eager in (False, True, False, True):
+            await asyncio.gather(*(one(eager) for _ in range(30)))
+            before = cpu_seconds([stack.server.pid])
+            wall = time.perf_counter()
+            await asyncio.gather(*(one(eager) for _ in range(count)))
+            elapsed = time.perf_counter() - wall
+            server_ms = (cpu_seconds([stack.server.pid]) - before) * 1000 / count
+            print(
+                f"{'eager' if eager else 'normal':6s} start: server {server_ms:5.1f} ms CPU "
+                f"per workflow, {count / elapsed:5.1f} workflows/s at concurrency {concurrency}"
+            )
 
 
 async def bench_dispatch(count: int) -> None:
     import statistics
 
-    from temporalio.worker import UnsandboxedWorkflowRunner, Worker
-
-    from bench.run import RunConfig, Stack
-
-    tag = uuid.uuid4().hex[:6]
-    stack = Stack(RunConfig(), tag)
-    async with AsyncExitStack() as exits:
-        await stack.start(exits)
-        queue = f"dispatch-{tag}"
-        async with Worker(
-            stack.client,
-            task_queue=queue,
-            workflows=[ActivitiesWorkflow],
-            activities=[noop_activity],
-            workflow_runner=UnsandboxedWorkflowRunner(),
-        ):
-            for activities in (0, 1, 2):
-                for eager in (False, True):
-                    times = []
-                    for i in range(count + 5):
-                        wall = time.perf_counter()
-                        handle = await stack.client.start_workflow(
-                            ActivitiesWorkflow.run,
-                            activities,
-                            id=f"dispatch-{uuid.uuid4().hex}",
-                            task_queue=queue,
-                            request_eager_start=eager,
-                        )
-                        await handle.result()
-                        if i >= 5:  # the first few warm the caches
-                            times.append((time.perf_counter() - wall) * 1000)
-                    print(
-                        f"{activities} activities, {'eager' if eager else 'normal':6s} start: "
-                        f"p50 {statistics.median(times):6.1f} ms, min {min(times):6.1f} ms"
+    async with _server_and_worker() as (stack, queue):
+        for activities in (0, 1, 2):
+            for eager in (False, True):
+                times = []
+                for i in range(count + 5):
+                    wall = time.perf_counter()
+                    handle = await stack.client.start_workflow(
+                        ActivitiesWorkflow.run,
+                        activities,
+                        id=f"dispatch-{uuid.uuid4().hex}",
+                        task_queue=queue,
+                        request_eager_start=eager,
                     )
+                    await handle.result()
+                    if i >= 5:  # the first few warm the caches
+                        times.append((time.perf_counter() - wall) * 1000)
+                print(
+                    f"{activities} activities, {'eager' if eager else 'normal':6s} start: "
+                    f"p50 {statistics.median(times):6.1f} ms, min {min(times):6.1f} ms"
+                )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -229,11 +229,15 @@ class BatchClient:
             if not isinstance(exc.cause, TemporalTimeoutError):
                 raise
             timed_out = exc
-        return await self._recovery_result(batch_id, recovery_wait, timed_out)
+        return await self.recovery_result(batch_id, recovery_wait, timed_out)
 
-    async def _recovery_result(
-        self, batch_id: str, wait: timedelta, timed_out: WorkflowFailureError
+    async def recovery_result(
+        self,
+        batch_id: str,
+        wait: timedelta = DEFAULT_RECOVERY_WAIT,
+        timed_out: BaseException | None = None,
     ) -> BatchResult:
+        """The result of the batch's recovery run, waiting up to ``wait`` for it to start."""
         recovery = self.handle(recovery_workflow_id(batch_id))
         loop = asyncio.get_running_loop()
         give_up = loop.time() + wait.total_seconds()

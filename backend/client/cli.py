@@ -29,7 +29,12 @@ from pydantic_core import ErrorDetails
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from backend.client import render
@@ -220,21 +225,36 @@ async def follow(
     return await final_result(batches, batch_id)
 
 
-async def describe_batch(
+async def describe_workflow(
     batches: BatchClient, batch_id: str, config: ExecbatchConfig
-) -> BatchResult:
+) -> WorkflowExecutionDescription:
+    """The batch's workflow description; an unknown id is one clear line."""
     try:
-        description = await batches.handle(batch_id).describe()
+        return await batches.handle(batch_id).describe()
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             raise CliError(
                 f"no batch with id {batch_id!r} in namespace {config.namespace} at {config.address}"
             ) from exc
         raise
+
+
+async def describe_batch(
+    batches: BatchClient, batch_id: str, config: ExecbatchConfig
+) -> BatchResult:
+    description = await describe_workflow(batches, batch_id, config)
     if description.status is WorkflowExecutionStatus.RUNNING:
         return await live_status(batches, batch_id, config)
     # A timed-out batch shows its recovery's result if there is one; no waiting here.
     return await final_result(batches, batch_id, recovery_wait=timedelta(0))
+
+
+def show_result(result: BatchResult, as_json: bool, url: str) -> None:
+    """The final result: JSON on stdout, or the legs table with the Web UI link."""
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+    else:
+        out.print(render.batch_view(result, url))
 
 
 # ------------------------------------------------------------------ commands
@@ -287,10 +307,7 @@ def submit(
     result = run(go(), config)
     if result is None:
         return
-    if as_json:
-        typer.echo(result.model_dump_json(indent=2))
-    else:
-        out.print(render.batch_view(result, config.workflow_url(result.batch_id)))
+    show_result(result, as_json, config.workflow_url(result.batch_id))
     if result.status is not BatchStatus.COMPLETED:
         raise typer.Exit(EXIT_NOT_COMPLETED)
 
@@ -308,10 +325,7 @@ def status(
         return await describe_batch(batches, batch_id, config)
 
     result = run(go(), config)
-    if as_json:
-        typer.echo(result.model_dump_json(indent=2))
-    else:
-        out.print(render.batch_view(result, config.workflow_url(batch_id)))
+    show_result(result, as_json, config.workflow_url(batch_id))
 
 
 @app.command()
@@ -334,10 +348,7 @@ def cancel(
         return await final_result(batches, batch_id)
 
     result = run(go(), config)
-    if as_json:
-        typer.echo(result.model_dump_json(indent=2))
-    else:
-        out.print(render.batch_view(result, config.workflow_url(batch_id)))
+    show_result(result, as_json, config.workflow_url(batch_id))
 
 
 @app.command()
@@ -354,12 +365,7 @@ def recover(
 
     async def go() -> BatchResult:
         batches = BatchClient(await open_client(config), config.task_queue)
-        try:
-            description = await batches.handle(batch_id).describe()
-        except RPCError as exc:
-            if exc.status is RPCStatusCode.NOT_FOUND:
-                raise CliError(f"no batch with id {batch_id!r}") from exc
-            raise
+        description = await describe_workflow(batches, batch_id, config)
         if description.status is not WorkflowExecutionStatus.TIMED_OUT:
             status = description.status.name if description.status else "UNKNOWN"
             raise CliError(
@@ -373,10 +379,7 @@ def recover(
         return await submission.handle.result()
 
     result = run(go(), config)
-    if as_json:
-        typer.echo(result.model_dump_json(indent=2))
-    else:
-        out.print(render.batch_view(result, config.workflow_url(recovery_workflow_id(batch_id))))
+    show_result(result, as_json, config.workflow_url(recovery_workflow_id(batch_id)))
 
 
 @app.command("list")

@@ -38,7 +38,7 @@ from temporalio.worker import Worker
 from backend.client.batch_client import BatchClient
 from backend.dtos.execution import ExecutionSettings
 from backend.planning import BaseExecutionPlanner
-from backend.recovery import TimedOutBatchSweeper
+from backend.recovery import start_sweeper
 from backend.venue.adapters.base import ExchangeAdapter
 
 
@@ -75,11 +75,9 @@ class EmbeddedExecutor:
             client, task_queue, settings=settings, planner=planner, eager_start=True
         )
         self._task: asyncio.Task[None] | None = None
-        self._sweeper = (
-            TimedOutBatchSweeper(client, task_queue, interval=recovery_interval)
-            if recovery_interval is not None
-            else None
-        )
+        self._client = client
+        self._task_queue = task_queue
+        self._recovery_interval = recovery_interval
         self._stop_sweeping = asyncio.Event()
         self._sweeping: asyncio.Task[None] | None = None
 
@@ -90,10 +88,10 @@ class EmbeddedExecutor:
     async def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._worker.run(), name="execbatch-embedded-worker")
-        if self._sweeper is not None and self._sweeping is None:
+        if self._sweeping is None:
             self._stop_sweeping.clear()
-            self._sweeping = asyncio.create_task(
-                self._sweeper.run(self._stop_sweeping), name="execbatch-embedded-sweeper"
+            self._sweeping = start_sweeper(
+                self._client, self._task_queue, self._recovery_interval, self._stop_sweeping
             )
 
     async def stop(self) -> None:

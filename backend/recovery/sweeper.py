@@ -103,3 +103,14 @@ class TimedOutBatchSweeper:
                 log.warning("recovery sweep failed (%s); retrying in %s", exc, self._interval)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self._interval.total_seconds())
+
+
+def start_sweeper(
+    client: Client, task_queue: str, interval: timedelta | None, stop: asyncio.Event
+) -> asyncio.Task[None] | None:
+    """Sweep ``task_queue`` every ``interval`` in the background until ``stop``
+    (None: no sweeping); what every worker process runs beside its worker."""
+    if interval is None or interval <= timedelta(0):
+        return None
+    sweeper = TimedOutBatchSweeper(client, task_queue, interval=interval)
+    return asyncio.create_task(sweeper.run(stop), name=f"recovery-sweeper-{task_queue}")

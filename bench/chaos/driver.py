@@ -279,8 +279,8 @@ async def _await_result(
             except WorkflowFailureError as exc:
                 if not isinstance(exc.cause, TemporalTimeoutError):
                     return f"workflow did not complete: {exc.cause!r}"
-            recovered.add(batch_id)
-            return await batch_client.result(batch_id, recovery_wait=RECOVERY_WAIT)
+                recovered.add(batch_id)
+                return await batch_client.recovery_result(batch_id, RECOVERY_WAIT, exc)
         except BatchRecoveryPending as exc:
             return str(exc)
         except RPCError:

@@ -21,18 +21,11 @@ from backend.dtos.directive_document import DirectiveDocument
 from backend.dtos.execution import ExecutionCommand
 from backend.dtos.strategy import ExecutionPolicy, StrategyDirective
 from backend.planning.base_execution_planner import batch_id_for
+from backend.venue.service.config import DEFAULT_PRICES
 
 SYMBOLS = ("AAPL", "MSFT", "GOOGL", "AMZN", "NVDA", "SPY", "QQQ", "TSLA")
-START_PRICES = {
-    "AAPL": Decimal("190.00"),
-    "MSFT": Decimal("410.00"),
-    "GOOGL": Decimal("170.00"),
-    "AMZN": Decimal("180.00"),
-    "NVDA": Decimal("120.00"),
-    "SPY": Decimal("560.00"),
-    "QQQ": Decimal("480.00"),
-    "TSLA": Decimal("250.00"),
-}
+START_PRICES = {symbol: DEFAULT_PRICES[symbol] for symbol in SYMBOLS}
+"""The venue's own opening prices, which the price wiggler moves around."""
 REJECT_ERRORS = ("INSUFFICIENT_FUNDS", "UNKNOWN_SYMBOL", "INVALID_ORDER")
 
 

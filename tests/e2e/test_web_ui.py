@@ -26,18 +26,10 @@ from backend.devstack import DevStack
 from backend.dtos.directive_document import DirectiveDocument
 from backend.dtos.execution import BatchResult
 from backend.venue.adapters.paper import PaperVenueAdmin
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = [
     pytest.mark.browser,

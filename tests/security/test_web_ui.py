@@ -26,19 +26,11 @@ from backend.core.enums import BatchExecutionMode
 from backend.security.codec import ENCODING, EncryptionCodec
 from backend.venue.adapters.paper import PaperVenueAdapter
 from backend.venue.service.process import PROJECT_ROOT, VenueProcess, free_port
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.security.batches import secret_document
 from tests.security.stack import CodecServer, DevServer, SecretSet
 from worker import build_worker
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DOCS = PROJECT_ROOT / "docs"
 
 pytestmark = [
