@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 
 from temporalio.exceptions import ApplicationError
 
-from backend.venue.adapters.base import OrderConflict, VenueRejection, VenueUnavailable
+from execbatch.venue.port.adapter import OrderConflict, VenueRejection, VenueUnavailable
 
 VENUE_UNAVAILABLE = "VENUE_UNAVAILABLE"
 ORDER_CONFLICT = "ORDER_CONFLICT"

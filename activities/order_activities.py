@@ -2,7 +2,7 @@
 
 All venue side effects of a batch happen here, never in workflow code. Every
 venue call uses a client order id derived from batch id, command id and action
-(``backend.core.order_ids``), so a retry, a re-run after a worker crash or a
+(``execbatch.core.order_ids``), so a retry, a re-run after a worker crash or a
 duplicate delivery finds the earlier order instead of placing another.
 """
 
@@ -16,18 +16,18 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.errors import venue_errors_as_temporal_errors
-from backend.core.enums import OrderType
-from backend.core.order_ids import placement_order_id, revert_order_id
-from backend.dtos.execution.leg_requests import (
+from execbatch.activities.errors import venue_errors_as_temporal_errors
+from execbatch.core.enums import OrderType
+from execbatch.core.order_ids import placement_order_id, revert_order_id
+from execbatch.dtos.execution.leg_requests import (
     AwaitLegRequest,
     CancelLegRequest,
     PlaceLegRequest,
     RevertLegRequest,
     RevertReport,
 )
-from backend.venue.adapters.base import ExchangeAdapter, OrderNotFound
-from backend.venue.models import OrderRequest, VenueOrder
+from execbatch.venue.port.adapter import ExchangeAdapter, OrderNotFound
+from execbatch.venue.port.orders import OrderRequest, VenueOrder
 
 MAX_REVERT_ORDERS = 20
 """A revert that needs more orders than this is not converging: hand it to a human."""

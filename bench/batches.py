@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from backend.core.enums import BatchExecutionMode, OrderSide, OrderType
-from backend.dtos.execution import ExecutionCommand, ExecutionCommandBatch
+from execbatch.core.enums import BatchExecutionMode, OrderSide, OrderType
+from execbatch.dtos.execution import ExecutionCommand, ExecutionCommandBatch
 
 SYMBOLS = ("AAPL", "MSFT", "GOOGL", "AMZN", "NVDA", "SPY", "QQQ", "TSLA")
 ACCOUNT = "bench"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from backend.core.enums import BatchExecutionMode
 from bench.run import RunConfig, run_bench
+from execbatch.core.enums import BatchExecutionMode
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 from temporalio.client import Client
 
-from backend.core.enums import BatchExecutionMode, BatchStatus
-from backend.core.order_ids import placement_order_id
-from backend.venue.adapters.paper import PaperVenueAdmin
 from bench.batches import BatchFactory, BatchSpec
 from bench.systems import OursSystem
+from execbatch.core.enums import BatchExecutionMode, BatchStatus
+from execbatch.core.order_ids import placement_order_id
+from execbatch.venue.adapters.paper import PaperVenueAdmin
 
 HISTORY_EVENT_LIMIT = 51_200
 HISTORY_EVENT_WARN = 10_240

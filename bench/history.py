@@ -21,11 +21,11 @@ from typing import Any
 from rich.console import Console
 from temporalio.api.enums.v1 import EventType
 
-from backend.client.batch_client import BatchClient
-from backend.core.enums import BatchExecutionMode
 from bench.batches import BatchFactory, BatchSpec
 from bench.run import RunConfig, Stack, ready
 from bench.systems import NaiveSystem, OursSystem, bench_settings
+from execbatch.client.batch_client import BatchClient
+from execbatch.core.enums import BatchExecutionMode
 
 
 def _event_rows(history: Any) -> list[tuple[float, str, int, str]]:

@@ -25,13 +25,6 @@ from typing import Any
 
 from rich.console import Console
 
-from backend.client.batch_client import BatchClient
-from backend.client.embedded import EmbeddedExecutor
-from backend.core.enums import BatchExecutionMode
-from backend.dtos.execution import ExecutionSettings
-from backend.temporal.sandbox import SANDBOX_ENV
-from backend.venue.adapters.paper import PaperVenueAdapter, PaperVenueAdmin
-from backend.venue.service.process import VenueProcess
 from bench.batches import ACCOUNT, ACCOUNT_CASH, BatchFactory, BatchSpec
 from bench.cells import CellResult, Load, Probe, measure
 from bench.profile import Profiler, summary
@@ -41,6 +34,13 @@ from bench.report import RESULTS_DIR, cells_table
 from bench.run import RunConfig, Stack, ready
 from bench.stack import WorkerProcess, worker_env
 from bench.systems import DirectSystem, NaiveSystem, OursSystem, System, bench_settings
+from execbatch.client.batch_client import BatchClient
+from execbatch.client.embedded import EmbeddedExecutor
+from execbatch.core.enums import BatchExecutionMode
+from execbatch.dtos.execution import ExecutionSettings
+from execbatch.temporal.sandbox import SANDBOX_ENV
+from execbatch.venue.adapters.paper import PaperVenueAdapter, PaperVenueAdmin
+from execbatch.venue.paper.service.process import VenueProcess
 
 LATENCY = (BatchSpec(BatchExecutionMode.COORDINATED, 2), Load(concurrency=1))
 THROUGHPUT = (BatchSpec(BatchExecutionMode.COORDINATED, 3), Load(concurrency=64))
@@ -58,7 +58,7 @@ class Lever:
     in_process: WorkerOptions | None = None
     eager: bool = False
     embedded: bool = False
-    """Run ``backend.client.embedded.EmbeddedExecutor`` (worker in this process, eager start)."""
+    """Run ``execbatch.client.embedded.EmbeddedExecutor`` (worker in this process, eager start)."""
     sandbox: bool = True
 
 

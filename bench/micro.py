@@ -69,8 +69,8 @@ def bench_sandbox(count: int) -> None:
     from temporalio.worker import UnsandboxedWorkflowRunner, WorkflowRunner
     from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-    from worker import PASSTHROUGH_MODULES, workflow_runner
-    from workflows.batch_workflow import ExecutionBatchWorkflow
+    from execbatch.worker import PASSTHROUGH_MODULES, workflow_runner
+    from execbatch.workflows.batch_workflow import ExecutionBatchWorkflow
 
     defn = workflow._Definition.must_from_class(ExecutionBatchWorkflow)
     default = SandboxRestrictions.default
@@ -102,10 +102,10 @@ def bench_sandbox(count: int) -> None:
 
 
 async def bench_http(count: int) -> None:
-    from backend.core.enums import OrderSide, OrderType
-    from backend.venue.adapters.paper import PaperVenueAdapter, PaperVenueAdmin
-    from backend.venue.models import OrderRequest
-    from backend.venue.service.process import VenueProcess
+    from execbatch.core.enums import OrderSide, OrderType
+    from execbatch.venue.adapters.paper import PaperVenueAdapter, PaperVenueAdmin
+    from execbatch.venue.paper.service.process import VenueProcess
+    from execbatch.venue.port.orders import OrderRequest
 
     venue = VenueProcess(extra_args=["--sync", "NORMAL", "--log-level", "WARNING"])
     await venue.astart()

@@ -22,11 +22,6 @@ import httpx
 from rich.console import Console
 from temporalio.client import Client
 
-from backend.client.embedded import EmbeddedExecutor
-from backend.core.enums import BatchExecutionMode
-from backend.temporal.server_tuning import DYNAMIC_CONFIG
-from backend.venue.adapters.paper import PaperVenueAdapter, PaperVenueAdmin
-from backend.venue.service.process import VenueProcess
 from bench.batches import ACCOUNT, ACCOUNT_CASH, BatchFactory, BatchSpec
 from bench.cells import CellResult, Load, Probe, measure
 from bench.growth import GrowthResult, run_growth_point
@@ -41,6 +36,11 @@ from bench.report import (
 from bench.soak import SoakResult, soak
 from bench.stack import DevServer, WorkerProcess, worker_env
 from bench.systems import DirectSystem, NaiveSystem, OursSystem, System, bench_settings
+from execbatch.client.embedded import EmbeddedExecutor
+from execbatch.core.enums import BatchExecutionMode
+from execbatch.temporal.server_tuning import DYNAMIC_CONFIG
+from execbatch.venue.adapters.paper import PaperVenueAdapter, PaperVenueAdmin
+from execbatch.venue.paper.service.process import VenueProcess
 
 MODES = tuple(BatchExecutionMode)
 DIRECT_POOLS = 8

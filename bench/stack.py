@@ -16,10 +16,10 @@ from pathlib import Path
 import psutil  # type: ignore[import-untyped]
 from temporalio.client import Client
 
-from backend.devstack.dev_server import dev_server_argv, wait_for_dev_server
-from backend.devstack.processes import PROJECT_ROOT, ManagedProcess, free_port, python_child_env
-from backend.temporal.converter import build_data_converter
-from backend.temporal.server_tuning import dynamic_config_flags
+from execbatch.devstack.dev_server import dev_server_argv, wait_for_dev_server
+from execbatch.devstack.processes import PROJECT_ROOT, ManagedProcess, free_port, python_child_env
+from execbatch.temporal.converter import build_data_converter
+from execbatch.temporal.server_tuning import dynamic_config_flags
 
 
 @dataclass
@@ -28,7 +28,7 @@ class DevServer:
 
     db_filename: Path | None = None
     tuned: bool = True
-    """Run with ``backend.temporal.server_tuning.DYNAMIC_CONFIG`` (eager start, fast
+    """Run with ``execbatch.temporal.server_tuning.DYNAMIC_CONFIG`` (eager start, fast
     transfer/timer queue reads); False: the dev server's defaults."""
     port: int = field(default_factory=free_port)
     log_path: Path = field(

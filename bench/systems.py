@@ -19,12 +19,12 @@ from typing import Protocol
 import httpx
 from temporalio.client import Client
 
-from backend.client.batch_client import BatchClient
-from backend.core.enums import BatchExecutionMode, BatchStatus
-from backend.dtos.execution import ExecutionCommandBatch, ExecutionSettings
 from bench.batches import ACCOUNT, BatchFactory, BatchSpec
 from bench.naive.shared import NaiveBatch, NaiveLeg
 from bench.naive.workflow import NaiveBatchWorkflow
+from execbatch.client.batch_client import BatchClient
+from execbatch.core.enums import BatchExecutionMode, BatchStatus
+from execbatch.dtos.execution import ExecutionCommandBatch, ExecutionSettings
 
 RESULT_TIMEOUT = 120.0
 """A batch without a result after this long is counted as lost."""

@@ -30,10 +30,10 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from backend.core.enums import OrderSide, OrderType, VenueOrderStatus
-from backend.venue.adapters.paper import PaperVenueAdapter, PaperVenueAdmin
-from backend.venue.models import OrderRequest
-from backend.venue.service.process import VenueProcess
+from execbatch.core.enums import OrderSide, OrderType, VenueOrderStatus
+from execbatch.venue.adapters.paper import PaperVenueAdapter, PaperVenueAdmin
+from execbatch.venue.paper.service.process import VenueProcess
+from execbatch.venue.port.orders import OrderRequest
 
 ACCOUNT = "bench"
 

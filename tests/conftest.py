@@ -11,13 +11,13 @@ from collections.abc import AsyncIterator
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from backend.temporal.binaries import temporal_cli_path
-from backend.temporal.converter import build_data_converter
-from backend.temporal.search_attributes import ALL_KEYS
-from backend.temporal.server_tuning import dynamic_config_flags
-from backend.testing import start_time_skipping_environment
+from execbatch.temporal.binaries import temporal_cli_path
+from execbatch.temporal.converter import build_data_converter
+from execbatch.temporal.search_attributes import ALL_KEYS
+from execbatch.temporal.server_tuning import dynamic_config_flags
+from execbatch.testing import start_time_skipping_environment
 
-pytest_plugins = ["backend.testing.pytest_plugin"]
+pytest_plugins = ["execbatch.testing.pytest_plugin"]
 
 
 @pytest.fixture(scope="session")

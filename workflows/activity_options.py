@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
-from backend.dtos.execution.batch_run import ExecutionSettings
+from execbatch.dtos.execution.batch_run import ExecutionSettings
 
 RESTING_ORDER_MAX_LIFETIME = timedelta(days=7)
 

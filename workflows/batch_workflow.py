@@ -14,7 +14,7 @@ and winds down (cancel, settle, compensate) in time. Cancellation by Update or
 through Temporal winds down the same way.
 
 Workflow code is deterministic: no I/O, clock or randomness; venue effects are
-activities in ``activities.order_activities``.
+activities in ``execbatch.activities.order_activities``.
 """
 
 from __future__ import annotations
@@ -29,20 +29,20 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.order_activities import OrderActivities
-    from backend.core.enums import BatchExecutionMode, BatchStatus, LegStatus
-    from backend.dtos.execution.batch_result import BatchResult
-    from backend.dtos.execution.batch_run import BatchRunRequest
-    from backend.dtos.execution.leg_requests import (
+    from execbatch.activities.order_activities import OrderActivities
+    from execbatch.core.enums import BatchExecutionMode, BatchStatus, LegStatus
+    from execbatch.dtos.execution.batch_result import BatchResult
+    from execbatch.dtos.execution.batch_run import BatchRunRequest
+    from execbatch.dtos.execution.leg_requests import (
         AwaitLegRequest,
         CancelLegRequest,
         PlaceLegRequest,
         RevertLegRequest,
     )
-    from backend.temporal.search_attributes import BATCH_MODE, BATCH_STATUS
-    from backend.venue.models import VenueOrder
-    from workflows import activity_options as opts
-    from workflows.leg_state import LegState
+    from execbatch.temporal.search_attributes import BATCH_MODE, BATCH_STATUS
+    from execbatch.venue.port.orders import VenueOrder
+    from execbatch.workflows import activity_options as opts
+    from execbatch.workflows.leg_state import LegState
 
 T = TypeVar("T")
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from backend.core.enums import LegStatus, VenueOrderStatus
-from backend.core.order_ids import placement_order_id
-from backend.dtos.execution.batch_result import LegResult
-from backend.dtos.execution.execution_command import ExecutionCommand
-from backend.venue.models import VenueOrder
+from execbatch.core.enums import LegStatus, VenueOrderStatus
+from execbatch.core.order_ids import placement_order_id
+from execbatch.dtos.execution.batch_result import LegResult
+from execbatch.dtos.execution.execution_command import ExecutionCommand
+from execbatch.venue.port.orders import VenueOrder
 
 ZERO = Decimal(0)
 

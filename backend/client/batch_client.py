@@ -29,21 +29,21 @@ from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from backend.core.enums import BatchStatus
-from backend.core.workflow_ids import recovery_workflow_id
-from backend.dtos.directive_document import DirectiveDocument
-from backend.dtos.execution import (
+from execbatch.core.enums import BatchStatus
+from execbatch.core.workflow_ids import recovery_workflow_id
+from execbatch.dtos.directive_document import DirectiveDocument
+from execbatch.dtos.execution import (
     BatchResult,
     BatchRunRequest,
     ExecutionCommand,
     ExecutionCommandBatch,
     ExecutionSettings,
 )
-from backend.dtos.strategy import StrategyDirective
-from backend.planning import BaseExecutionPlanner
-from backend.temporal.run_input import read_run_request
-from backend.temporal.search_attributes import BATCH_MODE, BATCH_STATUS
-from workflows.batch_workflow import ExecutionBatchWorkflow
+from execbatch.dtos.strategy import StrategyDirective
+from execbatch.planning import BaseExecutionPlanner
+from execbatch.temporal.run_input import read_run_request
+from execbatch.temporal.search_attributes import BATCH_MODE, BATCH_STATUS
+from execbatch.workflows.batch_workflow import ExecutionBatchWorkflow
 
 BatchHandle = WorkflowHandle[ExecutionBatchWorkflow, BatchResult]
 
@@ -219,7 +219,7 @@ class BatchClient:
         """The batch's final result, also when its execution timeout ended it.
 
         A batch ended by the hard timeout has no result of its own; its
-        recovery run (started by a worker's sweeper, see ``backend.recovery``)
+        recovery run (started by a worker's sweeper, see ``execbatch.recovery``)
         settles it and carries the result. This waits up to ``recovery_wait``
         for that run to appear, then raises ``BatchRecoveryPending``.
         """

@@ -37,22 +37,22 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from backend.client import render
-from backend.client.batch_client import (
+from execbatch.client import render
+from execbatch.client.batch_client import (
     DEFAULT_RECOVERY_WAIT,
     BatchAlreadyFinal,
     BatchClient,
     BatchRecoveryPending,
 )
-from backend.client.config import ExecbatchConfig
-from backend.client.connection import connect
-from backend.core.enums import BatchExecutionMode, BatchStatus
-from backend.core.workflow_ids import recovery_workflow_id
-from backend.dtos.directive_document import DirectiveDocument
-from backend.dtos.execution import BatchResult, ExecutionCommandBatch
-from backend.planning import BaseExecutionPlanner
-from backend.planning.base_execution_planner import PlanMismatchError
-from workflows.batch_workflow import ExecutionBatchWorkflow
+from execbatch.client.config import ExecbatchConfig
+from execbatch.client.connection import connect
+from execbatch.core.enums import BatchExecutionMode, BatchStatus
+from execbatch.core.workflow_ids import recovery_workflow_id
+from execbatch.dtos.directive_document import DirectiveDocument
+from execbatch.dtos.execution import BatchResult, ExecutionCommandBatch
+from execbatch.planning import BaseExecutionPlanner
+from execbatch.planning.base_execution_planner import PlanMismatchError
+from execbatch.workflows.batch_workflow import ExecutionBatchWorkflow
 
 T = TypeVar("T")
 
@@ -432,7 +432,7 @@ def worker(
     ] = 30.0,
 ) -> None:
     """Run a worker (configuration from the environment; see docs/OPERATING.md)."""
-    from worker import configure_logging, run_worker
+    from execbatch.worker import configure_logging, run_worker
 
     configure_logging()
     config = ExecbatchConfig.from_env()
@@ -454,8 +454,8 @@ def venue(
     cash: Annotated[str, typer.Option(help="Cash of account 'default' when created.")] = "1000000",
 ) -> None:
     """Run the paper venue in the foreground (see docs/VENUE.md)."""
-    from backend.venue.service import run_venue
-    from backend.venue.service.config import parse_cash
+    from execbatch.venue.paper.service import run_venue
+    from execbatch.venue.paper.service.config import parse_cash
 
     try:
         initial_cash = parse_cash(cash)
@@ -480,8 +480,8 @@ def codec_server(
     Keys come from EXECBATCH_CODEC_KEYS / EXECBATCH_CODEC_KEY_FILE and the
     bearer token from EXECBATCH_CODEC_SERVER_TOKEN (see docs/SECURITY.md).
     """
-    from backend.security.codec_server import run_codec_server
-    from backend.security.keys import KeyConfigError
+    from execbatch.security.codec_server import run_codec_server
+    from execbatch.security.keys import KeyConfigError
 
     try:
         run_codec_server(host, port, cors_origins=cors_origin or None)
@@ -508,8 +508,8 @@ def dev(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Run Temporal (dev server + Web UI), the paper venue and a worker until Ctrl-C."""
-    from backend.devstack import DevStack, PortInUse, StackAlreadyRunning, StackFailed
-    from backend.temporal.binaries import BinaryNotFound
+    from execbatch.devstack import DevStack, PortInUse, StackAlreadyRunning, StackFailed
+    from execbatch.temporal.binaries import BinaryNotFound
 
     stack = DevStack(
         state_dir,
@@ -568,9 +568,9 @@ def bench(ctx: typer.Context) -> None:
 @app.command()
 def demo() -> None:
     """Run the ADR scenarios (and two failing on purpose) and print one table."""
-    from backend.client.demo import run_demo
-    from backend.devstack import PortInUse, StackFailed
-    from backend.temporal.binaries import BinaryNotFound
+    from execbatch.client.demo import run_demo
+    from execbatch.devstack import PortInUse, StackFailed
+    from execbatch.temporal.binaries import BinaryNotFound
 
     config = ExecbatchConfig.from_env()
     try:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from temporalio.client import Client
 from temporalio.converter import PayloadCodec
 
-from backend.client.config import ExecbatchConfig
-from backend.temporal.converter import build_data_converter, codec_from_env
+from execbatch.client.config import ExecbatchConfig
+from execbatch.temporal.converter import build_data_converter, codec_from_env
 
 
 async def connect(config: ExecbatchConfig, codec: PayloadCodec | None = None) -> Client:

@@ -20,19 +20,19 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from backend.client.batch_client import BatchClient
-from backend.client.config import ExecbatchConfig
-from backend.client.connection import connect
-from backend.client.render import DemoRow, PositionChange
-from backend.core.enums import BatchStatus
-from backend.core.order_ids import placement_order_id
-from backend.devstack import DevStack
-from backend.devstack.health import task_queue_pollers
-from backend.dtos.directive_document import DirectiveDocument
-from backend.dtos.execution import ExecutionSettings
-from backend.planning import BaseExecutionPlanner
-from backend.venue.adapters.paper import PaperVenueAdmin
-from backend.venue.service import DEFAULT_PRICES
+from execbatch.client.batch_client import BatchClient
+from execbatch.client.config import ExecbatchConfig
+from execbatch.client.connection import connect
+from execbatch.client.render import DemoRow, PositionChange
+from execbatch.core.enums import BatchStatus
+from execbatch.core.order_ids import placement_order_id
+from execbatch.devstack import DevStack
+from execbatch.devstack.health import task_queue_pollers
+from execbatch.dtos.directive_document import DirectiveDocument
+from execbatch.dtos.execution import ExecutionSettings
+from execbatch.planning import BaseExecutionPlanner
+from execbatch.venue.adapters.paper import PaperVenueAdmin
+from execbatch.venue.paper.service import DEFAULT_PRICES
 
 
 def _examples_dir() -> Path:

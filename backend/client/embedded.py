@@ -14,7 +14,7 @@ retry of a placement) go to the standalone workers polling the same queue,
 exactly as if one of them had been running it. The server falls back to a
 normal start by itself when the embedded worker has no free slot. Like every
 ``worker.py``, it also sweeps its task queue for batches Temporal's execution
-timeout ended and starts their recovery runs (``backend.recovery``).
+timeout ended and starts their recovery runs (``execbatch.recovery``).
 
 Usage::
 
@@ -35,11 +35,11 @@ from types import TracebackType
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from backend.client.batch_client import BatchClient
-from backend.dtos.execution import ExecutionSettings
-from backend.planning import BaseExecutionPlanner
-from backend.recovery import start_sweeper
-from backend.venue.adapters.base import ExchangeAdapter
+from execbatch.client.batch_client import BatchClient
+from execbatch.dtos.execution import ExecutionSettings
+from execbatch.planning import BaseExecutionPlanner
+from execbatch.recovery import start_sweeper
+from execbatch.venue.port.adapter import ExchangeAdapter
 
 
 class EmbeddedExecutor:
@@ -62,7 +62,7 @@ class EmbeddedExecutor:
         their execution timeout ended, like every ``worker.py`` does (None: never)."""
         # worker.py is the one place a worker is configured; imported here so
         # that the client package does not load the worker for plain clients.
-        from worker import build_worker
+        from execbatch.worker import build_worker
 
         self._worker: Worker = build_worker(
             client,

@@ -14,10 +14,10 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from backend.client.batch_client import BatchSummary
-from backend.core.enums import BatchStatus, LegStatus
-from backend.devstack.stack import Service
-from backend.dtos.execution import BatchResult, LegResult
+from execbatch.client.batch_client import BatchSummary
+from execbatch.core.enums import BatchStatus, LegStatus
+from execbatch.devstack.stack import Service
+from execbatch.dtos.execution import BatchResult, LegResult
 
 STATUS_STYLES: dict[str, str] = {
     BatchStatus.RUNNING.value: "cyan",

@@ -4,9 +4,9 @@
 ``DevStack`` as a context manager on free ports.
 """
 
-from backend.devstack.lock import StackAlreadyRunning, StackLock
-from backend.devstack.processes import ManagedProcess
-from backend.devstack.stack import DevStack, PortInUse, StackFailed
+from execbatch.devstack.lock import StackAlreadyRunning, StackLock
+from execbatch.devstack.processes import ManagedProcess
+from execbatch.devstack.stack import DevStack, PortInUse, StackFailed
 
 __all__ = [
     "DevStack",

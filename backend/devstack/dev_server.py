@@ -15,9 +15,9 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.runtime import Runtime
 
-from backend.devstack.processes import ManagedProcess
-from backend.temporal.binaries import temporal_cli_path
-from backend.temporal.search_attributes import dev_server_flags
+from execbatch.devstack.processes import ManagedProcess
+from execbatch.temporal.binaries import temporal_cli_path
+from execbatch.temporal.search_attributes import dev_server_flags
 
 
 def dev_server_argv(

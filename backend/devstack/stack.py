@@ -24,19 +24,19 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from backend.client.config import DEFAULT_TASK_QUEUE, ExecbatchConfig
-from backend.devstack.health import (
+from execbatch.client.config import DEFAULT_TASK_QUEUE, ExecbatchConfig
+from execbatch.devstack.health import (
     port_in_use,
     run_sync,
     wait_for_temporal,
     wait_for_venue,
     wait_for_worker,
 )
-from backend.devstack.lock import StackLock
-from backend.devstack.processes import ManagedProcess, free_port
-from backend.temporal.binaries import temporal_cli_path
-from backend.temporal.search_attributes import dev_server_flags
-from backend.temporal.server_tuning import dynamic_config_flags
+from execbatch.devstack.lock import StackLock
+from execbatch.devstack.processes import ManagedProcess, free_port
+from execbatch.temporal.binaries import temporal_cli_path
+from execbatch.temporal.search_attributes import dev_server_flags
+from execbatch.temporal.server_tuning import dynamic_config_flags
 
 DEFAULT_TEMPORAL_PORT = 7233
 DEFAULT_UI_PORT = 8233
@@ -229,7 +229,7 @@ class DevStack:
         argv = [
             sys.executable,
             "-m",
-            "backend.venue",
+            "execbatch.venue",
             "--host",
             self.host,
             "--port",
@@ -244,7 +244,7 @@ class DevStack:
         )
 
     def _start_workers(self) -> None:
-        argv = [sys.executable, "-m", "backend.client.cli", "worker"]
+        argv = [sys.executable, "-m", "execbatch.client.cli", "worker"]
         started = [
             self._spawn(f"worker-{n}", argv, self.worker_env())
             for n in range(1, self.worker_count + 1)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.dtos.execution.execution_command import ExecutionCommand
-from backend.dtos.strategy.strategy_directive import StrategyDirective
-from backend.dtos.types import MAX_LEGS
+from execbatch.dtos.execution.execution_command import ExecutionCommand
+from execbatch.dtos.strategy.strategy_directive import StrategyDirective
+from execbatch.dtos.types import MAX_LEGS
 
 
 class DirectiveDocument(BaseModel):

@@ -1,4 +1,4 @@
-from backend.planning.base_execution_planner import (
+from execbatch.planning.base_execution_planner import (
     BaseExecutionPlanner,
     PlanMismatchError,
     batch_id_for,

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from backend.dtos.execution import ExecutionCommand, ExecutionCommandBatch
-from backend.dtos.strategy import ExecutionPolicy, StrategyDirective
+from execbatch.dtos.execution import ExecutionCommand, ExecutionCommandBatch
+from execbatch.dtos.strategy import ExecutionPolicy, StrategyDirective
 
 BATCH_ID_PREFIX = "batch-"
 

@@ -27,8 +27,8 @@ from datetime import UTC, datetime, timedelta
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from backend.client.batch_client import BatchClient
-from workflows.batch_workflow import WORKFLOW_NAME
+from execbatch.client.batch_client import BatchClient
+from execbatch.workflows.batch_workflow import WORKFLOW_NAME
 
 log = logging.getLogger("execbatch.recovery")
 

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
-from backend.security.keys import Keyring, keyring_from_env
+from execbatch.security.keys import Keyring, keyring_from_env
 
 ENCODING = b"binary/encrypted"
 KEY_ID_METADATA = "encryption-key-id"
@@ -104,7 +104,7 @@ def _aad(key_id: str) -> bytes:
 
 
 def codec_from_env(environ: Mapping[str, str] | None = None) -> EncryptionCodec | None:
-    """The codec the environment configures (see ``backend.security.keys``), or None."""
+    """The codec the environment configures (see ``execbatch.security.keys``), or None."""
     keyring = keyring_from_env(environ)
     return EncryptionCodec(keyring) if keyring is not None else None
 

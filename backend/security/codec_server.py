@@ -31,9 +31,9 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import PayloadCodec
 
-from backend.security.codec import CodecError, codec_from_env
-from backend.security.keys import KeyConfigError
-from backend.security.redaction import install_redaction
+from execbatch.security.codec import CodecError, codec_from_env
+from execbatch.security.keys import KeyConfigError
+from execbatch.security.redaction import install_redaction
 
 ENV_TOKEN = "EXECBATCH_CODEC_SERVER_TOKEN"
 ENV_ORIGINS = "EXECBATCH_CODEC_CORS_ORIGINS"
@@ -172,7 +172,7 @@ def run_codec_server(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m backend.security.codec_server",
+        prog="python -m execbatch.security.codec_server",
         description="Temporal remote codec server (keys and token from the environment).",
     )
     parser.add_argument("--host", default=DEFAULT_HOST)

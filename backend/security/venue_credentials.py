@@ -19,8 +19,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from backend.security.keys import KeyConfigError
-from backend.security.signing import DEFAULT_WINDOW_SECONDS
+from execbatch.security.keys import KeyConfigError
+from execbatch.security.signing import DEFAULT_WINDOW_SECONDS
 
 ENV_API_KEY = "EXECBATCH_VENUE_API_KEY"
 ENV_ADMIN_KEY = "EXECBATCH_VENUE_ADMIN_KEY"

@@ -19,7 +19,7 @@ from temporalio.converter import (
     PayloadCodec,
 )
 
-from backend.security.codec import codec_from_env as _security_codec_from_env
+from execbatch.security.codec import codec_from_env as _security_codec_from_env
 
 
 def build_data_converter(codec: PayloadCodec | None = None) -> DataConverter:
@@ -34,5 +34,5 @@ def build_data_converter(codec: PayloadCodec | None = None) -> DataConverter:
 
 def codec_from_env() -> PayloadCodec | None:
     """The encryption codec the environment configures (``EXECBATCH_CODEC_KEYS`` or
-    ``EXECBATCH_CODEC_KEY_FILE``), or None. See ``backend.security.keys``."""
+    ``EXECBATCH_CODEC_KEY_FILE``), or None. See ``execbatch.security.keys``."""
     return _security_codec_from_env()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from temporalio.client import Client
 
-from backend.dtos.execution.batch_run import BatchRunRequest
+from execbatch.dtos.execution.batch_run import BatchRunRequest
 
 
 async def read_run_request(

@@ -107,7 +107,7 @@ def sandbox_enabled() -> bool:
 
 def workflow_runner(
     passthrough: Sequence[str],
-    sandboxed_packages: Sequence[str] = ("workflows",),
+    sandboxed_packages: Sequence[str] = ("execbatch.workflows",),
     sandbox: bool | None = None,
 ) -> WorkflowRunner:
     """The sandboxed runner with ``passthrough`` modules shared and the code of

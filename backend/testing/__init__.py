@@ -3,25 +3,25 @@
 ``BatchTestKit`` starts (or shares) the time-skipping Temporal test server,
 the paper venue process and a worker, and gives a test the typed helpers it
 needs: run a directive, read positions and orders, script venue faults,
-move prices and the clock. ``backend.testing.pytest_plugin`` provides the
+move prices and the clock. ``execbatch.testing.pytest_plugin`` provides the
 ``batch_kit`` fixture. See docs/TESTING.md.
 """
 
-from backend.testing.clock import KitClock, TimeHeldByActivity
-from backend.testing.documents import (
+from execbatch.testing.clock import KitClock, TimeHeldByActivity
+from execbatch.testing.documents import (
     BatchInput,
     as_document,
     placement_id_of,
     unique_document,
     with_policy,
 )
-from backend.testing.environment import (
+from execbatch.testing.environment import (
     BatchTestEnvironment,
     register_search_attributes,
     start_time_skipping_environment,
 )
-from backend.testing.kit import TEST_SETTINGS, BatchTestKit, DirectiveIdReused
-from backend.testing.scripting import VenueScript
+from execbatch.testing.kit import TEST_SETTINGS, BatchTestKit, DirectiveIdReused
+from execbatch.testing.scripting import VenueScript
 
 __all__ = [
     "TEST_SETTINGS",

@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
 
-from backend.core.enums import BatchExecutionMode
-from backend.core.order_ids import placement_order_id
-from backend.dtos.directive_document import DirectiveDocument
-from backend.dtos.execution import ExecutionCommand
-from backend.dtos.strategy import ExecutionPolicy, StrategyDirective
-from backend.planning import batch_id_for
+from execbatch.core.enums import BatchExecutionMode
+from execbatch.core.order_ids import placement_order_id
+from execbatch.dtos.directive_document import DirectiveDocument
+from execbatch.dtos.execution import ExecutionCommand
+from execbatch.dtos.strategy import ExecutionPolicy, StrategyDirective
+from execbatch.planning import batch_id_for
 
 BatchInput = (
     DirectiveDocument | str | PathLike[str] | tuple[StrategyDirective, Sequence[ExecutionCommand]]

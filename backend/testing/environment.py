@@ -17,11 +17,11 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from backend.temporal.binaries import time_skipping_server_path
-from backend.temporal.converter import build_data_converter
-from backend.temporal.search_attributes import ALL_KEYS
-from backend.venue.adapters.paper import PaperVenueAdmin
-from backend.venue.service.process import VenueProcess
+from execbatch.temporal.binaries import time_skipping_server_path
+from execbatch.temporal.converter import build_data_converter
+from execbatch.temporal.search_attributes import ALL_KEYS
+from execbatch.venue.adapters.paper import PaperVenueAdmin
+from execbatch.venue.paper.service.process import VenueProcess
 
 VENUE_ARGS = ("--sync", "NORMAL", "--log-level", "WARNING")
 """A test venue needs no fsync per commit (its database dies with the test run)."""

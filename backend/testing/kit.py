@@ -28,24 +28,24 @@ from os import PathLike
 
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from backend.client.batch_client import BatchClient, BatchHandle, Submission
-from backend.dtos.directive_document import DirectiveDocument
-from backend.dtos.execution import BatchResult, ExecutionSettings
-from backend.testing.clock import DEFAULT_MAX_WALL_TIME, KitClock
-from backend.testing.documents import (
+from execbatch.client.batch_client import BatchClient, BatchHandle, Submission
+from execbatch.dtos.directive_document import DirectiveDocument
+from execbatch.dtos.execution import BatchResult, ExecutionSettings
+from execbatch.testing.clock import DEFAULT_MAX_WALL_TIME, KitClock
+from execbatch.testing.documents import (
     BatchInput,
     as_document,
     batch_id_of,
     placement_id_of,
     unique_document,
 )
-from backend.testing.environment import BatchTestEnvironment
-from backend.testing.scripting import VenueScript
-from backend.venue.adapters.base import OrderNotFound
-from backend.venue.adapters.paper import PaperVenueAdapter, PaperVenueAdmin
-from backend.venue.models import VenueOrder
-from backend.venue.service.config import DEFAULT_CASH, DEFAULT_PRICES
-from worker import build_worker
+from execbatch.testing.environment import BatchTestEnvironment
+from execbatch.testing.scripting import VenueScript
+from execbatch.venue.adapters.paper import PaperVenueAdapter, PaperVenueAdmin
+from execbatch.venue.paper.service.config import DEFAULT_CASH, DEFAULT_PRICES
+from execbatch.venue.port.adapter import OrderNotFound
+from execbatch.venue.port.orders import VenueOrder
+from execbatch.worker import build_worker
 
 TEST_SETTINGS = ExecutionSettings(
     poll_interval_seconds=0.2, heartbeat_timeout_seconds=1, follow_resting_orders="timer"

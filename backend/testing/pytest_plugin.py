@@ -1,6 +1,6 @@
 """pytest fixtures for the testing kit.
 
-Enable with ``pytest_plugins = ["backend.testing.pytest_plugin"]`` in your
+Enable with ``pytest_plugins = ["execbatch.testing.pytest_plugin"]`` in your
 top-level ``conftest.py``. It provides:
 
 * ``batch_test_environment`` (session): the test server and venue process,
@@ -22,9 +22,9 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from backend.dtos.execution import ExecutionSettings
-from backend.testing.environment import BatchTestEnvironment
-from backend.testing.kit import TEST_SETTINGS, BatchTestKit
+from execbatch.dtos.execution import ExecutionSettings
+from execbatch.testing.environment import BatchTestEnvironment
+from execbatch.testing.kit import TEST_SETTINGS, BatchTestKit
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -20,11 +20,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from backend.core.enums import OrderSide
-from backend.dtos.directive_document import DirectiveDocument
-from backend.testing.documents import batch_id_of, placement_id_of
-from backend.venue.adapters.paper import PaperVenueAdmin
-from backend.venue.models import FaultEndpoint, FaultKind, FaultRule, FaultRuleSpec
+from execbatch.core.enums import OrderSide
+from execbatch.dtos.directive_document import DirectiveDocument
+from execbatch.testing.documents import batch_id_of, placement_id_of
+from execbatch.venue.adapters.paper import PaperVenueAdmin
+from execbatch.venue.paper.wire import FaultEndpoint, FaultKind, FaultRule, FaultRuleSpec
 
 RejectionCode = Literal["INSUFFICIENT_FUNDS", "UNKNOWN_SYMBOL", "INVALID_ORDER"]
 

@@ -1,5 +1,5 @@
-"""``python -m backend.venue``: run the paper venue (see ``--help``)."""
+"""``python -m execbatch.venue``: run the paper venue (see ``--help``)."""
 
-from backend.venue.service.runner import main
+from execbatch.venue.paper.service.runner import main
 
 raise SystemExit(main())

@@ -35,12 +35,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from backend.core.enums import BatchExecutionMode, BatchStatus, LegStatus, VenueOrderStatus
-from backend.dtos.execution import BatchResult, LegResult
-from backend.venue.models import VenueOrder
 from bench.chaos.proxy import Exchange
 from bench.chaos.report import ChaosReport
 from bench.chaos.scenario import PlannedBatch
+from execbatch.core.enums import BatchExecutionMode, BatchStatus, LegStatus, VenueOrderStatus
+from execbatch.dtos.execution import BatchResult, LegResult
+from execbatch.venue.port.orders import VenueOrder
 
 ZERO = Decimal(0)
 BUSINESS_REJECTIONS = frozenset({"INSUFFICIENT_FUNDS", "UNKNOWN_SYMBOL", "INVALID_ORDER"})

@@ -38,18 +38,18 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 from temporalio.service import RPCError
 
-from backend.client.batch_client import BatchClient, BatchRecoveryPending
-from backend.dtos.execution import BatchResult, ExecutionSettings
-from backend.venue.adapters.base import VenueUnavailable
-from backend.venue.adapters.paper import PaperVenueAdmin
-from backend.venue.models import VenueStats
-from backend.venue.service.process import VenueProcess
 from bench.chaos import checks
 from bench.chaos.config import ChaosConfig
 from bench.chaos.processes import DevServer, WorkerProcess
 from bench.chaos.proxy import Exchange, RecordingProxy
 from bench.chaos.report import ChaosReport
 from bench.chaos.scenario import START_PRICES, PlannedBatch, global_fault_rules, plan_batches
+from execbatch.client.batch_client import BatchClient, BatchRecoveryPending
+from execbatch.dtos.execution import BatchResult, ExecutionSettings
+from execbatch.venue.adapters.paper import PaperVenueAdmin
+from execbatch.venue.paper.service.process import VenueProcess
+from execbatch.venue.paper.wire import VenueStats
+from execbatch.venue.port.adapter import VenueUnavailable
 
 RECOVERY_WAIT = timedelta(minutes=3)
 """How long a timed-out batch may wait for its recovery run (workers sweep every 10 s)."""

@@ -17,10 +17,10 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
-from backend.devstack.dev_server import dev_server_argv, wait_for_dev_server
-from backend.devstack.processes import PROJECT_ROOT, ManagedProcess, free_port, python_child_env
-from backend.temporal.converter import build_data_converter
-from backend.temporal.server_tuning import dynamic_config_flags
+from execbatch.devstack.dev_server import dev_server_argv, wait_for_dev_server
+from execbatch.devstack.processes import PROJECT_ROOT, ManagedProcess, free_port, python_child_env
+from execbatch.temporal.converter import build_data_converter
+from execbatch.temporal.server_tuning import dynamic_config_flags
 
 _QUIET_RUNTIME: Runtime | None = None
 

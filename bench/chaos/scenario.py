@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from backend.core.enums import BatchExecutionMode, OrderSide, OrderType, TimeInForce
-from backend.core.order_ids import placement_order_id
-from backend.dtos.directive_document import DirectiveDocument
-from backend.dtos.execution import ExecutionCommand
-from backend.dtos.strategy import ExecutionPolicy, StrategyDirective
-from backend.planning.base_execution_planner import batch_id_for
-from backend.venue.service.config import DEFAULT_PRICES
+from execbatch.core.enums import BatchExecutionMode, OrderSide, OrderType, TimeInForce
+from execbatch.core.order_ids import placement_order_id
+from execbatch.dtos.directive_document import DirectiveDocument
+from execbatch.dtos.execution import ExecutionCommand
+from execbatch.dtos.strategy import ExecutionPolicy, StrategyDirective
+from execbatch.planning.base_execution_planner import batch_id_for
+from execbatch.venue.paper.service.config import DEFAULT_PRICES
 
 SYMBOLS = ("AAPL", "MSFT", "GOOGL", "AMZN", "NVDA", "SPY", "QQQ", "TSLA")
 START_PRICES = {symbol: DEFAULT_PRICES[symbol] for symbol in SYMBOLS}

@@ -15,8 +15,8 @@ import asyncio
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from backend.venue.adapters.base import ExchangeAdapter
 from bench.prototypes.worker_options import WorkerOptions
+from execbatch.venue.port.adapter import ExchangeAdapter
 
 
 class InProcessWorker:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import itertools
 
-from backend.venue.adapters.paper import PaperVenueAdapter
-from backend.venue.models import OrderRequest, Position, VenueOrder
+from execbatch.venue.adapters.paper import PaperVenueAdapter
+from execbatch.venue.port.orders import OrderRequest, Position, VenueOrder
 
 
 class RoundRobinAdapter:

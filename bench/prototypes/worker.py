@@ -10,9 +10,9 @@ import argparse
 import asyncio
 import signal
 
-from backend.client.config import ExecbatchConfig
-from backend.client.connection import connect
 from bench.prototypes.worker_options import WorkerOptions
+from execbatch.client.config import ExecbatchConfig
+from execbatch.client.connection import connect
 
 
 async def run(options: WorkerOptions) -> None:

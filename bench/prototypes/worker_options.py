@@ -18,11 +18,11 @@ from temporalio.client import Client
 from temporalio.worker import PollerBehaviorSimpleMaximum, UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.order_activities import OrderActivities
-from backend.venue.adapters.base import ExchangeAdapter
-from backend.venue.adapters.paper import PaperVenueAdapter
 from bench.prototypes.pooled_adapter import RoundRobinAdapter
-from worker import PASSTHROUGH_MODULES, WORKFLOWS, workflow_runner
+from execbatch.activities.order_activities import OrderActivities
+from execbatch.venue.adapters.paper import PaperVenueAdapter
+from execbatch.venue.port.adapter import ExchangeAdapter
+from execbatch.worker import PASSTHROUGH_MODULES, WORKFLOWS, workflow_runner
 
 
 @dataclass
@@ -59,7 +59,7 @@ class WorkerOptions:
         parser.add_argument(
             "--no-code-cache",
             action="store_true",
-            help="sandboxed without backend.temporal.sandbox's code cache (before 0345252)",
+            help="sandboxed without execbatch.temporal.sandbox's code cache (before 0345252)",
         )
         parser.add_argument(
             "--stub-sniffio",

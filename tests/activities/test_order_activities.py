@@ -16,18 +16,18 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.order_activities import OrderActivities
-from backend.core.enums import OrderSide, OrderType, VenueOrderStatus
-from backend.dtos.execution import ExecutionCommand
-from backend.dtos.execution.leg_requests import (
+from execbatch.activities.order_activities import OrderActivities
+from execbatch.core.enums import OrderSide, OrderType, VenueOrderStatus
+from execbatch.dtos.execution import ExecutionCommand
+from execbatch.dtos.execution.leg_requests import (
     AwaitLegRequest,
     CancelLegRequest,
     PlaceLegRequest,
     RevertLegRequest,
 )
-from backend.venue.adapters import PaperVenueAdapter, PaperVenueAdmin
-from backend.venue.service import VenueProcess
-from backend.venue.service.process import free_port
+from execbatch.venue.adapters import PaperVenueAdapter, PaperVenueAdmin
+from execbatch.venue.paper.service import VenueProcess
+from execbatch.venue.paper.service.process import free_port
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from backend.dtos.execution import ExecutionCommandBatch
+    from execbatch.dtos.execution import ExecutionCommandBatch
 
 
 @workflow.defn

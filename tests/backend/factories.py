@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from backend.core.enums import BatchExecutionMode
-from backend.dtos.directive_document import DirectiveDocument
-from backend.dtos.execution import ExecutionCommand, ExecutionCommandBatch
-from backend.dtos.strategy import ExecutionPolicy, StrategyDirective
+from execbatch.core.enums import BatchExecutionMode
+from execbatch.dtos.directive_document import DirectiveDocument
+from execbatch.dtos.execution import ExecutionCommand, ExecutionCommandBatch
+from execbatch.dtos.strategy import ExecutionPolicy, StrategyDirective
 
 FIXED_TIME = datetime(2025, 12, 7, 9, 30, tzinfo=UTC)
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from backend.core.enums import BatchExecutionMode, OrderType, TimeInForce
-from backend.dtos.directive_document import DirectiveDocument
-from backend.dtos.strategy import ExecutionPolicy
-from backend.planning import BaseExecutionPlanner
+from execbatch.core.enums import BatchExecutionMode, OrderType, TimeInForce
+from execbatch.dtos.directive_document import DirectiveDocument
+from execbatch.dtos.strategy import ExecutionPolicy
+from execbatch.planning import BaseExecutionPlanner
 from tests.backend.factories import FIXED_TIME, ISSUE_EXAMPLE, make_directive, make_document
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

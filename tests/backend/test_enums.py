@@ -8,12 +8,12 @@ from enum import Enum
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from backend.core import enums
-from backend.core.enums import BatchExecutionMode
+from execbatch.core import enums
+from execbatch.core.enums import BatchExecutionMode
 
 
 def test_lives_in_backend_core_enums() -> None:
-    assert BatchExecutionMode.__module__ == "backend.core.enums"
+    assert BatchExecutionMode.__module__ == "execbatch.core.enums"
     assert enums.BatchExecutionMode is BatchExecutionMode
 
 

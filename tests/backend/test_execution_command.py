@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from backend.core.enums import OrderSide, OrderType, TimeInForce
-from backend.dtos.execution import ExecutionCommand
+from execbatch.core.enums import OrderSide, OrderType, TimeInForce
+from execbatch.dtos.execution import ExecutionCommand
 from tests.backend.factories import assert_rejected, command_data, make_command
 
 UNSAFE_STRINGS = [

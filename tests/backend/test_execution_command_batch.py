@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from backend.core.enums import BatchExecutionMode
-from backend.dtos.execution import ExecutionCommandBatch
+from execbatch.core.enums import BatchExecutionMode
+from execbatch.dtos.execution import ExecutionCommandBatch
 from tests.backend.factories import assert_rejected, batch_data, command_data, make_batch
 
 REMOVED_FIELDS = ["execution_mode", "metadata", "rollback_on_failure"]

@@ -7,13 +7,13 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from backend.core.enums import BatchExecutionMode
-from backend.dtos.strategy import ExecutionPolicy, strategy_directive
+from execbatch.core.enums import BatchExecutionMode
+from execbatch.dtos.strategy import ExecutionPolicy, strategy_directive
 from tests.backend.factories import assert_rejected
 
 
 def test_lives_in_the_strategy_directive_module() -> None:
-    assert ExecutionPolicy.__module__ == "backend.dtos.strategy.strategy_directive"
+    assert ExecutionPolicy.__module__ == "execbatch.dtos.strategy.strategy_directive"
     assert strategy_directive.ExecutionPolicy is ExecutionPolicy
 
 

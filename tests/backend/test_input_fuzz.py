@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from backend.core.enums import BatchExecutionMode, OrderSide, OrderType, TimeInForce
-from backend.dtos.directive_document import DirectiveDocument
-from backend.dtos.execution import ExecutionCommandBatch
-from backend.planning import BaseExecutionPlanner, PlanMismatchError, batch_id_for
+from execbatch.core.enums import BatchExecutionMode, OrderSide, OrderType, TimeInForce
+from execbatch.dtos.directive_document import DirectiveDocument
+from execbatch.dtos.execution import ExecutionCommandBatch
+from execbatch.planning import BaseExecutionPlanner, PlanMismatchError, batch_id_for
 from tests.backend.factories import FIXED_TIME
 
 FUZZ = settings(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from backend.core.enums import BatchExecutionMode
-from backend.dtos.strategy import ExecutionPolicy, StrategyDirective
+from execbatch.core.enums import BatchExecutionMode
+from execbatch.dtos.strategy import ExecutionPolicy, StrategyDirective
 from tests.backend.factories import assert_rejected, directive_data, make_directive
 
 INJECTION_IDS = [

@@ -12,10 +12,10 @@ from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from backend.core.enums import BatchExecutionMode
-from backend.dtos.directive_document import DirectiveDocument
-from backend.dtos.execution import ExecutionCommandBatch
-from backend.planning import BaseExecutionPlanner
+from execbatch.core.enums import BatchExecutionMode
+from execbatch.dtos.directive_document import DirectiveDocument
+from execbatch.dtos.execution import ExecutionCommandBatch
+from execbatch.planning import BaseExecutionPlanner
 from tests.backend.echo_workflow import EchoBatchWorkflow
 from tests.backend.factories import ISSUE_EXAMPLE, make_command
 

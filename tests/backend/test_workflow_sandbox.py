@@ -11,7 +11,7 @@ import pytest
 from temporalio.worker import UnsandboxedWorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
-from backend.temporal.sandbox import SANDBOX_ENV, WorkflowCodeCache, workflow_runner
+from execbatch.temporal.sandbox import SANDBOX_ENV, WorkflowCodeCache, workflow_runner
 
 
 @pytest.fixture

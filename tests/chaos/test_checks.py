@@ -9,7 +9,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from backend.core.enums import (
+from bench.chaos import checks
+from bench.chaos.proxy import Exchange
+from bench.chaos.report import ChaosReport
+from bench.chaos.scenario import PlannedBatch, plan_batches
+from execbatch.core.enums import (
     BatchExecutionMode,
     BatchStatus,
     LegStatus,
@@ -18,12 +22,8 @@ from backend.core.enums import (
     TimeInForce,
     VenueOrderStatus,
 )
-from backend.dtos.execution import BatchResult, LegResult
-from backend.venue.models import VenueOrder
-from bench.chaos import checks
-from bench.chaos.proxy import Exchange
-from bench.chaos.report import ChaosReport
-from bench.chaos.scenario import PlannedBatch, plan_batches
+from execbatch.dtos.execution import BatchResult, LegResult
+from execbatch.venue.port.orders import VenueOrder
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

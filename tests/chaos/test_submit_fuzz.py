@@ -9,7 +9,6 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 from temporalio.testing import WorkflowEnvironment
 
-from backend.dtos.types import Identifier
 from bench.chaos.fuzz import (
     INJECTIONS,
     cli_submitter,
@@ -17,6 +16,7 @@ from bench.chaos.fuzz import (
     fuzz_workflows_started,
     is_identifier,
 )
+from execbatch.dtos.types import Identifier
 
 EXAMPLES = 80
 

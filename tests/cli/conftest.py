@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.devstack import DevStack
+from execbatch.devstack import DevStack
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 UNREACHABLE = "127.0.0.1:1"
@@ -39,7 +39,7 @@ def execbatch(
     *args: str, env: Mapping[str, str], cwd: Path | None = None, timeout: float = 180
 ) -> Run:
     proc = subprocess.run(
-        [sys.executable, "-m", "backend.client.cli", *args],
+        [sys.executable, "-m", "execbatch.client.cli", *args],
         env=dict(env),
         cwd=cwd,
         capture_output=True,

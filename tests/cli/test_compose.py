@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from backend.client.config import ExecbatchConfig
-from backend.devstack import DevStack
-from backend.temporal.server_tuning import DYNAMIC_CONFIG
+from execbatch.client.config import ExecbatchConfig
+from execbatch.devstack import DevStack
+from execbatch.temporal.server_tuning import DYNAMIC_CONFIG
 
 yaml = pytest.importorskip("yaml")
 
@@ -46,7 +46,7 @@ def test_worker_command_is_execbatch_worker() -> None:
     assert 'ENTRYPOINT ["execbatch"]' in dockerfile
     assert worker["command"] == ["worker"]
     pyproject = (ROOT / "pyproject.toml").read_text()
-    assert 'execbatch = "backend.client.cli:main"' in pyproject
+    assert 'execbatch = "execbatch.client.cli:main"' in pyproject
     assert worker["deploy"]["replicas"]
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from backend.devstack import DevStack, StackAlreadyRunning
+from execbatch.devstack import DevStack, StackAlreadyRunning
 from tests.cli.conftest import clean_env, execbatch
 
 pytestmark = pytest.mark.devserver

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.devstack import DevStack
+from execbatch.devstack import DevStack
 from tests.cli.conftest import UNREACHABLE, clean_env, example_document, execbatch
 
 pytestmark = pytest.mark.devserver

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
-from backend.client.connection import connect
-from backend.devstack import DevStack
+from execbatch.client.connection import connect
+from execbatch.devstack import DevStack
 from tests.cli.conftest import UNREACHABLE, clean_env, example_document, execbatch
 
 

@@ -17,15 +17,15 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowFailureError
 
-from backend.client.batch_client import BatchClient
-from backend.client.connection import connect
-from backend.core.enums import BatchStatus
-from backend.core.order_ids import placement_order_id
-from backend.core.workflow_ids import recovery_workflow_id
-from backend.devstack import DevStack
-from backend.dtos.directive_document import DirectiveDocument
-from backend.dtos.execution import BatchResult
-from backend.venue.adapters.paper import PaperVenueAdmin
+from execbatch.client.batch_client import BatchClient
+from execbatch.client.connection import connect
+from execbatch.core.enums import BatchStatus
+from execbatch.core.order_ids import placement_order_id
+from execbatch.core.workflow_ids import recovery_workflow_id
+from execbatch.devstack import DevStack
+from execbatch.dtos.directive_document import DirectiveDocument
+from execbatch.dtos.execution import BatchResult
+from execbatch.venue.adapters.paper import PaperVenueAdmin
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[2]

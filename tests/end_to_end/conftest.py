@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from backend.client.batch_client import BatchClient, Submission
-from backend.dtos.directive_document import DirectiveDocument
-from backend.dtos.execution import BatchResult, ExecutionSettings
-from backend.venue.adapters import PaperVenueAdapter, PaperVenueAdmin
-from backend.venue.models import VenueOrder
-from backend.venue.service import VenueProcess
-from worker import build_worker
+from execbatch.client.batch_client import BatchClient, Submission
+from execbatch.dtos.directive_document import DirectiveDocument
+from execbatch.dtos.execution import BatchResult, ExecutionSettings
+from execbatch.venue.adapters import PaperVenueAdapter, PaperVenueAdmin
+from execbatch.venue.paper.service import VenueProcess
+from execbatch.venue.port.orders import VenueOrder
+from execbatch.worker import build_worker
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 RECORD = os.environ.get("EXECBATCH_RECORD_HISTORIES") == "1"

@@ -12,9 +12,9 @@ from decimal import Decimal
 
 import pytest
 
-from backend.core.enums import BatchExecutionMode, BatchStatus, LegStatus, OrderType
-from backend.dtos.directive_document import DirectiveDocument
-from backend.dtos.execution import ExecutionCommand
+from execbatch.core.enums import BatchExecutionMode, BatchStatus, LegStatus, OrderType
+from execbatch.dtos.directive_document import DirectiveDocument
+from execbatch.dtos.execution import ExecutionCommand
 from tests.end_to_end.conftest import Desk
 from tests.workflows.conftest import load_example, with_policy
 

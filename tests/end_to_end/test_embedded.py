@@ -9,13 +9,13 @@ from decimal import Decimal
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from backend.client.embedded import EmbeddedExecutor
-from backend.core.enums import BatchStatus
-from backend.dtos.execution import ExecutionSettings
-from backend.venue.adapters import PaperVenueAdapter, PaperVenueAdmin
-from backend.venue.service import VenueProcess
+from execbatch.client.embedded import EmbeddedExecutor
+from execbatch.core.enums import BatchStatus
+from execbatch.dtos.execution import ExecutionSettings
+from execbatch.venue.adapters import PaperVenueAdapter, PaperVenueAdmin
+from execbatch.venue.paper.service import VenueProcess
+from execbatch.worker import build_worker
 from tests.workflows.conftest import load_example
-from worker import build_worker
 
 
 @pytest.fixture(scope="module")

@@ -23,18 +23,18 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
-from backend.client.batch_client import BatchClient, BatchRecoveryPending
-from backend.core.enums import BatchExecutionMode, BatchStatus, LegStatus
-from backend.core.workflow_ids import recovery_workflow_id
-from backend.dtos.execution import ExecutionSettings
-from backend.recovery import TimedOutBatchSweeper
-from backend.venue.adapters import PaperVenueAdapter, PaperVenueAdmin
-from backend.venue.service import VenueProcess
+from execbatch.client.batch_client import BatchClient, BatchRecoveryPending
+from execbatch.core.enums import BatchExecutionMode, BatchStatus, LegStatus
+from execbatch.core.workflow_ids import recovery_workflow_id
+from execbatch.dtos.execution import ExecutionSettings
+from execbatch.recovery import TimedOutBatchSweeper
+from execbatch.venue.adapters import PaperVenueAdapter, PaperVenueAdmin
+from execbatch.venue.paper.service import VenueProcess
+from execbatch.worker import build_worker
+from execbatch.workflows.batch_workflow import WORKFLOW_NAME
 from tests.end_to_end.conftest import HISTORIES, RECORD
 from tests.end_to_end.test_batches_on_dev_server import resting
 from tests.workflows.conftest import load_example, with_policy
-from worker import build_worker
-from workflows.batch_workflow import WORKFLOW_NAME
 
 pytestmark = pytest.mark.devserver
 

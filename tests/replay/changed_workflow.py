@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from backend.dtos.execution import BatchResult, BatchRunRequest
-    from workflows.batch_workflow import WORKFLOW_NAME, ExecutionBatchWorkflow
-    from workflows.leg_state import LegState
+    from execbatch.dtos.execution import BatchResult, BatchRunRequest
+    from execbatch.workflows.batch_workflow import WORKFLOW_NAME, ExecutionBatchWorkflow
+    from execbatch.workflows.leg_state import LegState
 
 
 @workflow.defn(name=WORKFLOW_NAME)

@@ -14,9 +14,9 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from backend.temporal.converter import build_data_converter
+from execbatch.temporal.converter import build_data_converter
+from execbatch.workflows.batch_workflow import ExecutionBatchWorkflow
 from tests.replay.changed_workflow import PausingBatchWorkflow
-from workflows.batch_workflow import ExecutionBatchWorkflow
 
 HISTORIES = sorted((Path(__file__).resolve().parents[1] / "histories").glob("*.json"))
 

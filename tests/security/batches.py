@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from backend.core.enums import BatchExecutionMode
-from backend.dtos.directive_document import DirectiveDocument
+from execbatch.core.enums import BatchExecutionMode
+from execbatch.dtos.directive_document import DirectiveDocument
 
 MARKER_SYMBOLS = {"HUSHA": Decimal("101.25"), "HUSHB": Decimal("55.50")}
 UNPRICED_SYMBOL = "HUSHNOPRICE"

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from backend.client.config import ExecbatchConfig
-from backend.client.connection import connect
-from backend.security.codec import EncryptionCodec, codec_from_env
-from backend.venue.adapters.paper import PaperVenueAdmin
-from backend.venue.service.process import VenueProcess
+from execbatch.client.config import ExecbatchConfig
+from execbatch.client.connection import connect
+from execbatch.security.codec import EncryptionCodec, codec_from_env
+from execbatch.venue.adapters.paper import PaperVenueAdmin
+from execbatch.venue.paper.service.process import VenueProcess
 from tests.security.batches import MARKER_SYMBOLS
 from tests.security.stack import DevServer, SecretSet
 

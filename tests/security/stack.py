@@ -17,10 +17,10 @@ from typing import Self
 
 import httpx
 
-from backend.devstack.dev_server import dev_server_argv
-from backend.devstack.processes import PROJECT_ROOT, ManagedProcess, free_port, python_child_env
-from backend.security.keys import generate_key
-from backend.temporal.binaries import temporal_cli_path
+from execbatch.devstack.dev_server import dev_server_argv
+from execbatch.devstack.processes import PROJECT_ROOT, ManagedProcess, free_port, python_child_env
+from execbatch.security.keys import generate_key
+from execbatch.temporal.binaries import temporal_cli_path
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ class DevServer(ChildProcess):
 
 
 class CodecServer(ChildProcess):
-    """``python -m backend.security.codec_server`` on a free port."""
+    """``python -m execbatch.security.codec_server`` on a free port."""
 
     def __init__(
         self,
@@ -142,7 +142,13 @@ class CodecServer(ChildProcess):
         port: int | None = None,
     ) -> None:
         self.port = port or free_port()
-        command = [sys.executable, "-m", "backend.security.codec_server", "--port", str(self.port)]
+        command = [
+            sys.executable,
+            "-m",
+            "execbatch.security.codec_server",
+            "--port",
+            str(self.port),
+        ]
         for origin in origins:
             command += ["--cors-origin", origin]
         super().__init__(command, log_path, child_env(env))

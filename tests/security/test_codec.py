@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from temporalio.api.common.v1 import Payload
 
-from backend.security.codec import (
+from execbatch.security.codec import (
     ENCODING,
     KEY_ID_METADATA,
     CodecError,
     EncryptionCodec,
     codec_from_env,
 )
-from backend.security.keys import KeyConfigError, generate_key, keyring_from_env
-from backend.security.redaction import REDACTED, redact
+from execbatch.security.keys import KeyConfigError, generate_key, keyring_from_env
+from execbatch.security.redaction import REDACTED, redact
 
 PLAIN = Payload(metadata={"encoding": b"json/plain"}, data=b'{"symbol":"HUSHA","quantity":"17"}')
 

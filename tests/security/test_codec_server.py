@@ -13,7 +13,7 @@ import pytest
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from backend.security.codec import ENCODING, EncryptionCodec, codec_from_env
+from execbatch.security.codec import ENCODING, EncryptionCodec, codec_from_env
 from tests.security.stack import CodecServer, SecretSet, child_env
 
 UI_ORIGIN = "http://127.0.0.1:18233"
@@ -128,7 +128,7 @@ def test_refuses_to_start_without_a_token(secret_set: SecretSet) -> None:
     env = child_env({"EXECBATCH_CODEC_KEYS": f"k1={secret_set.codec_key}"})
     env.pop("EXECBATCH_CODEC_SERVER_TOKEN", None)
     done = subprocess.run(
-        [sys.executable, "-m", "backend.security.codec_server", "--port", "0"],
+        [sys.executable, "-m", "execbatch.security.codec_server", "--port", "0"],
         env=env,
         capture_output=True,
         timeout=60,

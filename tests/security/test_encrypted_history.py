@@ -16,15 +16,15 @@ from temporalio.api.query.v1 import WorkflowQuery
 from temporalio.api.workflowservice.v1 import QueryWorkflowRequest
 from temporalio.client import Client
 
-from backend.client.batch_client import BatchClient
-from backend.core.enums import BatchExecutionMode, BatchStatus
-from backend.security.codec import ENCODING, EncryptionCodec
-from backend.venue.adapters.paper import PaperVenueAdapter
-from backend.venue.service.process import VenueProcess
+from execbatch.client.batch_client import BatchClient
+from execbatch.core.enums import BatchExecutionMode, BatchStatus
+from execbatch.security.codec import ENCODING, EncryptionCodec
+from execbatch.venue.adapters.paper import PaperVenueAdapter
+from execbatch.venue.paper.service.process import VenueProcess
+from execbatch.worker import build_worker
 from tests.security.batches import MARKERS, secret_document
 from tests.security.history import FoundPayload, payloads
 from tests.security.stack import DevServer, SecretSet
-from worker import build_worker
 
 pytestmark = pytest.mark.devserver
 

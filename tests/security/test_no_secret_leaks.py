@@ -20,9 +20,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from backend.core.enums import BatchExecutionMode
-from backend.venue.adapters.paper import PaperVenueAdmin
-from backend.venue.service.process import VenueProcess
+from execbatch.core.enums import BatchExecutionMode
+from execbatch.venue.adapters.paper import PaperVenueAdmin
+from execbatch.venue.paper.service.process import VenueProcess
 from tests.security.batches import MARKER_SYMBOLS, secret_document
 from tests.security.stack import ChildProcess, CodecServer, DevServer, SecretSet, child_env
 

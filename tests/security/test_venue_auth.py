@@ -16,10 +16,11 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from backend.security.signing import sign_headers
-from backend.venue.adapters.paper import PaperVenueAdapter, PaperVenueAdmin
-from backend.venue.models import OrderRequest, VenueStats
-from backend.venue.service.process import VenueProcess
+from execbatch.security.signing import sign_headers
+from execbatch.venue.adapters.paper import PaperVenueAdapter, PaperVenueAdmin
+from execbatch.venue.paper.service.process import VenueProcess
+from execbatch.venue.paper.wire import VenueStats
+from execbatch.venue.port.orders import OrderRequest
 from tests.security.stack import SecretSet
 
 

@@ -19,17 +19,17 @@ from typing import Any
 import pytest
 from temporalio.client import Client
 
-from backend.client.batch_client import BatchClient
-from backend.client.config import ExecbatchConfig
-from backend.client.connection import connect
-from backend.core.enums import BatchExecutionMode
-from backend.security.codec import ENCODING, EncryptionCodec
-from backend.venue.adapters.paper import PaperVenueAdapter
-from backend.venue.service.process import PROJECT_ROOT, VenueProcess, free_port
+from execbatch.client.batch_client import BatchClient
+from execbatch.client.config import ExecbatchConfig
+from execbatch.client.connection import connect
+from execbatch.core.enums import BatchExecutionMode
+from execbatch.security.codec import ENCODING, EncryptionCodec
+from execbatch.venue.adapters.paper import PaperVenueAdapter
+from execbatch.venue.paper.service.process import PROJECT_ROOT, VenueProcess, free_port
+from execbatch.worker import build_worker
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.security.batches import secret_document
 from tests.security.stack import CodecServer, DevServer, SecretSet
-from worker import build_worker
 
 DOCS = PROJECT_ROOT / "docs"
 

@@ -7,7 +7,7 @@ loads it by itself, and registering it again here would be an error.
 import os
 from importlib.metadata import entry_points
 
-PLUGIN = "backend.testing.pytest_plugin"
+PLUGIN = "execbatch.testing.pytest_plugin"
 
 
 def _autoloaded() -> bool:

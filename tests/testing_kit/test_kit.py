@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from backend.core.enums import (
+from execbatch.core.enums import (
     BatchExecutionMode,
     BatchStatus,
     LegStatus,
     OrderType,
     VenueOrderStatus,
 )
-from backend.dtos.directive_document import DirectiveDocument
-from backend.dtos.execution import ExecutionSettings
-from backend.testing import (
+from execbatch.dtos.directive_document import DirectiveDocument
+from execbatch.dtos.execution import ExecutionSettings
+from execbatch.testing import (
     TEST_SETTINGS,
     BatchTestEnvironment,
     BatchTestKit,
@@ -26,7 +26,7 @@ from backend.testing import (
     TimeHeldByActivity,
     with_policy,
 )
-from backend.testing.clock import pending_activities
+from execbatch.testing.clock import pending_activities
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

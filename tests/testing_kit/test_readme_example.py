@@ -1,10 +1,10 @@
 from decimal import Decimal
 
-from backend.core.enums import BatchExecutionMode, BatchStatus, LegStatus, OrderSide, OrderType
-from backend.dtos.directive_document import DirectiveDocument
-from backend.dtos.execution import ExecutionCommand
-from backend.dtos.strategy import ExecutionPolicy, StrategyDirective
-from backend.testing import BatchTestKit
+from execbatch.core.enums import BatchExecutionMode, BatchStatus, LegStatus, OrderSide, OrderType
+from execbatch.dtos.directive_document import DirectiveDocument
+from execbatch.dtos.execution import ExecutionCommand
+from execbatch.dtos.strategy import ExecutionPolicy, StrategyDirective
+from execbatch.testing import BatchTestKit
 
 PAIR_TRADE = DirectiveDocument(
     directive=StrategyDirective(

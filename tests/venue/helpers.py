@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from backend.core.enums import OrderSide, OrderType, TimeInForce
-from backend.venue.models import OrderRequest
+from execbatch.core.enums import OrderSide, OrderType, TimeInForce
+from execbatch.venue.port.orders import OrderRequest
 
 START_CASH = Decimal("1000000")
 

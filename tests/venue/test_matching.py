@@ -6,8 +6,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from backend.core.enums import OrderSide, OrderType, TimeInForce, VenueOrderStatus
-from backend.venue.service.matching import apply_fill_to_position, fmt_decimal, plan_fill
+from execbatch.core.enums import OrderSide, OrderType, TimeInForce, VenueOrderStatus
+from execbatch.venue.paper.service.matching import apply_fill_to_position, fmt_decimal, plan_fill
 
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
 

@@ -9,11 +9,12 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from backend.core.enums import OrderSide, OrderType, TimeInForce, VenueOrderStatus
-from backend.venue.adapters.base import OrderNotFound, VenueRejection, VenueUnavailable
-from backend.venue.adapters.paper import PaperVenueAdapter, PaperVenueAdmin
-from backend.venue.models import FaultKind, Position
-from backend.venue.service.process import VenueProcess
+from execbatch.core.enums import OrderSide, OrderType, TimeInForce, VenueOrderStatus
+from execbatch.venue.adapters.paper import PaperVenueAdapter, PaperVenueAdmin
+from execbatch.venue.paper.service.process import VenueProcess
+from execbatch.venue.paper.wire import FaultKind
+from execbatch.venue.port.adapter import OrderNotFound, VenueRejection, VenueUnavailable
+from execbatch.venue.port.orders import Position
 from tests.venue.helpers import START_CASH, new_id, order
 
 LIMIT = OrderType.LIMIT

@@ -8,16 +8,16 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from backend.core.enums import OrderSide, OrderType, TimeInForce, VenueOrderStatus
-from backend.venue.adapters.base import (
+from execbatch.core.enums import OrderSide, OrderType, TimeInForce, VenueOrderStatus
+from execbatch.venue.adapters.paper import PaperVenueAdapter, PaperVenueAdmin
+from execbatch.venue.paper.service.process import VenueProcess, free_port
+from execbatch.venue.port.adapter import (
     OrderConflict,
     OrderNotFound,
     VenueRejection,
     VenueUnavailable,
 )
-from backend.venue.adapters.paper import PaperVenueAdapter, PaperVenueAdmin
-from backend.venue.models import Position
-from backend.venue.service.process import VenueProcess, free_port
+from execbatch.venue.port.orders import Position
 from tests.venue.helpers import START_CASH, new_id, new_symbol, order
 
 SELL = OrderSide.SELL

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from backend.core.enums import OrderSide, OrderType, VenueOrderStatus
-from backend.venue.adapters.base import VenueRejection
-from backend.venue.adapters.paper import PaperVenueAdapter, PaperVenueAdmin
-from backend.venue.models import Account, Position, VenueOrder
-from backend.venue.service.process import VenueProcess
+from execbatch.core.enums import OrderSide, OrderType, VenueOrderStatus
+from execbatch.venue.adapters.paper import PaperVenueAdapter, PaperVenueAdmin
+from execbatch.venue.paper.service.process import VenueProcess
+from execbatch.venue.port.adapter import VenueRejection
+from execbatch.venue.port.orders import Account, Position, VenueOrder
 from tests.venue.helpers import order
 
 Snapshot = tuple[list[VenueOrder], list[Position], Account, dict[str, Decimal]]

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from backend.client.batch_client import BatchClient, Submission
-from backend.core.enums import BatchExecutionMode
-from backend.dtos.directive_document import DirectiveDocument
-from backend.dtos.execution import BatchResult, ExecutionSettings
-from backend.dtos.strategy import ExecutionPolicy
+from execbatch.client.batch_client import BatchClient, Submission
+from execbatch.core.enums import BatchExecutionMode
+from execbatch.dtos.directive_document import DirectiveDocument
+from execbatch.dtos.execution import BatchResult, ExecutionSettings
+from execbatch.dtos.strategy import ExecutionPolicy
+from execbatch.worker import build_worker
 from tests.workflows.scripted_venue import ScriptedVenue
-from worker import build_worker
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

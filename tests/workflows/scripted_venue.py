@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from backend.core.enums import OrderSide, OrderType, TimeInForce, VenueOrderStatus
-from backend.venue.adapters.base import OrderNotFound, VenueRejection, VenueUnavailable
-from backend.venue.models import OrderRequest, Position, VenueOrder
+from execbatch.core.enums import OrderSide, OrderType, TimeInForce, VenueOrderStatus
+from execbatch.venue.port.adapter import OrderNotFound, VenueRejection, VenueUnavailable
+from execbatch.venue.port.orders import OrderRequest, Position, VenueOrder
 
 PRICE = Decimal("100")
 

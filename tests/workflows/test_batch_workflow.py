@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from temporalio.client import WorkflowFailureError
 
-from backend.client.batch_client import BatchAlreadyFinal
-from backend.core.enums import BatchExecutionMode, BatchStatus, LegStatus
-from backend.dtos.execution import ExecutionSettings
+from execbatch.client.batch_client import BatchAlreadyFinal
+from execbatch.core.enums import BatchExecutionMode, BatchStatus, LegStatus
+from execbatch.dtos.execution import ExecutionSettings
 from tests.workflows.conftest import load_example, with_policy
 from tests.workflows.scripted_venue import ScriptedVenue
 

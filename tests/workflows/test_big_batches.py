@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from backend.core.enums import BatchExecutionMode, BatchStatus, LegStatus, OrderSide, OrderType
-from backend.dtos.directive_document import DirectiveDocument
-from backend.dtos.execution import ExecutionCommand
-from backend.dtos.strategy import ExecutionPolicy, StrategyDirective
+from execbatch.core.enums import BatchExecutionMode, BatchStatus, LegStatus, OrderSide, OrderType
+from execbatch.dtos.directive_document import DirectiveDocument
+from execbatch.dtos.execution import ExecutionCommand
+from execbatch.dtos.strategy import ExecutionPolicy, StrategyDirective
 from tests.workflows.scripted_venue import ScriptedVenue
 
 LEGS = 1000

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from backend.core.enums import BatchStatus, LegStatus
-from backend.testing import BatchTestKit
+from execbatch.core.enums import BatchStatus, LegStatus
+from execbatch.testing import BatchTestKit
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

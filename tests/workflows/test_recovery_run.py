@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from temporalio.client import WorkflowFailureError
 
-from backend.client.batch_client import BatchClient
-from backend.core.enums import BatchExecutionMode, BatchStatus, LegStatus
-from backend.core.order_ids import placement_order_id
-from backend.core.workflow_ids import recovery_workflow_id
-from backend.dtos.directive_document import DirectiveDocument
-from backend.venue.models import OrderRequest
+from execbatch.client.batch_client import BatchClient
+from execbatch.core.enums import BatchExecutionMode, BatchStatus, LegStatus
+from execbatch.core.order_ids import placement_order_id
+from execbatch.core.workflow_ids import recovery_workflow_id
+from execbatch.dtos.directive_document import DirectiveDocument
+from execbatch.venue.port.orders import OrderRequest
 from tests.workflows.conftest import load_example, with_policy
 from tests.workflows.scripted_venue import ScriptedVenue
 

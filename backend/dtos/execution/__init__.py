@@ -1,7 +1,7 @@
-from backend.dtos.execution.batch_result import BatchResult, LegResult
-from backend.dtos.execution.batch_run import BatchRunRequest, ExecutionSettings
-from backend.dtos.execution.execution_command import ExecutionCommand
-from backend.dtos.execution.execution_command_batch import ExecutionCommandBatch
+from execbatch.dtos.execution.batch_result import BatchResult, LegResult
+from execbatch.dtos.execution.batch_run import BatchRunRequest, ExecutionSettings
+from execbatch.dtos.execution.execution_command import ExecutionCommand
+from execbatch.dtos.execution.execution_command_batch import ExecutionCommandBatch
 
 __all__ = [
     "BatchResult",

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
-from backend.core.enums import BatchExecutionMode, BatchStatus, LegStatus, OrderSide, OrderType
-from backend.dtos.types import Quantity
+from execbatch.core.enums import BatchExecutionMode, BatchStatus, LegStatus, OrderSide, OrderType
+from execbatch.dtos.types import Quantity
 
 
 class LegResult(BaseModel):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.dtos.execution.execution_command_batch import ExecutionCommandBatch
+from execbatch.dtos.execution.execution_command_batch import ExecutionCommandBatch
 
 
 class ExecutionSettings(BaseModel):

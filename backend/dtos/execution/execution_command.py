@@ -6,8 +6,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from backend.core.enums import OrderSide, OrderType, TimeInForce
-from backend.dtos.types import Identifier, PositiveDecimal, Symbol
+from execbatch.core.enums import OrderSide, OrderType, TimeInForce
+from execbatch.dtos.types import Identifier, PositiveDecimal, Symbol
 
 
 class ExecutionCommand(BaseModel):

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from backend.core.enums import BatchExecutionMode
-from backend.dtos.execution.execution_command import ExecutionCommand
-from backend.dtos.types import MAX_LEGS, BatchId
+from execbatch.core.enums import BatchExecutionMode
+from execbatch.dtos.execution.execution_command import ExecutionCommand
+from execbatch.dtos.types import MAX_LEGS, BatchId
 
 
 class ExecutionCommandBatch(BaseModel):

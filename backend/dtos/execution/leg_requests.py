@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
-from backend.dtos.execution.execution_command import ExecutionCommand
+from execbatch.dtos.execution.execution_command import ExecutionCommand
 
 
 class PlaceLegRequest(BaseModel):

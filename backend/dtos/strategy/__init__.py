@@ -1,3 +1,3 @@
-from backend.dtos.strategy.strategy_directive import ExecutionPolicy, StrategyDirective
+from execbatch.dtos.strategy.strategy_directive import ExecutionPolicy, StrategyDirective
 
 __all__ = ["ExecutionPolicy", "StrategyDirective"]

@@ -10,8 +10,8 @@ from collections import Counter
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from backend.core.enums import BatchExecutionMode
-from backend.dtos.types import MAX_LEGS, Identifier
+from execbatch.core.enums import BatchExecutionMode
+from execbatch.dtos.types import MAX_LEGS, Identifier
 
 
 class ExecutionPolicy(BaseModel):

@@ -1,20 +1,5 @@
-"""Venue adapters: the ExchangeAdapter protocol, its errors, and the paper venue's."""
+"""One adapter per venue, each implementing ``execbatch.venue.port.ExchangeAdapter``."""
 
-from backend.venue.adapters.base import (
-    ExchangeAdapter,
-    OrderConflict,
-    OrderNotFound,
-    VenueRejection,
-    VenueUnavailable,
-)
-from backend.venue.adapters.paper import PaperVenueAdapter, PaperVenueAdmin
+from execbatch.venue.adapters.paper import PaperVenueAdapter, PaperVenueAdmin
 
-__all__ = [
-    "ExchangeAdapter",
-    "OrderConflict",
-    "OrderNotFound",
-    "PaperVenueAdapter",
-    "PaperVenueAdmin",
-    "VenueRejection",
-    "VenueUnavailable",
-]
+__all__ = ["PaperVenueAdapter", "PaperVenueAdmin"]

@@ -23,7 +23,7 @@ any other 4xx                          ``RuntimeError`` with the body: a bug
 ``PaperVenueAdmin`` drives the venue's admin API (prices, accounts, fault
 rules, statistics) for tests, demos and the testing kit.
 
-Both sign every request (HMAC-SHA256, see ``backend.security.signing``) when
+Both sign every request (HMAC-SHA256, see ``execbatch.security.signing``) when
 a key is configured: the adapter with ``EXECBATCH_VENUE_API_KEY``, the admin
 client with ``EXECBATCH_VENUE_ADMIN_KEY``, read from the same environment as
 the venue's, unless passed explicitly. No key: requests go unsigned, which an
@@ -47,23 +47,37 @@ from typing import Any, Self
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
-from backend.security.signing import sign_headers
-from backend.security.venue_credentials import ENV_ADMIN_KEY, ENV_API_KEY, VenueCredentials
-from backend.venue.adapters.base import (
+from execbatch.security.signing import sign_headers
+from execbatch.security.venue_credentials import ENV_ADMIN_KEY, ENV_API_KEY, VenueCredentials
+from execbatch.venue.paper.wire import FaultRule, FaultRuleSpec, VenueStats
+from execbatch.venue.port.adapter import (
     OrderConflict,
     OrderNotFound,
     VenueRejection,
     VenueUnavailable,
 )
-from backend.venue.models import (
+from execbatch.venue.port.capabilities import ClientIdScope, VenueCapabilities
+from execbatch.venue.port.orders import (
+    CLIENT_ORDER_ID_PATTERN,
     Account,
-    FaultRule,
-    FaultRuleSpec,
     OrderRequest,
     Position,
     VenueOrder,
-    VenueStats,
 )
+
+PAPER_CAPABILITIES = VenueCapabilities(
+    venue="paper",
+    client_id_scope=ClientIdScope.FOREVER,
+    cancel_fences_unknown_id=True,
+    lookup_by_client_id=True,
+    status_unknown_answers=True,  # an HTTP timeout after the order landed
+    placement_landing_bound_seconds=None,
+    max_client_order_id_length=255,
+    client_order_id_pattern=CLIENT_ORDER_ID_PATTERN,
+    fractional_quantities=True,
+)
+"""Our paper venue: one order per client order id forever, and a cancel of an
+unknown id fences it (docs/VENUE.md)."""
 
 REJECTION_CODES = frozenset({"INSUFFICIENT_FUNDS", "UNKNOWN_SYMBOL", "INVALID_ORDER"})
 _TRANSIENT_4XX = frozenset({408, 429})
@@ -241,6 +255,10 @@ class PaperVenueAdapter(_VenueHTTP):
             key_variable=ENV_API_KEY,
         )
         self.account = account
+
+    @property
+    def capabilities(self) -> VenueCapabilities:
+        return PAPER_CAPABILITIES
 
     async def place_order(self, request: OrderRequest) -> VenueOrder:
         """Place idempotently: a retry with the same ``client_order_id`` returns

@@ -14,24 +14,21 @@ from pydantic_core import ErrorDetails
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from backend.dtos.types import PositiveDecimal, Symbol
-from backend.security.venue_credentials import VenueCredentials
-from backend.venue.models import (
-    Account,
+from execbatch.dtos.types import PositiveDecimal, Symbol
+from execbatch.security.venue_credentials import VenueCredentials
+from execbatch.venue.paper.service.auth import VenueAuthMiddleware, warn_if_open
+from execbatch.venue.paper.service.config import VenueSettings
+from execbatch.venue.paper.service.engine import VenueEngine
+from execbatch.venue.paper.service.http import VenueHTTPError, error_response, json_response
+from execbatch.venue.paper.wire import (
     AccountFunding,
     FaultEndpoint,
     FaultRule,
     FaultRuleSpec,
-    OrderRequest,
-    Position,
     VenueError,
-    VenueOrder,
     VenueStats,
 )
-from backend.venue.service.auth import VenueAuthMiddleware, warn_if_open
-from backend.venue.service.config import VenueSettings
-from backend.venue.service.engine import VenueEngine
-from backend.venue.service.http import VenueHTTPError, error_response, json_response
+from execbatch.venue.port.orders import Account, OrderRequest, Position, VenueOrder
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": VenueError} for code in (404, 409, 422, 503)

@@ -37,17 +37,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
-from backend.core.enums import OrderSide, OrderType, VenueOrderStatus
-from backend.venue.models import (
-    Account,
-    FaultEndpoint,
-    FaultKind,
-    OrderRequest,
-    Position,
-    VenueOrder,
-)
-from backend.venue.service.faults import FaultDecision, FaultTarget
-from backend.venue.service.matching import (
+from execbatch.core.enums import OrderSide, OrderType, VenueOrderStatus
+from execbatch.venue.paper.service.faults import FaultDecision, FaultTarget
+from execbatch.venue.paper.service.matching import (
     EXACT,
     apply_fill_to_position,
     buy_cost_price,
@@ -58,7 +50,7 @@ from backend.venue.service.matching import (
     plan_fill,
     weighted_average,
 )
-from backend.venue.service.schema import (
+from execbatch.venue.paper.service.schema import (
     OPEN_STATUSES,
     SCHEMA,
     SCHEMA_VERSION,
@@ -73,6 +65,8 @@ from backend.venue.service.schema import (
     order_from_row,
     show,
 )
+from execbatch.venue.paper.wire import FaultEndpoint, FaultKind
+from execbatch.venue.port.orders import Account, OrderRequest, Position, VenueOrder
 
 log = logging.getLogger("execbatch.venue")
 

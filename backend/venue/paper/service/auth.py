@@ -1,4 +1,4 @@
-"""Authentication of the venue's HTTP API (signed requests, see backend.security.signing).
+"""Authentication of the venue's HTTP API (signed requests, see execbatch.security.signing).
 
 Every endpoint but ``/health`` and the API docs needs a valid signature:
 ``/admin/*`` with an admin key, the rest (orders, positions, accounts) with a
@@ -14,15 +14,15 @@ from enum import Enum
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.security.signing import (
+from execbatch.security.signing import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     VERDICT_MESSAGES,
     SignatureVerifier,
     Verdict,
 )
-from backend.security.venue_credentials import ENV_ADMIN_KEY, ENV_API_KEY, VenueCredentials
-from backend.venue.service.http import VenueHTTPError, error_response
+from execbatch.security.venue_credentials import ENV_ADMIN_KEY, ENV_API_KEY, VenueCredentials
+from execbatch.venue.paper.service.http import VenueHTTPError, error_response
 
 log = logging.getLogger("execbatch.venue.auth")
 

@@ -1,8 +1,8 @@
 """The ExchangeAdapter protocol and the errors every adapter maps to.
 
-The activities only know this protocol; the paper venue implements it over
-HTTP today, and a real venue (ccxt) can implement it later. The error classes
-are the contract for retry classification:
+The activities only know this protocol and the venue's declared capabilities
+(``capabilities.py``); each venue's adapter lives in ``execbatch.venue.adapters``.
+The error classes are the contract for retry classification:
 
 * VenueRejection (a business "no": insufficient funds, unknown symbol,
   invalid order) and OrderConflict (same client id, other content) are final.
@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from backend.venue.models import OrderRequest, Position, VenueOrder
+from execbatch.venue.port.capabilities import VenueCapabilities
+from execbatch.venue.port.orders import OrderRequest, Position, VenueOrder
 
 
 class VenueRejection(Exception):
@@ -40,6 +41,11 @@ class VenueUnavailable(Exception):
 class ExchangeAdapter(Protocol):
     """What the order activities need from a venue."""
 
+    @property
+    def capabilities(self) -> VenueCapabilities:
+        """What this venue guarantees (client id scope, fencing, lookups, ...)."""
+        ...
+
     async def place_order(self, request: OrderRequest) -> VenueOrder:
         """Place an order, idempotently by ``client_order_id``."""
         ...
@@ -51,10 +57,11 @@ class ExchangeAdapter(Protocol):
     async def cancel_order(self, client_order_id: str) -> VenueOrder:
         """Cancel the order's open remainder; idempotent.
 
-        Cancelling an id the venue has never seen fences it: the venue records
-        a CANCELED order with nothing filled, and a later placement with that
-        id returns it instead of placing. That closes the race between a
-        compensation and a placement still in flight.
+        Where ``capabilities.cancel_fences_unknown_id`` holds, cancelling an id
+        the venue has never seen fences it: the venue records a CANCELED order
+        with nothing filled, and a later placement with that id returns it
+        instead of placing. Elsewhere an unknown id raises ``OrderNotFound``,
+        which says nothing about a placement still in flight.
         """
         ...
 

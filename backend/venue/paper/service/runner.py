@@ -1,6 +1,6 @@
 """Run the venue: ``run_venue(...)`` for code, ``main(argv)`` for the command line.
 
-``python -m backend.venue --port 8700 --db venue.db`` and ``execbatch venue``
+``python -m execbatch.venue --port 8700 --db venue.db`` and ``execbatch venue``
 both end up in ``serve_venue``.
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import uvicorn
 
-from backend.venue.service.app import create_app
-from backend.venue.service.config import (
+from execbatch.venue.paper.service.app import create_app
+from execbatch.venue.paper.service.config import (
     DEFAULT_CASH,
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -122,7 +122,7 @@ def run_venue(
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m backend.venue",
+        prog="python -m execbatch.venue",
         description="Run the execbatch paper venue (HTTP API, state in SQLite).",
     )
     parser.add_argument("--host", default=DEFAULT_HOST, help="bind address (default %(default)s)")

@@ -34,8 +34,8 @@ from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 
-from backend.core.enums import OrderSide
-from backend.venue.models import FaultEndpoint, FaultKind, FaultRule, FaultRuleSpec
+from execbatch.core.enums import OrderSide
+from execbatch.venue.paper.wire import FaultEndpoint, FaultKind, FaultRule, FaultRuleSpec
 
 DEFAULT_HANG_SECONDS = Decimal(60)
 

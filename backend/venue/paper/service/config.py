@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.dtos.types import PositiveDecimal
+from execbatch.dtos.types import PositiveDecimal
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8700

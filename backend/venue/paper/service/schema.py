@@ -12,9 +12,9 @@ import sqlite3
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from backend.core.enums import OrderSide, OrderType, TimeInForce, VenueOrderStatus
-from backend.venue.models import OrderRequest, VenueOrder
-from backend.venue.service.matching import fmt_decimal
+from execbatch.core.enums import OrderSide, OrderType, TimeInForce, VenueOrderStatus
+from execbatch.venue.paper.service.matching import fmt_decimal
+from execbatch.venue.port.orders import OrderRequest, VenueOrder
 
 SCHEMA_VERSION = 1
 

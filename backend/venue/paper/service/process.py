@@ -28,7 +28,7 @@ from typing import Self
 
 import httpx
 
-from backend.devstack.processes import (
+from execbatch.devstack.processes import (
     PROJECT_ROOT,
     ManagedProcess,
     free_port,
@@ -39,7 +39,7 @@ __all__ = ["PROJECT_ROOT", "VenueProcess", "free_port", "start_venue_process"]
 
 
 class VenueProcess(ManagedProcess):
-    """``python -m backend.venue`` as a child process on a loopback port.
+    """``python -m execbatch.venue`` as a child process on a loopback port.
 
     ``db_path=None`` uses a fresh temporary directory, removed by ``close()``
     (and by leaving the ``with`` block). The port is chosen once and kept
@@ -89,7 +89,7 @@ class VenueProcess(ManagedProcess):
         return [
             sys.executable,
             "-m",
-            "backend.venue",
+            "execbatch.venue",
             "--host",
             self.host,
             "--port",

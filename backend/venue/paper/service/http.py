@@ -17,7 +17,7 @@ from typing import TypeAlias
 from fastapi import Response
 from pydantic import BaseModel
 
-from backend.venue.service.matching import fmt_decimal
+from execbatch.venue.paper.service.matching import fmt_decimal
 
 JSONValue: TypeAlias = str | int | float | bool | list["JSONValue"] | dict[str, "JSONValue"] | None
 

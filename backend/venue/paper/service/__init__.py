@@ -7,10 +7,10 @@ Public entry points:
 * ``VenueProcess`` runs it as a child process (tests, benchmarks, demos).
 """
 
-from backend.venue.service.app import create_app
-from backend.venue.service.config import DEFAULT_PRICES, VenueSettings
-from backend.venue.service.process import VenueProcess, free_port, start_venue_process
-from backend.venue.service.runner import build_settings, main, run_venue, serve_venue
+from execbatch.venue.paper.service.app import create_app
+from execbatch.venue.paper.service.config import DEFAULT_PRICES, VenueSettings
+from execbatch.venue.paper.service.process import VenueProcess, free_port, start_venue_process
+from execbatch.venue.paper.service.runner import build_settings, main, run_venue, serve_venue
 
 __all__ = [
     "DEFAULT_PRICES",

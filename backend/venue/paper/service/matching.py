@@ -24,7 +24,7 @@ from decimal import (
     localcontext,
 )
 
-from backend.core.enums import OrderSide, OrderType, TimeInForce, VenueOrderStatus
+from execbatch.core.enums import OrderSide, OrderType, TimeInForce, VenueOrderStatus
 
 EXACT = Context(
     prec=100, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow]

@@ -12,22 +12,19 @@ from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from backend.core.enums import VenueOrderStatus
-from backend.venue.models import (
-    Account,
+from execbatch.core.enums import VenueOrderStatus
+from execbatch.venue.paper.service.config import VenueSettings
+from execbatch.venue.paper.service.faults import FaultInjector, FaultTarget
+from execbatch.venue.paper.service.http import VenueHTTPError
+from execbatch.venue.paper.service.store import PlaceResult, StoreRunner, VenueStore
+from execbatch.venue.paper.wire import (
     FaultEndpoint,
     FaultKind,
     FaultRule,
     FaultRuleSpec,
-    OrderRequest,
-    Position,
-    VenueOrder,
     VenueStats,
 )
-from backend.venue.service.config import VenueSettings
-from backend.venue.service.faults import FaultInjector, FaultTarget
-from backend.venue.service.http import VenueHTTPError
-from backend.venue.service.store import PlaceResult, StoreRunner, VenueStore
+from execbatch.venue.port.orders import Account, OrderRequest, Position, VenueOrder
 
 log = logging.getLogger("execbatch.venue")
 
