@@ -60,9 +60,14 @@ class OrderActivities:
     async def await_leg(self, request: AwaitLegRequest) -> VenueOrder:
         """Poll a resting order until it is terminal, heartbeating every poll.
 
-        Heartbeats are how a workflow's cancel reaches this activity; on cancel
-        the open order is cancelled at the venue before the activity ends, so
-        nothing keeps resting behind a batch that has given up on it.
+        Heartbeats are how a workflow's cancel reaches this activity. When the
+        workflow asked for the cancel, the open order is cancelled at the venue
+        before the activity ends, so nothing keeps resting behind a batch that
+        has given up on it. Any other cancellation leaves the order alone: a
+        worker shutting down (another worker takes over the order when the
+        heartbeat times out), or a run that is gone (reset: its newer run
+        follows the order on; terminated: its settlement run decides, and for
+        a COORDINATED batch it must also revert the other legs).
         """
         try:
             while True:
@@ -73,8 +78,10 @@ class OrderActivities:
                 activity.heartbeat(str(order.filled_quantity))
                 await asyncio.sleep(request.poll_interval_seconds)
         except asyncio.CancelledError:
-            async with venue_errors_as_temporal_errors():
-                await asyncio.shield(self._adapter.cancel_order(request.client_order_id))
+            details = activity.cancellation_details()
+            if details is not None and details.cancel_requested:
+                async with venue_errors_as_temporal_errors():
+                    await asyncio.shield(self._adapter.cancel_order(request.client_order_id))
             raise
 
     @activity.defn(name="get_leg")

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.worker import Worker, WorkflowRunner
+from temporalio.worker import Interceptor, Worker, WorkflowRunner
 
 from execbatch.activities.order_activities import OrderActivities
 from execbatch.client.config import ExecbatchConfig
@@ -60,8 +60,10 @@ def build_worker(
     *,
     max_concurrent_activities: int = 200,
     max_concurrent_workflow_tasks: int = 100,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Worker:
-    """A worker with our workflow and the order activities bound to ``adapter``."""
+    """A worker with our workflow and the order activities bound to ``adapter``
+    (``interceptors``: tracing, or a test's injected faults)."""
     activities = OrderActivities(adapter)
     return Worker(
         client,
@@ -75,6 +77,7 @@ def build_worker(
         # (default 10 s): it bounds how much of a wind-down margin a crash eats.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
         workflow_runner=workflow_runner(),
+        interceptors=interceptors,
     )
 
 

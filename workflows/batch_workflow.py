@@ -30,7 +30,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 
 with workflow.unsafe.imports_passed_through():
     from execbatch.activities.order_activities import OrderActivities
-    from execbatch.core.enums import BatchExecutionMode, BatchStatus, LegStatus
+    from execbatch.core.enums import BatchExecutionMode, BatchStatus, LegStatus, RunEnding
     from execbatch.dtos.execution.batch_result import BatchResult
     from execbatch.dtos.execution.batch_run import BatchRunRequest
     from execbatch.dtos.execution.leg_requests import (
@@ -94,7 +94,7 @@ class ExecutionBatchWorkflow:
 
         remaining = self._time_to_deadline()
         if request.recovery_of is not None:
-            self._begin_recovery(request.recovery_of)
+            self._begin_recovery(request)
             remaining = None
         elif remaining is not None and remaining <= timedelta(0):
             # The first workflow task ran after the deadline (workers were down):
@@ -458,23 +458,33 @@ class ExecutionBatchWorkflow:
         self._result = self._snapshot()
         return self._result
 
-    def _begin_recovery(self, timed_out_workflow_id: str) -> None:
-        """Wind down a batch whose own run Temporal's hard timeout ended mid-flight.
+    def _begin_recovery(self, request: BatchRunRequest) -> None:
+        """Settle a batch whose run Temporal closed without a result.
 
-        Nothing is known about the legs (the timed-out run's state died with
-        it), so every leg is treated as maybe placed: each is settled at the
-        venue (fenced if it never landed, cancelled if it rests; the venue's
-        answer is its final state) and a COORDINATED batch's fills are
-        reverted, exactly as its deadline would have done. Revert orders are
-        read back from the venue, so reverts the first run already sent count.
+        The hard execution timeout, an operator's Terminate and a failed run
+        all end the run without running any more of its code. Nothing is known
+        about the legs (that run's state died with it), so every leg is treated
+        as maybe placed: each is settled at the venue (fenced if it never
+        landed, cancelled if it rests; the venue's answer is its final state)
+        and a COORDINATED batch's fills are reverted, exactly as its deadline
+        would have done. Revert orders are read back from the venue, so
+        reverts the first run already sent count.
         """
         for leg in self._legs:
             leg.started = True
             leg.outcome_unknown = True
+        ended = request.recovery_of
+        detail = f" ({request.ending_detail})" if request.ending_detail else ""
+        why = {
+            RunEnding.TIMED_OUT: (
+                f"{ended} hit its {self._batch.timeout_seconds}s execution timeout before it "
+                "could wind down"
+            ),
+            RunEnding.TERMINATED: f"{ended} was terminated{detail}",
+            RunEnding.FAILED: f"{ended} failed{detail}",
+        }[request.ending]
         self._request_wind_down(
-            BatchStatus.TIMED_OUT,
-            f"{timed_out_workflow_id} hit its {self._batch.timeout_seconds}s execution "
-            "timeout before it could wind down; this recovery run settled it at the venue",
+            request.ending.batch_status, f"{why}; this settlement run settled it at the venue"
         )
 
     def _request_wind_down(self, status: BatchStatus, reason: str) -> None:
@@ -510,20 +520,18 @@ class ExecutionBatchWorkflow:
                 self._request_wind_down(BatchStatus.CANCELLED, "cancelled through Temporal")
 
     def _upsert_initial_search_attributes(self) -> None:
-        """BatchMode and BatchStatus=RUNNING, unless the client set them at start.
+        """BatchMode, unless the client set it at start.
 
-        Our client sets them in the start request (no extra command, one
+        Our client sets it in the start request (no extra command, one
         visibility write fewer per batch); a batch started by other means gets
-        them here.
+        it here. BatchStatus is never set to RUNNING: a run Temporal closes
+        without a result (terminate, hard timeout) can no longer change its
+        search attributes, and a closed run must never say RUNNING. The
+        ExecutionStatus says a batch runs; BatchStatus is written from
+        WINDING_DOWN on, and its settlement run carries the final one.
         """
-        given = workflow.info().typed_search_attributes
-        missing = []
-        if given.get(BATCH_MODE) != self._batch.mode.value:
-            missing.append(BATCH_MODE.value_set(self._batch.mode.value))
-        if given.get(BATCH_STATUS) != BatchStatus.RUNNING.value:
-            missing.append(BATCH_STATUS.value_set(BatchStatus.RUNNING.value))
-        if missing:
-            workflow.upsert_search_attributes(missing)
+        if workflow.info().typed_search_attributes.get(BATCH_MODE) != self._batch.mode.value:
+            workflow.upsert_search_attributes([BATCH_MODE.value_set(self._batch.mode.value)])
 
     def _set_status(self, status: BatchStatus) -> None:
         """Record a status change; upsert BatchStatus only when it really changes."""

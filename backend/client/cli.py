@@ -43,6 +43,7 @@ from execbatch.client.batch_client import (
     BatchAlreadyFinal,
     BatchClient,
     BatchRecoveryPending,
+    NothingToSettle,
 )
 from execbatch.client.config import ExecbatchConfig
 from execbatch.client.connection import connect
@@ -242,11 +243,32 @@ async def describe_workflow(
 async def describe_batch(
     batches: BatchClient, batch_id: str, config: ExecbatchConfig
 ) -> BatchResult:
+    """What a batch is now: live while it runs, its result once it has ended.
+
+    A run Temporal closed without a result (hard timeout, Terminate, failure)
+    shows its settlement run: live while it settles, its result once done.
+    """
     description = await describe_workflow(batches, batch_id, config)
     if description.status is WorkflowExecutionStatus.RUNNING:
         return await live_status(batches, batch_id, config)
-    # A timed-out batch shows its recovery's result if there is one; no waiting here.
-    return await final_result(batches, batch_id, recovery_wait=timedelta(0))
+    if description.status is WorkflowExecutionStatus.COMPLETED:
+        return await batches.handle(batch_id).result()
+    settlement = recovery_workflow_id(batch_id)
+    try:
+        run = await batches.handle(settlement).describe()
+    except RPCError as exc:
+        if exc.status is not RPCStatusCode.NOT_FOUND:
+            raise
+        run = None
+    ended = description.status.name if description.status else "UNKNOWN"
+    if run is not None and run.status is WorkflowExecutionStatus.RUNNING:
+        return await live_status(batches, settlement, config)
+    if run is not None and run.status is WorkflowExecutionStatus.COMPLETED:
+        return await batches.handle(settlement).result()
+    raise CliError(
+        f"batch {batch_id}'s run was {ended} and it is not settled yet: a worker's sweeper "
+        f"settles it within seconds (`execbatch recover {batch_id}` does it by hand)"
+    )
 
 
 def show_result(result: BatchResult, as_json: bool, url: str) -> None:
@@ -356,26 +378,28 @@ def recover(
     batch_id: Annotated[str, typer.Argument(help="The batch id (= workflow id).")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Settle a batch Temporal's execution timeout ended (workers also do it by themselves).
+    """Settle a batch whose run Temporal closed without a result (workers also do it by
+    themselves, within seconds).
 
-    Places nothing: cancels or fences every leg at the venue and, for a
-    COORDINATED batch, reverts what filled. Runs at most once per batch.
+    For a run ended by its execution timeout, a Terminate (Web UI, `temporal
+    workflow terminate`) or a failure. Places nothing: cancels or fences every
+    leg at the venue and, for a COORDINATED batch, reverts what filled (the
+    batch ends flat, or NEEDS_ATTENTION naming the exposed legs); INDEPENDENT
+    and SEQUENTIAL keep their fills. Runs once per batch. A batch that was
+    reset is continued by its newer run and is never settled.
     """
     config = ExecbatchConfig.from_env()
 
     async def go() -> BatchResult:
         batches = BatchClient(await open_client(config), config.task_queue)
-        description = await describe_workflow(batches, batch_id, config)
-        if description.status is not WorkflowExecutionStatus.TIMED_OUT:
-            status = description.status.name if description.status else "UNKNOWN"
-            raise CliError(
-                f"batch {batch_id} is {status}: only a batch its execution timeout "
-                "ended needs a recovery"
-            )
-        submission = await batches.recover(batch_id, description.run_id)
+        await describe_workflow(batches, batch_id, config)  # clear message for unknown ids
+        try:
+            submission = await batches.recover(batch_id)
+        except NothingToSettle as exc:
+            raise CliError(str(exc)) from exc
         if not as_json:
             verb = "attached to" if submission.attached else "started"
-            out.print(f"{verb} recovery run {submission.handle.id}; waiting for it")
+            out.print(f"{verb} settlement run {submission.handle.id}; waiting for it")
         return await submission.handle.result()
 
     result = run(go(), config)
@@ -395,7 +419,9 @@ def list_batches(
     """Recent batches with their mode and status (Temporal visibility + search attributes)."""
     config = ExecbatchConfig.from_env()
     conditions = []
-    if status_filter is not None:
+    if status_filter is BatchStatus.RUNNING:
+        conditions.append("ExecutionStatus = 'Running'")  # BatchStatus is never RUNNING
+    elif status_filter is not None:
         conditions.append(f"BatchStatus = '{status_filter.value}'")
     if mode is not None:
         conditions.append(f"BatchMode = '{mode.value}'")

@@ -56,7 +56,7 @@ class EmbeddedExecutor:
         planner: BaseExecutionPlanner | None = None,
         max_concurrent_activities: int = 200,
         max_concurrent_workflow_tasks: int = 100,
-        recovery_interval: timedelta | None = timedelta(seconds=10),
+        recovery_interval: timedelta | None = timedelta(seconds=5),
     ) -> None:
         """``recovery_interval``: how often to sweep the task queue for batches
         their execution timeout ended, like every ``worker.py`` does (None: never)."""

@@ -14,7 +14,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from execbatch.client.batch_client import BatchSummary
+from execbatch.client.batch_client import SETTLING, UNSETTLED, BatchSummary
 from execbatch.core.enums import BatchStatus, LegStatus
 from execbatch.devstack.stack import Service
 from execbatch.dtos.execution import BatchResult, LegResult
@@ -30,6 +30,10 @@ STATUS_STYLES: dict[str, str] = {
     BatchStatus.STOPPED.value: "yellow",
     BatchStatus.TIMED_OUT.value: "red",
     BatchStatus.CANCELLED.value: "yellow",
+    BatchStatus.TERMINATED.value: "red",
+    BatchStatus.RUN_FAILED.value: "red",
+    UNSETTLED: "bold red",
+    SETTLING: "yellow",
     LegStatus.PENDING.value: "dim",
     LegStatus.PLACED.value: "cyan",
     LegStatus.PARTIALLY_FILLED.value: "yellow",

@@ -76,10 +76,14 @@ class VenueOrderStatus(str, Enum):
 
 
 class BatchStatus(str, Enum):
-    """Where a batch is; the last eight values are final.
+    """Where a batch is; every value but RUNNING and WINDING_DOWN is final.
 
     RUNNING and WINDING_DOWN only appear while the workflow runs (in the
-    status Query and the BatchStatus search attribute).
+    status Query; the BatchStatus search attribute is set from WINDING_DOWN on).
+    TERMINATED and RUN_FAILED are the endings of a run that Temporal closed
+    without a result (an operator's Terminate, an error in the run): a
+    settlement run settled every leg at the venue afterwards, like TIMED_OUT
+    after a hard timeout (NEEDS_ATTENTION when it could not make the batch safe).
     """
 
     RUNNING = "RUNNING"
@@ -92,10 +96,38 @@ class BatchStatus(str, Enum):
     STOPPED = "STOPPED"
     TIMED_OUT = "TIMED_OUT"
     CANCELLED = "CANCELLED"
+    TERMINATED = "TERMINATED"
+    RUN_FAILED = "RUN_FAILED"
 
     @property
     def is_final(self) -> bool:
         return self not in (BatchStatus.RUNNING, BatchStatus.WINDING_DOWN)
+
+
+class RunEnding(str, Enum):
+    """How Temporal closed a batch's run without it returning a result.
+
+    None of these runs any more of the workflow's code, so orders may rest at
+    the venue and a pair may be half filled; each is settled by one settlement
+    run (``execbatch.recovery``). A reset is not an ending: the run it
+    terminates is continued by a newer run of the same batch.
+    """
+
+    TIMED_OUT = "TIMED_OUT"
+    """Temporal's hard execution timeout (``timeout_seconds``) passed."""
+    TERMINATED = "TERMINATED"
+    """An operator terminated the run (Web UI, ``temporal workflow terminate``)."""
+    FAILED = "FAILED"
+    """The run failed with an error raised in workflow code."""
+
+    @property
+    def batch_status(self) -> BatchStatus:
+        """The batch's final status once the settlement made it safe."""
+        return {
+            RunEnding.TIMED_OUT: BatchStatus.TIMED_OUT,
+            RunEnding.TERMINATED: BatchStatus.TERMINATED,
+            RunEnding.FAILED: BatchStatus.RUN_FAILED,
+        }[self]
 
 
 class LegStatus(str, Enum):

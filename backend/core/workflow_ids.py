@@ -13,7 +13,3 @@ RECOVERY_SUFFIX = ":recovery"
 
 def recovery_workflow_id(batch_id: str) -> str:
     return f"{batch_id}{RECOVERY_SUFFIX}"
-
-
-def is_recovery_workflow_id(workflow_id: str) -> bool:
-    return workflow_id.endswith(RECOVERY_SUFFIX)

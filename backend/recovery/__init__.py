@@ -1,5 +1,6 @@
-"""Recovery of batches that Temporal's hard execution timeout ended mid-flight."""
+"""Settlement of batches whose run Temporal closed without a result (hard timeout,
+terminate, failure): see ``sweeper``."""
 
-from execbatch.recovery.sweeper import TimedOutBatchSweeper, start_sweeper
+from execbatch.recovery.sweeper import UnsettledBatchSweeper, start_sweeper
 
-__all__ = ["TimedOutBatchSweeper", "start_sweeper"]
+__all__ = ["UnsettledBatchSweeper", "start_sweeper"]

@@ -26,6 +26,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--worker-outages", type=int, default=1, help="times all workers stay down a while"
     )
+    parser.add_argument(
+        "--terminations", type=int, default=20, help="operator terminations of running batches"
+    )
+    parser.add_argument("--resets", type=int, default=10, help="operator resets of running batches")
     parser.add_argument("--outage-seconds", type=float, default=30.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=24, help="batches in flight")
@@ -51,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         server_restarts=args.server_restarts,
         venue_restarts=args.venue_restarts,
         worker_outages=args.worker_outages,
+        terminations=args.terminations,
+        resets=args.resets,
         outage_seconds=args.outage_seconds,
         workers=args.workers,
         concurrency=args.concurrency,

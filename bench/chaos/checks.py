@@ -21,6 +21,11 @@ and each batch's BatchResult is checked against them.
 * **rejections retried**: a placement was sent again after the venue answered
   it with a business rejection, with no worker crash or server restart in
   between (which would explain a re-run of the activity).
+* **closed without a result and not settled**: a batch whose latest run
+  Temporal closed (hard timeout, Terminate, failure) has no completed
+  settlement run.
+* **settled although a newer run continued the batch**: a batch whose latest
+  run (after a reset) completed normally also has a settlement run.
 * **transient faults not retried**: a request answered with a transient fault
   (5xx, or slower than the adapter's timeout) was never followed by another
   request for that order, although attempts were left.
@@ -54,6 +59,8 @@ INCONSISTENT = "results inconsistent with venue"
 UNNAMED = "needs-attention legs not named"
 REJECTION_RETRIED = "rejections retried"
 TRANSIENT_NOT_RETRIED = "transient faults not retried"
+UNSETTLED = "closed without a result and not settled"
+SETTLED_LIVE = "settled although a newer run continued the batch"
 INVARIANTS = (
     DUPLICATES,
     EXPOSED,
@@ -62,6 +69,8 @@ INVARIANTS = (
     UNNAMED,
     REJECTION_RETRIED,
     TRANSIENT_NOT_RETRIED,
+    UNSETTLED,
+    SETTLED_LIVE,
 )
 
 

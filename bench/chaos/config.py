@@ -21,6 +21,10 @@ class ChaosConfig:
     so batches whose deadline falls in the outage hit Temporal's hard timeout and
     must be recovered by a worker's sweeper once the workers are back."""
     venue_restarts: int = 2
+    terminations: int = 0
+    """Operator terminations (Temporal's Terminate) of random running batches."""
+    resets: int = 0
+    """Operator resets of random running batches to a random completed workflow task."""
     workers: int = 2
     concurrency: int = 24
     """Batches in flight at once."""

@@ -33,9 +33,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowFailureError
-from temporalio.exceptions import TimeoutError as TemporalTimeoutError
+from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.service import RPCError
 
 from bench.chaos import checks
@@ -45,6 +46,7 @@ from bench.chaos.proxy import Exchange, RecordingProxy
 from bench.chaos.report import ChaosReport
 from bench.chaos.scenario import START_PRICES, PlannedBatch, global_fault_rules, plan_batches
 from execbatch.client.batch_client import BatchClient, BatchRecoveryPending
+from execbatch.core.workflow_ids import recovery_workflow_id
 from execbatch.dtos.execution import BatchResult, ExecutionSettings
 from execbatch.venue.adapters.paper import PaperVenueAdmin
 from execbatch.venue.paper.service.process import VenueProcess
@@ -52,7 +54,8 @@ from execbatch.venue.paper.wire import VenueStats
 from execbatch.venue.port.adapter import VenueUnavailable
 
 RECOVERY_WAIT = timedelta(minutes=3)
-"""How long a timed-out batch may wait for its recovery run (workers sweep every 10 s)."""
+"""How long a batch closed without a result may wait for its settlement run (workers
+sweep every 5 s, but may be down)."""
 
 log = logging.getLogger("execbatch.chaos")
 
@@ -220,6 +223,8 @@ def _event_schedule(config: ChaosConfig, rng: random.Random) -> dict[int, list[s
     place("server", config.server_restarts, 0.2, 0.8)
     place("venue", config.venue_restarts, 0.15, 0.85)
     place("outage", config.worker_outages, 0.3, 0.7)
+    place("terminate", config.terminations, 0.05, 0.95)
+    place("reset", config.resets, 0.05, 0.95)
     return schedule
 
 
@@ -267,24 +272,101 @@ async def _await_result(
 ) -> BatchResult | str:
     """The batch's result, riding out server restarts; a string says why there is none.
 
-    A batch Temporal's execution timeout ended gets its result from the
-    recovery run a worker's sweeper starts (``BatchClient.result``); it is
-    counted in ``recovered`` and checked like any other batch.
+    A batch whose run Temporal closed without a result (hard timeout, an
+    operator's Terminate) gets its result from the settlement run a worker's
+    sweeper starts, and a reset run is followed to its newer run
+    (``BatchClient.result``); a settled batch is counted in ``recovered`` and
+    checked like any other.
     """
-    handle = batch_client.handle(batch_id)
     while True:
         try:
-            try:
-                return await handle.result()
-            except WorkflowFailureError as exc:
-                if not isinstance(exc.cause, TemporalTimeoutError):
-                    return f"workflow did not complete: {exc.cause!r}"
+            result = await batch_client.result(batch_id, RECOVERY_WAIT)
+            if await batch_client.has_recovery(batch_id):
                 recovered.add(batch_id)
-                return await batch_client.recovery_result(batch_id, RECOVERY_WAIT, exc)
+            return result
         except BatchRecoveryPending as exc:
             return str(exc)
+        except WorkflowFailureError as exc:
+            return f"workflow did not complete: {exc.cause!r}"
         except RPCError:
             await asyncio.sleep(1.0)
+
+
+async def _running(client: Client, batch_ids: Sequence[str]) -> list[str]:
+    running = []
+    for batch_id in batch_ids:
+        with contextlib.suppress(RPCError):
+            description = await client.get_workflow_handle(batch_id).describe()
+            if description.status is WorkflowExecutionStatus.RUNNING:
+                running.append(batch_id)
+    return running
+
+
+async def operator_terminate(client: Client, batch_id: str) -> bool:
+    """What Terminate in the Web UI does; False if the batch closed first."""
+    try:
+        await client.get_workflow_handle(batch_id).terminate(reason="chaos: operator")
+    except RPCError as exc:
+        log.info("terminate %s refused (%s)", batch_id, exc)
+        return False
+    return True
+
+
+async def operator_reset(client: Client, batch_id: str, rng: random.Random) -> bool:
+    """What Reset in the Web UI does, to a random completed workflow task of the run."""
+    handle = client.get_workflow_handle(batch_id)
+    try:
+        points = [
+            event.event_id
+            async for event in handle.fetch_history_events()
+            if event.event_type is EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+        ]
+        if not points:
+            return False
+        await client.workflow_service.reset_workflow_execution(
+            ResetWorkflowExecutionRequest(
+                namespace=client.namespace,
+                workflow_execution=WorkflowExecution(workflow_id=batch_id),
+                reason="chaos: operator reset",
+                workflow_task_finish_event_id=rng.choice(points),
+                request_id=str(uuid.uuid4()),
+            )
+        )
+    except RPCError as exc:
+        log.info("reset %s refused (%s)", batch_id, exc)
+        return False
+    return True
+
+
+async def check_settlements(
+    batch_client: BatchClient, batch_ids: Sequence[str], report: ChaosReport
+) -> None:
+    """No batch closed without a result is left unsettled; no continued batch is settled."""
+    report.add(checks.UNSETTLED)
+    report.add(checks.SETTLED_LIVE)
+    for batch_id in batch_ids:
+        latest = await batch_client.handle(batch_id).describe()
+        settled = await batch_client.has_recovery(batch_id)
+        if latest.status in UNSETTLED_ENDINGS:
+            recovery = batch_client.handle(recovery_workflow_id(batch_id))
+            try:
+                done = (await recovery.describe()).status is WorkflowExecutionStatus.COMPLETED
+            except RPCError:
+                done = False
+            if not done:
+                status = latest.status.name if latest.status else "?"
+                report.add(checks.UNSETTLED, f"{batch_id}: run {status}, no settlement completed")
+        elif latest.status is WorkflowExecutionStatus.COMPLETED and settled:
+            report.add(checks.SETTLED_LIVE, f"{batch_id}: completed run and a settlement run")
+
+
+UNSETTLED_ENDINGS = frozenset(
+    {
+        WorkflowExecutionStatus.TERMINATED,
+        WorkflowExecutionStatus.FAILED,
+        WorkflowExecutionStatus.TIMED_OUT,
+    }
+)
 
 
 async def _describe_unfinished(client: Client, batch_ids: Sequence[str]) -> dict[str, str]:
@@ -334,9 +416,22 @@ async def _run_batches(
         "outage": stack.worker_outage,
     }
 
+    async def operator(event: str) -> None:
+        candidates = await _running(client, [b for b, t in waiters.items() if not t.done()])
+        if not candidates:
+            return
+        batch_id = stack.rng.choice(candidates)
+        if event == "terminate" and await operator_terminate(client, batch_id):
+            stack.report.operator_terminations += 1
+        elif event == "reset" and await operator_reset(client, batch_id, stack.rng):
+            stack.report.operator_resets += 1
+
     async def fire(event: str) -> None:
         await asyncio.sleep(stack.rng.uniform(0.0, 2.0))
-        await actions[event]()
+        if event in ("terminate", "reset"):
+            await operator(event)
+        else:
+            await actions[event]()
 
     for plan in planned:
         await slots.acquire()
@@ -354,6 +449,7 @@ async def _run_batches(
     unfinished = [bid for bid, task in waiters.items() if task in pending]
     outcomes.update(await _describe_unfinished(client, unfinished))
     stack.report.batches_recovered = len(recovered)
+    await check_settlements(batch_client, [plan.batch_id for plan in planned], stack.report)
     return outcomes
 
 

@@ -11,7 +11,10 @@ class ChaosReport:
     batches_planned: int = 0
     batches_run: int = 0
     batches_recovered: int = 0
-    """Batches Temporal's execution timeout ended, settled by their recovery run."""
+    """Batches whose run Temporal closed without a result (hard timeout, Terminate,
+    failure), settled by their settlement run."""
+    operator_terminations: int = 0
+    operator_resets: int = 0
     batches_by_status: Counter[str] = field(default_factory=Counter)
     batches_by_mode: Counter[str] = field(default_factory=Counter)
     worker_kills: int = 0
@@ -56,7 +59,12 @@ class ChaosReport:
         rows = [
             ("batches run", f"{self.batches_run} of {self.batches_planned} ({modes})"),
             ("final statuses", statuses or "-"),
-            ("recovered after their execution timeout", str(self.batches_recovered)),
+            (
+                "settled after their run closed without a result",
+                str(self.batches_recovered),
+            ),
+            ("operator terminations (Terminate)", str(self.operator_terminations)),
+            ("operator resets (Reset)", str(self.operator_resets)),
             ("worker kills (SIGKILL)", f"{self.worker_kills} in {self.kill_events} kill events"),
             ("worker exits not caused by us", str(self.worker_unexpected_exits)),
             ("worker outages (all killed, kept down)", str(self.worker_outages)),

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
+from temporalio.activity import ActivityCancellationDetails
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
@@ -184,8 +185,19 @@ async def test_a_partly_filled_revert_continues_with_a_second_order(
     assert [oid.rsplit(":", 1)[1] for oid in report.order_ids] == ["revert-1", "revert-2"]
 
 
-async def test_cancelling_await_leg_cancels_the_resting_order(
-    activities: OrderActivities, admin: PaperVenueAdmin
+@pytest.mark.parametrize(
+    ("why", "cancelled_at_venue"),
+    [
+        (ActivityCancellationDetails(cancel_requested=True), True),  # the workflow asked
+        (ActivityCancellationDetails(not_found=True), False),  # run terminated or reset
+        (ActivityCancellationDetails(worker_shutdown=True), False),  # another worker follows
+    ],
+)
+async def test_await_leg_cancels_the_resting_order_only_when_the_workflow_asks(
+    activities: OrderActivities,
+    admin: PaperVenueAdmin,
+    why: ActivityCancellationDetails,
+    cancelled_at_venue: bool,
 ) -> None:
     request = place_request(order_type=OrderType.LIMIT, limit_price=Decimal("1"))
     order = await ActivityEnvironment().run(activities.place_leg, request)
@@ -198,10 +210,11 @@ async def test_cancelling_await_leg_cancels_the_resting_order(
         )
     )
     await asyncio.sleep(0.3)
-    env.cancel()
+    env.cancel(why)
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert (await admin.order(order.client_order_id)).status is VenueOrderStatus.CANCELED
+    expected = VenueOrderStatus.CANCELED if cancelled_at_venue else VenueOrderStatus.NEW
+    assert (await admin.order(order.client_order_id)).status is expected
 
 
 async def test_cancel_fences_an_order_that_was_never_placed(

@@ -1,5 +1,6 @@
 """The chaos suite, short: 60 mixed batches under worker kills, a dev server crash,
-a venue restart and high-rate venue faults; every invariant must hold.
+a venue restart, operator terminations and resets, and high-rate venue faults;
+every invariant must hold.
 
 The long version is ``python -m bench.chaos --batches 500 --kills 50``
 (docs/RELIABILITY.md). This one takes a few minutes on two cores.
@@ -25,6 +26,8 @@ SHORT = ChaosConfig(
     fuzz_examples=0,
     settle_timeout=300.0,
     worker_outages=1,
+    terminations=4,
+    resets=3,
 )
 
 
@@ -35,6 +38,7 @@ async def test_nothing_placed_twice_no_leg_exposed_no_batch_lost() -> None:
     assert report.server_restarts == SHORT.server_restarts
     assert report.venue_restarts == SHORT.venue_restarts
     assert report.worker_outages == SHORT.worker_outages  # all workers down for 30 s
+    assert report.operator_terminations > 0 and report.operator_resets > 0
     assert sum(report.faults_injected.values()) > 0
     assert report.transient_answers > 0
     failed = {name: report.count(name) for name in INVARIANTS if report.count(name)}

@@ -102,11 +102,15 @@ def test_recover_settles_a_batch_its_execution_timeout_ended(
 
     for _ in range(20):  # while it runs, no worker answers its status query
         status = execbatch("status", batch_id, env=stack_env)
-        if "hit its execution timeout" in status.stderr:
+        if "run was TIMED_OUT" in status.stderr:
             break
         assert "no worker answered" in status.stderr, status.stderr
     assert status.code == 1
-    assert "no recovery run" in status.stderr and "`execbatch recover`" in status.stderr
+    assert "not settled yet" in status.stderr
+    assert f"`execbatch recover {batch_id}`" in status.stderr
+    listed = execbatch("list", "--limit", "50", env=orphan_env)
+    [row] = [line for line in listed.stdout.splitlines() if batch_id in line]
+    assert "UNSETTLED" in row and "TIMED_OUT" in row and "RUNNING" not in row
 
     recovered = execbatch("recover", batch_id, "--json", env=stack_env)
     assert recovered.code == 0, recovered.stderr
@@ -117,6 +121,8 @@ def test_recover_settles_a_batch_its_execution_timeout_ended(
     after = execbatch("status", batch_id, "--json", env=stack_env)
     assert after.code == 0, after.stderr
     assert after.json() == result
+    again = execbatch("recover", batch_id, "--json", env=stack_env)  # attaches, settles once
+    assert again.code == 0 and again.json() == result
 
     not_timed_out = execbatch("recover", "batch-does-not-exist", env=stack_env)
     assert not_timed_out.code == 1

@@ -27,7 +27,7 @@ from execbatch.client.batch_client import BatchClient, BatchRecoveryPending
 from execbatch.core.enums import BatchExecutionMode, BatchStatus, LegStatus
 from execbatch.core.workflow_ids import recovery_workflow_id
 from execbatch.dtos.execution import ExecutionSettings
-from execbatch.recovery import TimedOutBatchSweeper
+from execbatch.recovery import UnsettledBatchSweeper
 from execbatch.venue.adapters import PaperVenueAdapter, PaperVenueAdmin
 from execbatch.venue.paper.service import VenueProcess
 from execbatch.worker import build_worker
@@ -105,7 +105,7 @@ async def test_timed_out_batch_is_settled_by_its_recovery_run(
     )
     with pytest.raises(WorkflowFailureError):
         await garbage.result()
-    sweeper = TimedOutBatchSweeper(dev_server_env.client, queue, interval=timedelta(seconds=1))
+    sweeper = UnsettledBatchSweeper(dev_server_env.client, queue, interval=timedelta(seconds=1))
 
     async with build_worker(dev_server_env.client, queue, adapter):
         async with asyncio.timeout(20):
@@ -122,7 +122,7 @@ async def test_timed_out_batch_is_settled_by_its_recovery_run(
             )
         assert await sweeper.sweep_once() == []  # once per batch, however often it sweeps
     assert not await batches.has_recovery(garbage.id)
-    assert f"timed-out run {garbage.id} cannot be recovered" in caplog.text
+    assert f"closed run {garbage.id} cannot be settled" in caplog.text
 
     assert result.batch_id == batch_id
     assert result.status is BatchStatus.TIMED_OUT

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Interceptor
 
 from execbatch.client.batch_client import BatchClient, Submission
 from execbatch.core.enums import BatchExecutionMode
@@ -57,11 +58,13 @@ class BatchHarness:
 def harness(time_skipping_env: WorkflowEnvironment) -> Callable[..., object]:
     @asynccontextmanager
     async def make(
-        venue: ScriptedVenue | None = None, settings: ExecutionSettings | None = None
+        venue: ScriptedVenue | None = None,
+        settings: ExecutionSettings | None = None,
+        interceptors: Sequence[Interceptor] = (),
     ) -> AsyncIterator[BatchHarness]:
         venue = venue or ScriptedVenue()
         queue = f"tq-{uuid.uuid4().hex[:8]}"
-        worker = build_worker(time_skipping_env.client, queue, venue)
+        worker = build_worker(time_skipping_env.client, queue, venue, interceptors=interceptors)
         client = BatchClient(time_skipping_env.client, queue, settings=settings)
         async with worker:
             yield BatchHarness(env=time_skipping_env, venue=venue, client=client)

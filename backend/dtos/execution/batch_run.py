@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from execbatch.core.enums import RunEnding
 from execbatch.dtos.execution.execution_command_batch import ExecutionCommandBatch
 
 
@@ -77,8 +78,18 @@ class BatchRunRequest(BaseModel):
     recovery_of: str | None = Field(
         default=None,
         description=(
-            "Set on a recovery run only: the workflow id of the batch that Temporal's hard "
-            "execution timeout ended before it could wind down. The recovery places "
-            "nothing; it settles every leg at the venue and compensates like a deadline."
+            "Set on a settlement (recovery) run only: the workflow id of the batch whose "
+            "run Temporal closed without a result (hard timeout, terminate, failure). The "
+            "settlement places nothing; it settles every leg at the venue and compensates "
+            "like a deadline."
         ),
+    )
+    ending: RunEnding = Field(
+        default=RunEnding.TIMED_OUT,
+        description="How the settled run ended (recovery runs only; older ones timed out).",
+    )
+    ending_detail: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Who or what ended it: the terminate reason and identity, the failure.",
     )
