@@ -1,12 +1,10 @@
 """ExecutionBatchWorkflow: one ExecutionCommandBatch, one workflow, one activity per leg.
 
-The batch's ``mode`` decides how legs are coordinated:
-
-* INDEPENDENT fires every leg at once; a leg's failure touches no other leg.
-* COORDINATED fires every leg at once; when one fails the others are
-  cancelled and every fill is reverted (a saga), or the batch says
-  NEEDS_ATTENTION and names the exposed legs.
-* SEQUENTIAL places legs in order and stops at the first that does not fill.
+The batch's ``mode`` decides how legs are coordinated; what each mode does is
+one table, ``modes.MODES``, which ``run`` reads. Beside this module:
+``leg_state`` (each leg's state machine), ``wind_down`` (settle and revert),
+``settlement`` (a settlement run's outcome), ``web_ui`` (current details) and
+``search_attributes``.
 
 Temporal kills a workflow at its execution timeout without running any more of
 its code, so the workflow keeps its own deadline, a wind-down margin earlier,
@@ -22,7 +20,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Sequence
 from datetime import timedelta
-from decimal import Decimal
 from typing import TypeVar
 
 from temporalio import workflow
@@ -30,19 +27,29 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 
 with workflow.unsafe.imports_passed_through():
     from execbatch.activities.order_activities import OrderActivities
-    from execbatch.core.enums import BatchExecutionMode, BatchStatus, LegStatus, RunEnding
+    from execbatch.core.enums import BatchStatus
     from execbatch.dtos.execution.batch_result import BatchResult
     from execbatch.dtos.execution.batch_run import BatchRunRequest
-    from execbatch.dtos.execution.leg_requests import (
-        AwaitLegRequest,
-        CancelLegRequest,
-        PlaceLegRequest,
-        RevertLegRequest,
-    )
-    from execbatch.temporal.search_attributes import BATCH_MODE, BATCH_STATUS
+    from execbatch.dtos.execution.leg_requests import AwaitLegRequest, PlaceLegRequest
     from execbatch.venue.port.orders import VenueOrder
     from execbatch.workflows import activity_options as opts
-    from execbatch.workflows.leg_state import LegState
+    from execbatch.workflows import search_attributes
+    from execbatch.workflows.leg_state import (
+        FollowEnded,
+        FollowStarted,
+        Interrupted,
+        LegState,
+        PlacementFailed,
+        PlacementStarted,
+        Recovering,
+        Rejected,
+        Skipped,
+        VenueAnswered,
+    )
+    from execbatch.workflows.modes import MODES, Placement
+    from execbatch.workflows.settlement import settlement_outcome
+    from execbatch.workflows.web_ui import details_markdown
+    from execbatch.workflows.wind_down import WindDown, describe_failure
 
 T = TypeVar("T")
 
@@ -71,6 +78,7 @@ class ExecutionBatchWorkflow:
     @workflow.init
     def __init__(self, request: BatchRunRequest) -> None:
         self._batch = request.batch
+        self._rules = MODES[request.batch.mode]
         self._settings = request.settings
         self._legs = [
             LegState(command=c, batch_id=self._batch.batch_id, index=i)
@@ -83,12 +91,15 @@ class ExecutionBatchWorkflow:
         self._placement_slots = asyncio.Semaphore(self._settings.max_placements_in_flight)
         self._details_dirty = False
         self._recovering = request.recovery_of is not None
+        self._wind_down_steps = WindDown(
+            self._batch.batch_id, self._legs, self._settings, self._refresh_details
+        )
 
     # ------------------------------------------------------------------ run
 
     @workflow.run
     async def run(self, request: BatchRunRequest) -> BatchResult:
-        self._upsert_initial_search_attributes()
+        search_attributes.upsert_mode(self._batch.mode)
         self._refresh_details()
         publisher = asyncio.create_task(self._publish_details())
 
@@ -125,19 +136,19 @@ class ExecutionBatchWorkflow:
             self._reason = failure
             self._set_status(BatchStatus.WINDING_DOWN)
 
-        await self._shielded(self._settle_open_legs())
-        rolled_back = self._batch.mode is BatchExecutionMode.COORDINATED and (
+        await self._shielded(self._wind_down_steps.settle_open_legs())
+        rolled_back = self._rules.reverts_fills and (
             failure is not None or self._wind_down is not None
         )
         if rolled_back:
-            await self._shielded(self._compensate_filled_legs())
+            await self._shielded(self._wind_down_steps.compensate_filled_legs())
         for leg in self._legs:
             if not leg.started:
-                leg.skip()
+                leg.apply(Skipped())
 
         result = self._finish(failure, rolled_back)
         publisher.cancel()
-        workflow.set_current_details(_details_markdown(self._status, self._legs))
+        workflow.set_current_details(details_markdown(self._status, self._legs))
         await workflow.wait_condition(workflow.all_handlers_finished)
         return result
 
@@ -170,15 +181,14 @@ class ExecutionBatchWorkflow:
     async def _placement_phase(self) -> str | None:
         """Place legs by mode; return why the batch must stop, or None."""
         if self._recovering:
-            return None  # a recovery run never places: it only settles and compensates
-        if self._batch.mode is BatchExecutionMode.SEQUENTIAL:
+            return None  # a settlement run never places: it only settles and compensates
+        if self._rules.placement is Placement.ONE_BY_ONE:
             for leg in self._legs:
                 await self._run_legs([leg], abort_on_failure=False)
-                if not leg.fully_filled:
+                if not leg.fully_filled and self._rules.failure_stops_the_rest:
                     return _failure_text(leg)
             return None
-        abort = self._batch.mode is BatchExecutionMode.COORDINATED
-        return await self._run_legs(self._legs, abort_on_failure=abort)
+        return await self._run_legs(self._legs, self._rules.failure_stops_the_rest)
 
     async def _run_legs(self, legs: Sequence[LegState], abort_on_failure: bool) -> str | None:
         """Run legs concurrently; with ``abort_on_failure``, stop the rest at the first failure.
@@ -236,7 +246,7 @@ class ExecutionBatchWorkflow:
             if not leg.started:
                 task.cancel()  # still waiting for a placement slot: nothing at the venue
         in_flight = [leg for leg in still.values() if leg.started]
-        await asyncio.gather(*(self._settle(leg) for leg in in_flight))
+        await asyncio.gather(*(self._wind_down_steps.settle(leg) for leg in in_flight))
         for task, leg in still.items():
             if not task.done() and not leg.awaiting_fill:
                 task.cancel()
@@ -256,7 +266,7 @@ class ExecutionBatchWorkflow:
         async with self._placement_slots:
             if self._wind_down is not None:
                 return  # the deadline or a cancel came first: never place now
-            leg.started = True
+            leg.apply(PlacementStarted())
             self._refresh_details()
             try:
                 order = await self._place(
@@ -272,20 +282,20 @@ class ExecutionBatchWorkflow:
                 self._refresh_details()
                 return
             except asyncio.CancelledError:
-                leg.interrupted()
+                leg.apply(Interrupted())
                 raise
         try:
-            leg.apply_order(order)
+            leg.apply(VenueAnswered(order))
             self._refresh_details()
             if not order.status.is_terminal:
-                leg.awaiting_fill = True
+                leg.apply(FollowStarted())
                 order = await self._follow_resting(leg)
-                leg.apply_order(order)
-                leg.awaiting_fill = False
+                leg.apply(VenueAnswered(order))
+                leg.apply(FollowEnded())
         except FailureError as err:
             self._classify_failure(leg, err)
         except asyncio.CancelledError:
-            leg.interrupted()
+            leg.apply(Interrupted())
             raise
         # Not in a `finally`: that would also run when the worker evicts the
         # workflow, outside the workflow event loop.
@@ -298,12 +308,12 @@ class ExecutionBatchWorkflow:
         # surface the cause itself. Either way, classify by the innermost cause.
         cause = err.cause if isinstance(err, ActivityError) else err
         if isinstance(cause, CancelledError):
-            leg.interrupted()
+            leg.apply(Interrupted())
             raise asyncio.CancelledError() from err
         if isinstance(cause, ApplicationError) and cause.type in BUSINESS_REJECTIONS:
-            leg.reject(cause.type, cause.message)
+            leg.apply(Rejected(cause.type, cause.message))
         else:
-            leg.fail(f"placement failed: {_describe(err)}")
+            leg.apply(PlacementFailed(f"placement failed: {describe_failure(err)}"))
 
     async def _follow_resting(self, leg: LegState) -> VenueOrder:
         """Follow a resting order until the venue reports it final.
@@ -333,7 +343,7 @@ class ExecutionBatchWorkflow:
                 )
                 if order.status.is_terminal:
                     return order
-                leg.apply_order(order)
+                leg.apply(VenueAnswered(order))
                 self._refresh_details()
                 interval = min(interval * 2, self._settings.max_poll_interval_seconds)
         return await workflow.execute_activity_method(
@@ -371,66 +381,6 @@ class ExecutionBatchWorkflow:
             summary=summary,
         )
 
-    # ------------------------------------------------------ wind-down steps
-
-    async def _settle_open_legs(self) -> None:
-        """Cancel (and fence) every order whose final state we do not know yet."""
-        legs = [leg for leg in self._legs if leg.needs_settling()]
-        await asyncio.gather(*(self._settle(leg) for leg in legs))
-
-    async def _settle(self, leg: LegState) -> None:
-        try:
-            order = await workflow.execute_activity_method(
-                OrderActivities.cancel_leg,
-                CancelLegRequest(client_order_id=leg.client_order_id),
-                start_to_close_timeout=opts.venue_call_timeout(self._settings),
-                retry_policy=opts.compensation_retry(self._settings),
-                summary=f"cancel leg {leg.index + 1}: {leg.command.describe()}",
-            )
-        except FailureError as err:
-            leg.exposed_quantity = leg.command.quantity - leg.filled_quantity
-            leg.error = f"could not cancel at the venue, order state unknown: {_describe(err)}"
-            return
-        leg.apply_order(order)
-        self._refresh_details()
-
-    async def _compensate_filled_legs(self) -> None:
-        legs = [leg for leg in self._legs if leg.filled_quantity > 0 and leg.exposed_quantity == 0]
-        await asyncio.gather(*(self._revert(leg) for leg in legs))
-
-    async def _revert(self, leg: LegState) -> None:
-        command = leg.command
-        previous = leg.status
-        leg.status = LegStatus.COMPENSATING
-        self._refresh_details()
-        try:
-            report = await workflow.execute_activity_method(
-                OrderActivities.revert_leg,
-                RevertLegRequest(
-                    batch_id=self._batch.batch_id,
-                    account=self._settings.account,
-                    command=command,
-                    quantity=leg.filled_quantity,
-                ),
-                start_to_close_timeout=opts.venue_call_timeout(self._settings) * 2,
-                retry_policy=opts.compensation_retry(self._settings),
-                summary=(
-                    f"revert leg {leg.index + 1}: {command.side.opposite.value} "
-                    f"{leg.filled_quantity} {command.symbol}"
-                ),
-            )
-        except FailureError as err:
-            leg.status = previous
-            leg.exposed_quantity = leg.filled_quantity
-            leg.error = (
-                f"compensation failed, {leg.filled_quantity} {command.symbol} exposed: "
-                f"{_describe(err)}"
-            )
-        else:
-            leg.compensated_quantity = report.reverted_quantity
-            leg.status = LegStatus.COMPENSATED
-        self._refresh_details()
-
     # ------------------------------------------------------------- helpers
 
     def _finish(self, failure: str | None, rolled_back: bool) -> BatchResult:
@@ -444,10 +394,8 @@ class ExecutionBatchWorkflow:
         elif self._wind_down is not None:
             status = self._wind_down.status
             self._reason = self._wind_down.reason + (f"; {failure}" if failure else "")
-        elif rolled_back:
-            status = BatchStatus.COMPENSATED
-        elif failure is not None and self._batch.mode is BatchExecutionMode.SEQUENTIAL:
-            status = BatchStatus.STOPPED
+        elif failure is not None and self._rules.status_when_a_leg_fails is not None:
+            status = self._rules.status_when_a_leg_fails
         elif all(leg.fully_filled for leg in self._legs):
             status = BatchStatus.COMPLETED
         elif all(leg.filled_quantity == 0 for leg in self._legs):
@@ -471,21 +419,8 @@ class ExecutionBatchWorkflow:
         reverts the first run already sent count.
         """
         for leg in self._legs:
-            leg.started = True
-            leg.outcome_unknown = True
-        ended = request.recovery_of
-        detail = f" ({request.ending_detail})" if request.ending_detail else ""
-        why = {
-            RunEnding.TIMED_OUT: (
-                f"{ended} hit its {self._batch.timeout_seconds}s execution timeout before it "
-                "could wind down"
-            ),
-            RunEnding.TERMINATED: f"{ended} was terminated{detail}",
-            RunEnding.FAILED: f"{ended} failed{detail}",
-        }[request.ending]
-        self._request_wind_down(
-            request.ending.batch_status, f"{why}; this settlement run settled it at the venue"
-        )
+            leg.apply(Recovering())
+        self._request_wind_down(*settlement_outcome(request))
 
     def _request_wind_down(self, status: BatchStatus, reason: str) -> None:
         if self._wind_down is None:
@@ -519,24 +454,10 @@ class ExecutionBatchWorkflow:
             except asyncio.CancelledError:
                 self._request_wind_down(BatchStatus.CANCELLED, "cancelled through Temporal")
 
-    def _upsert_initial_search_attributes(self) -> None:
-        """BatchMode, unless the client set it at start.
-
-        Our client sets it in the start request (no extra command, one
-        visibility write fewer per batch); a batch started by other means gets
-        it here. BatchStatus is never set to RUNNING: a run Temporal closes
-        without a result (terminate, hard timeout) can no longer change its
-        search attributes, and a closed run must never say RUNNING. The
-        ExecutionStatus says a batch runs; BatchStatus is written from
-        WINDING_DOWN on, and its settlement run carries the final one.
-        """
-        if workflow.info().typed_search_attributes.get(BATCH_MODE) != self._batch.mode.value:
-            workflow.upsert_search_attributes([BATCH_MODE.value_set(self._batch.mode.value)])
-
     def _set_status(self, status: BatchStatus) -> None:
         """Record a status change; upsert BatchStatus only when it really changes."""
         if status is not self._status:
-            workflow.upsert_search_attributes([BATCH_STATUS.value_set(status.value)])
+            search_attributes.upsert_status(status)
         self._status = status
         self._refresh_details()
 
@@ -561,39 +482,8 @@ class ExecutionBatchWorkflow:
         while True:
             await workflow.wait_condition(lambda: self._details_dirty)
             self._details_dirty = False
-            workflow.set_current_details(_details_markdown(self._status, self._legs))
-
-
-DETAILS_MAX_LEGS = 50
-
-
-def _details_markdown(status: BatchStatus, legs: Sequence[LegState]) -> str:
-    counts: dict[str, int] = {}
-    for leg in legs:
-        counts[leg.status.value] = counts.get(leg.status.value, 0) + 1
-    summary = ", ".join(f"{n} {name}" for name, n in counts.items())
-    lines = [f"**{status.value}** ({summary})", ""]
-    lines += ["| leg | order | status | filled |", "|---|---|---|---|"]
-    for leg in legs[:DETAILS_MAX_LEGS]:
-        filled: Decimal = leg.filled_quantity
-        lines.append(
-            f"| {leg.index + 1} {leg.command.command_id} | {leg.command.describe()} "
-            f"| {leg.status.value} | {filled} |"
-        )
-    if len(legs) > DETAILS_MAX_LEGS:
-        lines.append(f"| ... | {len(legs) - DETAILS_MAX_LEGS} more legs | | |")
-    return "\n".join(lines)
+            workflow.set_current_details(details_markdown(self._status, self._legs))
 
 
 def _failure_text(leg: LegState) -> str:
     return f"leg {leg.command.command_id} {leg.status.value}: {leg.error or 'not filled'}"
-
-
-def _describe(err: BaseException) -> str:
-    """The innermost cause's message: what an operator needs, not the wrapper's."""
-    cause: BaseException = err
-    while isinstance(cause, ActivityError) and cause.cause is not None:
-        cause = cause.cause
-    if isinstance(cause, ApplicationError) and cause.type:
-        return f"{cause.type}: {cause.message}"
-    return str(cause)

@@ -1,12 +1,33 @@
-"""A leg's state inside the workflow: an explicit, small state machine.
+"""A leg's state inside the workflow: a state machine with a transition table.
 
 Pure code (no Temporal calls), so it is deterministic and unit-testable. The
-workflow feeds it venue answers and activity failures; it derives the leg's
-LegStatus and the quantities the result reports.
+workflow never writes a leg's fields: it tells the leg what happened, as one
+of the events below, through ``LegState.apply(event)``. The leg derives its
+LegStatus and the quantities the result reports, and an event that is not
+allowed in the leg's current status (``TRANSITIONS``) raises
+``IllegalLegTransition``: a bug must fail the workflow task loudly (Temporal
+retries it, and fixed code can be deployed), never be reported as a leg's
+outcome.
+
+The statuses, as a trader reads them:
+
+=================  =============================================================
+PENDING            not placed yet (or, in a settlement run, not known yet)
+PLACED             the venue holds the order; nothing filled yet
+PARTIALLY_FILLED   part filled: still resting, or cancelled with a part filled
+FILLED             fully filled
+REJECTED           the venue said no (a business rejection); nothing placed
+FAILED             placement gave up without an answer: the venue may hold it
+CANCELLED          cancelled with nothing filled (or fenced before it landed)
+COMPENSATING       a revert order is being placed for what filled
+COMPENSATED        what filled was reverted exactly
+SKIPPED            never placed (the batch stopped before this leg)
+=================  =============================================================
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -17,30 +38,213 @@ from execbatch.dtos.execution.execution_command import ExecutionCommand
 from execbatch.venue.port.orders import VenueOrder
 
 ZERO = Decimal(0)
+S = LegStatus
 
 
 class LegMismatchError(RuntimeError):
     """A venue answer was applied to the wrong leg: a bug, never a business outcome."""
 
 
-@dataclass
+class IllegalLegTransition(RuntimeError):
+    """An event that cannot happen to a leg in its status: a bug in the workflow."""
+
+
+# ------------------------------------------------------------------ events
+
+
+@dataclass(frozen=True)
+class PlacementStarted:
+    """The leg got a placement slot and its order is about to be sent."""
+
+
+@dataclass(frozen=True)
+class VenueAnswered:
+    """The venue reported the leg's placement order (placed, polled, cancelled)."""
+
+    order: VenueOrder
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """The venue refused the order for a business reason (final)."""
+
+    error_type: str
+    message: str
+
+
+@dataclass(frozen=True)
+class PlacementFailed:
+    """Placing or following gave up without a business answer: the order may exist."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """The leg's activity was cancelled: its order is unknown unless already final."""
+
+
+@dataclass(frozen=True)
+class FollowStarted:
+    """A resting order is being followed by an await-fill activity."""
+
+
+@dataclass(frozen=True)
+class FollowEnded:
+    """The await-fill activity returned."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """The batch stopped before this leg was placed."""
+
+
+@dataclass(frozen=True)
+class SettleFailed:
+    """The venue could not be asked to cancel: whatever was not filled may be exposed."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class RevertStarted:
+    """A revert (the opposite side, for the filled quantity) is being sent."""
+
+
+@dataclass(frozen=True)
+class Reverted:
+    quantity: Decimal
+
+
+@dataclass(frozen=True)
+class RevertFailed:
+    """The revert gave up: the filled quantity stays exposed."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Recovering:
+    """A settlement run starts: the leg's order may or may not exist at the venue."""
+
+
+LegEvent = (
+    PlacementStarted
+    | VenueAnswered
+    | Rejected
+    | PlacementFailed
+    | Interrupted
+    | FollowStarted
+    | FollowEnded
+    | Skipped
+    | SettleFailed
+    | RevertStarted
+    | Reverted
+    | RevertFailed
+    | Recovering
+)
+
+# ------------------------------------------------------------ the table
+
+_LIVE = frozenset({S.PENDING, S.PLACED, S.PARTIALLY_FILLED, S.FAILED})
+"""Statuses whose order may still change at the venue (or is unknown)."""
+_FROM_VENUE = frozenset({S.PLACED, S.PARTIALLY_FILLED, S.FILLED, S.REJECTED, S.CANCELLED})
+"""What a venue answer can make of a leg."""
+_SETTLED_AT_VENUE = frozenset({S.FILLED, S.REJECTED, S.CANCELLED})
+_ANY_BUT_REVERT = frozenset(LegStatus) - {S.COMPENSATING, S.COMPENSATED}
+
+
+def _same(statuses: frozenset[LegStatus]) -> dict[LegStatus, frozenset[LegStatus]]:
+    """Events that change flags or quantities, never the status."""
+    return {status: frozenset({status}) for status in statuses}
+
+
+TRANSITIONS: Mapping[type, Mapping[LegStatus, frozenset[LegStatus]]] = {
+    PlacementStarted: {S.PENDING: frozenset({S.PENDING})},
+    Recovering: {S.PENDING: frozenset({S.PENDING})},
+    VenueAnswered: {
+        **{status: _FROM_VENUE for status in _LIVE},
+        # A venue-final order never changes: a later answer must say the same.
+        **_same(_SETTLED_AT_VENUE),
+    },
+    Rejected: {status: frozenset({S.REJECTED}) for status in _LIVE},
+    PlacementFailed: {status: frozenset({S.FAILED}) for status in _LIVE},
+    Interrupted: _same(_ANY_BUT_REVERT),
+    FollowStarted: _same(frozenset({S.PLACED, S.PARTIALLY_FILLED})),
+    FollowEnded: _same(_FROM_VENUE),
+    Skipped: {S.PENDING: frozenset({S.SKIPPED})},
+    SettleFailed: _same(_ANY_BUT_REVERT),
+    RevertStarted: {
+        S.FILLED: frozenset({S.COMPENSATING}),
+        S.PARTIALLY_FILLED: frozenset({S.COMPENSATING}),
+    },
+    Reverted: {S.COMPENSATING: frozenset({S.COMPENSATED})},
+    RevertFailed: {S.COMPENSATING: frozenset({S.FILLED, S.PARTIALLY_FILLED})},
+}
+"""For each event, the statuses it may happen in and the statuses it may lead to."""
+
+
+def _status_of(order: VenueOrder) -> LegStatus:
+    match order.status:
+        case VenueOrderStatus.FILLED:
+            return S.FILLED
+        case VenueOrderStatus.REJECTED:
+            return S.REJECTED
+        case VenueOrderStatus.CANCELED:
+            return S.PARTIALLY_FILLED if order.filled_quantity > 0 else S.CANCELLED
+        case VenueOrderStatus.PARTIALLY_FILLED:
+            return S.PARTIALLY_FILLED
+        case _:  # NEW: resting at the venue
+            return S.PLACED
+
+
 class LegState:
-    command: ExecutionCommand
-    batch_id: str
-    index: int
-    status: LegStatus = LegStatus.PENDING
-    filled_quantity: Decimal = ZERO
-    avg_fill_price: Decimal | None = None
-    compensated_quantity: Decimal = ZERO
-    exposed_quantity: Decimal = ZERO
-    error: str | None = None
-    outcome_unknown: bool = False
-    """True when the placement may have reached the venue but we never heard back."""
-    started: bool = False
-    awaiting_fill: bool = False
-    venue_final: bool = False
-    """The venue has reported this leg's order in a final state (filled, cancelled, rejected)."""
-    """The order rests at the venue and an await-fill activity follows it."""
+    """One leg of a running batch. Read its properties; change it with ``apply``."""
+
+    def __init__(self, command: ExecutionCommand, batch_id: str, index: int) -> None:
+        self.command = command
+        self.batch_id = batch_id
+        self.index = index
+        self._status = S.PENDING
+        self._filled = ZERO
+        self._avg_price: Decimal | None = None
+        self._compensated = ZERO
+        self._exposed = ZERO
+        self._error: str | None = None
+        self._outcome_unknown = False
+        self._started = False
+        self._awaiting_fill = False
+        self._venue_final = False
+        self._before_revert: LegStatus | None = None
+
+    # ----------------------------------------------------------- reading
+
+    @property
+    def status(self) -> LegStatus:
+        return self._status
+
+    @property
+    def filled_quantity(self) -> Decimal:
+        return self._filled
+
+    @property
+    def exposed_quantity(self) -> Decimal:
+        """Quantity left open that the batch could not settle or revert."""
+        return self._exposed
+
+    @property
+    def error(self) -> str | None:
+        return self._error
+
+    @property
+    def started(self) -> bool:
+        """Its placement was (or may have been) sent."""
+        return self._started
+
+    @property
+    def awaiting_fill(self) -> bool:
+        """The order rests at the venue and an await-fill activity follows it."""
+        return self._awaiting_fill
 
     @property
     def client_order_id(self) -> str:
@@ -48,9 +252,78 @@ class LegState:
 
     @property
     def fully_filled(self) -> bool:
-        return self.status is LegStatus.FILLED
+        return self._status is S.FILLED
 
-    def apply_order(self, order: VenueOrder) -> None:
+    def needs_settling(self) -> bool:
+        """Whether the venue must be asked (and fenced) before we can report this leg."""
+        return self._started and (self._outcome_unknown or self._status is S.PLACED)
+
+    def can_be_reverted(self) -> bool:
+        return self._filled > 0 and self._exposed == 0
+
+    # ----------------------------------------------------------- changing
+
+    def apply(self, event: LegEvent) -> None:
+        """Apply what happened; raise ``IllegalLegTransition`` if it cannot happen now."""
+        allowed = TRANSITIONS[type(event)].get(self._status)
+        if allowed is None:
+            raise IllegalLegTransition(
+                f"leg {self.command.command_id}: {type(event).__name__} in status "
+                f"{self._status.value}"
+            )
+        target = self._handle(event)
+        if target not in allowed:
+            raise IllegalLegTransition(
+                f"leg {self.command.command_id}: {type(event).__name__} would move it from "
+                f"{self._status.value} to {target.value}"
+            )
+        self._status = target
+
+    def _handle(self, event: LegEvent) -> LegStatus:
+        """The event's effect on quantities and flags; returns the new status."""
+        match event:
+            case PlacementStarted():
+                self._started = True
+            case Recovering():
+                self._started = True
+                self._outcome_unknown = True
+            case VenueAnswered(order=order):
+                return self._take(order)
+            case Rejected(error_type=error_type, message=message):
+                self._error = f"{error_type}: {message}"
+                self._outcome_unknown = False
+                return S.REJECTED
+            case PlacementFailed(message=message):
+                self._error = message
+                self._outcome_unknown = True
+                return S.FAILED
+            case Interrupted():
+                self._outcome_unknown = not self._venue_final
+            case FollowStarted():
+                self._awaiting_fill = True
+            case FollowEnded():
+                self._awaiting_fill = False
+            case Skipped():
+                return S.SKIPPED
+            case SettleFailed(message=message):
+                self._exposed = self.command.quantity - self._filled
+                self._error = f"could not cancel at the venue, order state unknown: {message}"
+            case RevertStarted():
+                self._before_revert = self._status
+                return S.COMPENSATING
+            case Reverted(quantity=quantity):
+                self._compensated = quantity
+                return S.COMPENSATED
+            case RevertFailed(message=message):
+                self._exposed = self._filled
+                self._error = (
+                    f"compensation failed, {self._filled} {self.command.symbol} exposed: {message}"
+                )
+                assert self._before_revert is not None  # RevertStarted came first
+                return self._before_revert
+        return self._status
+
+    def _take(self, order: VenueOrder) -> LegStatus:
         """Take the venue's view of the placement order as the truth."""
         if order.client_order_id != self.client_order_id:
             # Results are matched to activities by sequence, not content: a mix-up
@@ -58,46 +331,14 @@ class LegState:
             raise LegMismatchError(
                 f"leg {self.command.command_id} got the venue order {order.client_order_id}"
             )
-        self.filled_quantity = order.filled_quantity
-        self.avg_fill_price = order.avg_fill_price
-        self.outcome_unknown = False
-        self.venue_final = order.status.is_terminal
-        if order.status is VenueOrderStatus.FILLED:
-            self.status = LegStatus.FILLED
-        elif order.status is VenueOrderStatus.REJECTED:
-            self.status = LegStatus.REJECTED
-            self.error = f"{order.reject_error}: {order.reject_message}"
-        elif order.status is VenueOrderStatus.CANCELED:
-            self.status = (
-                LegStatus.PARTIALLY_FILLED if order.filled_quantity > 0 else LegStatus.CANCELLED
-            )
-        else:  # NEW or PARTIALLY_FILLED: resting at the venue
-            self.status = LegStatus.PLACED
-        if order.status is VenueOrderStatus.PARTIALLY_FILLED:
-            self.status = LegStatus.PARTIALLY_FILLED
-            self.outcome_unknown = True  # still resting: more may fill
-
-    def interrupted(self) -> None:
-        """Its activity was cancelled: unknown at the venue, unless already settled there."""
-        self.outcome_unknown = not self.venue_final
-
-    def reject(self, error_type: str, message: str) -> None:
-        self.status = LegStatus.REJECTED
-        self.error = f"{error_type}: {message}"
-        self.outcome_unknown = False
-
-    def fail(self, message: str) -> None:
-        """Placement gave up without a business answer: the venue may hold the order."""
-        self.status = LegStatus.FAILED
-        self.error = message
-        self.outcome_unknown = True
-
-    def skip(self) -> None:
-        self.status = LegStatus.SKIPPED
-
-    def needs_settling(self) -> bool:
-        """Whether the venue must be asked (and fenced) before we can report this leg."""
-        return self.started and (self.outcome_unknown or self.status is LegStatus.PLACED)
+        self._filled = order.filled_quantity
+        self._avg_price = order.avg_fill_price
+        self._venue_final = order.status.is_terminal
+        # Still resting with a part filled: more may fill, so it is not known yet.
+        self._outcome_unknown = order.status is VenueOrderStatus.PARTIALLY_FILLED
+        if order.status is VenueOrderStatus.REJECTED:
+            self._error = f"{order.reject_error}: {order.reject_message}"
+        return _status_of(order)
 
     def to_result(self) -> LegResult:
         c = self.command
@@ -108,11 +349,11 @@ class LegState:
             side=c.side,
             order_type=c.order_type,
             quantity=c.quantity,
-            status=self.status,
-            filled_quantity=self.filled_quantity,
-            avg_fill_price=self.avg_fill_price,
-            compensated_quantity=self.compensated_quantity,
-            exposed_quantity=self.exposed_quantity,
-            client_order_id=self.client_order_id if self.started else None,
-            error=self.error,
+            status=self._status,
+            filled_quantity=self._filled,
+            avg_fill_price=self._avg_price,
+            compensated_quantity=self._compensated,
+            exposed_quantity=self._exposed,
+            client_order_id=self.client_order_id if self._started else None,
+            error=self._error,
         )

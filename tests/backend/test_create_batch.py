@@ -11,7 +11,7 @@ from execbatch.core.enums import BatchExecutionMode
 from execbatch.dtos.directive_document import DirectiveDocument
 from execbatch.dtos.strategy import ExecutionPolicy
 from execbatch.planning import BaseExecutionPlanner, PlanMismatchError, batch_id_for
-from tests.backend.factories import FIXED_TIME, commands_for, make_command, make_directive
+from execbatch.testing.factories import FIXED_TIME, commands_for, make_command, make_directive
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -13,7 +13,7 @@ from execbatch.core.enums import BatchExecutionMode, OrderType, TimeInForce
 from execbatch.dtos.directive_document import DirectiveDocument
 from execbatch.dtos.strategy import ExecutionPolicy
 from execbatch.planning import BaseExecutionPlanner
-from tests.backend.factories import FIXED_TIME, ISSUE_EXAMPLE, make_directive, make_document
+from execbatch.testing.factories import FIXED_TIME, ISSUE_EXAMPLE, make_directive, make_document
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

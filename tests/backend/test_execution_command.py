@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from execbatch.core.enums import OrderSide, OrderType, TimeInForce
 from execbatch.dtos.execution import ExecutionCommand
-from tests.backend.factories import assert_rejected, command_data, make_command
+from execbatch.testing.factories import assert_rejected, command_data, make_command
 
 UNSAFE_STRINGS = [
     "AAPL\n",

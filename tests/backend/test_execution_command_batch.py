@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from execbatch.core.enums import BatchExecutionMode
 from execbatch.dtos.execution import ExecutionCommandBatch
-from tests.backend.factories import assert_rejected, batch_data, command_data, make_batch
+from execbatch.testing.factories import assert_rejected, batch_data, command_data, make_batch
 
 REMOVED_FIELDS = ["execution_mode", "metadata", "rollback_on_failure"]
 

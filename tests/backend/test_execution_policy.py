@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from execbatch.core.enums import BatchExecutionMode
 from execbatch.dtos.strategy import ExecutionPolicy, strategy_directive
-from tests.backend.factories import assert_rejected
+from execbatch.testing.factories import assert_rejected
 
 
 def test_lives_in_the_strategy_directive_module() -> None:

@@ -21,7 +21,7 @@ from execbatch.core.enums import BatchExecutionMode, OrderSide, OrderType, TimeI
 from execbatch.dtos.directive_document import DirectiveDocument
 from execbatch.dtos.execution import ExecutionCommandBatch
 from execbatch.planning import BaseExecutionPlanner, PlanMismatchError, batch_id_for
-from tests.backend.factories import FIXED_TIME
+from execbatch.testing.factories import FIXED_TIME
 
 FUZZ = settings(
     max_examples=100,

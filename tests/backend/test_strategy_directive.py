@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from execbatch.core.enums import BatchExecutionMode
 from execbatch.dtos.strategy import ExecutionPolicy, StrategyDirective
-from tests.backend.factories import assert_rejected, directive_data, make_directive
+from execbatch.testing.factories import assert_rejected, directive_data, make_directive
 
 INJECTION_IDS = [
     "d 42",

@@ -16,8 +16,8 @@ from execbatch.core.enums import BatchExecutionMode
 from execbatch.dtos.directive_document import DirectiveDocument
 from execbatch.dtos.execution import ExecutionCommandBatch
 from execbatch.planning import BaseExecutionPlanner
+from execbatch.testing.factories import ISSUE_EXAMPLE, make_command
 from tests.backend.echo_workflow import EchoBatchWorkflow
-from tests.backend.factories import ISSUE_EXAMPLE, make_command
 
 AMSTERDAM = timezone(timedelta(hours=1))
 

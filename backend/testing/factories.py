@@ -1,4 +1,6 @@
-"""Small builders for the DTOs, in the spirit of NautilusTrader's test kit.
+"""Small builders for the DTOs and venue orders, in the spirit of NautilusTrader's
+test kit (its stub factories ship with the library, so users testing their own
+batches get them too).
 
 Every builder returns a valid object; keyword arguments override a field. The
 ``*_data`` builders return plain JSON-shaped dicts so a test can break one
@@ -9,15 +11,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from execbatch.core.enums import BatchExecutionMode
+from execbatch.core.enums import (
+    BatchExecutionMode,
+    OrderSide,
+    OrderType,
+    TimeInForce,
+    VenueOrderStatus,
+)
 from execbatch.dtos.directive_document import DirectiveDocument
 from execbatch.dtos.execution import ExecutionCommand, ExecutionCommandBatch
 from execbatch.dtos.strategy import ExecutionPolicy, StrategyDirective
+from execbatch.venue.port.orders import VenueOrder
 
 FIXED_TIME = datetime(2025, 12, 7, 9, 30, tzinfo=UTC)
 
@@ -104,6 +114,38 @@ def make_document(directive: StrategyDirective | None = None) -> DirectiveDocume
     return DirectiveDocument(
         directive=directive, commands=tuple(commands_for(directive.target_plan_ids))
     )
+
+
+def make_venue_order(
+    client_order_id: str = "batch-d-42:c1:place",
+    *,
+    status: VenueOrderStatus = VenueOrderStatus.FILLED,
+    quantity: Decimal | str = "10",
+    filled: Decimal | str | None = None,
+    **overrides: Any,
+) -> VenueOrder:
+    """A venue's report of an order: FILLED in full unless ``status``/``filled`` say
+    otherwise (a NEW order has nothing filled unless ``filled`` is given)."""
+    quantity = Decimal(quantity)
+    if filled is None:
+        filled = quantity if status is VenueOrderStatus.FILLED else Decimal(0)
+    fields: dict[str, Any] = {
+        "client_order_id": client_order_id,
+        "venue_order_id": "V1",
+        "account": "default",
+        "symbol": "AAPL",
+        "side": OrderSide.BUY,
+        "order_type": OrderType.MARKET,
+        "quantity": quantity,
+        "time_in_force": TimeInForce.GTC,
+        "status": status,
+        "filled_quantity": Decimal(filled),
+        "avg_fill_price": Decimal("190") if Decimal(filled) > 0 else None,
+        "created_at": FIXED_TIME,
+        "updated_at": FIXED_TIME,
+    }
+    fields.update(overrides)
+    return VenueOrder(**fields)
 
 
 def assert_rejected(
