@@ -1,6 +1,6 @@
 """The execbatch worker: runs ExecutionBatchWorkflow and the order activities.
 
-Configuration comes from the environment (see ``execbatch.client.config``):
+Configuration comes from the environment (see ``execbatch.config.environment``):
 Temporal's standard variables for the connection, ``EXECBATCH_TASK_QUEUE``,
 ``EXECBATCH_VENUE_URL`` and ``EXECBATCH_VENUE_ACCOUNT``. SIGTERM and SIGINT
 shut it down gracefully: running activities get to finish or heartbeat-cancel.
@@ -19,8 +19,8 @@ from temporalio.client import Client
 from temporalio.worker import Interceptor, Worker, WorkflowRunner
 
 from execbatch.activities.order_activities import OrderActivities
-from execbatch.client.config import ExecbatchConfig
-from execbatch.client.connection import connect
+from execbatch.config.connection import connect
+from execbatch.config.environment import ExecbatchConfig
 from execbatch.recovery import start_sweeper
 from execbatch.temporal.sandbox import workflow_runner as sandboxed_runner
 from execbatch.venue.port.adapter import ExchangeAdapter

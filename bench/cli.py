@@ -1,4 +1,4 @@
-"""Command line of ``python -m bench`` (and ``execbatch bench``)."""
+"""Command line of ``python -m bench`` (a tool beside the product, never shipped in it)."""
 
 from __future__ import annotations
 

@@ -11,26 +11,16 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
     WorkflowFailureError,
-    WorkflowHandle,
-    WorkflowHistoryEventFilterType,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from execbatch.core.enums import BatchStatus, RunEnding
+from execbatch.core.enums import BatchStatus
 from execbatch.core.workflow_ids import RECOVERY_SUFFIX, recovery_workflow_id
 from execbatch.dtos.directive_document import DirectiveDocument
 from execbatch.dtos.execution import (
@@ -42,12 +32,21 @@ from execbatch.dtos.execution import (
 )
 from execbatch.dtos.strategy import StrategyDirective
 from execbatch.planning import BaseExecutionPlanner
-from execbatch.temporal.run_input import read_run_request
+from execbatch.recovery.settlement import has_settlement, start_settlement
+from execbatch.runs.read import ENDINGS, NothingToSettle, unsettled_ending
+from execbatch.runs.start import BatchHandle, Submission, batch_handle, start_run
 from execbatch.temporal.search_attributes import BATCH_MODE, BATCH_STATUS
 from execbatch.workflows.batch_workflow import WORKFLOW_NAME, ExecutionBatchWorkflow
 
-BatchHandle = WorkflowHandle[ExecutionBatchWorkflow, BatchResult]
-
+__all__ = [
+    "BatchAlreadyFinal",
+    "BatchClient",
+    "BatchHandle",
+    "BatchRecoveryPending",
+    "BatchSummary",
+    "NothingToSettle",
+    "Submission",
+]
 
 DEFAULT_RECOVERY_WAIT = timedelta(minutes=2)
 RECOVERY_POLL_SECONDS = 1.0
@@ -57,55 +56,12 @@ class BatchRecoveryPending(Exception):
     """The batch's execution timeout ended it and its recovery run has not started yet."""
 
 
-class NothingToSettle(Exception):
-    """The batch's latest run is running or completed normally: no settlement applies."""
-
-
-@dataclass(frozen=True)
-class ClosedRun:
-    """A batch run Temporal closed without a result, and how."""
-
-    run_id: str | None
-    ending: RunEnding
-    detail: str | None
-
-
-_ENDINGS = {
-    WorkflowExecutionStatus.TIMED_OUT: RunEnding.TIMED_OUT,
-    WorkflowExecutionStatus.TERMINATED: RunEnding.TERMINATED,
-    WorkflowExecutionStatus.FAILED: RunEnding.FAILED,
-}
-
 MAX_RUNS_FOLLOWED = 100
 """Runs of one batch ``result`` follows through resets before it gives up."""
 
 
-async def _close_detail(handle: WorkflowHandle[Any, Any]) -> str | None:
-    """Who or what closed the run, from its close event (terminate reason and identity,
-    failure message), for the settlement's reason."""
-    async for event in handle.fetch_history_events(
-        event_filter_type=WorkflowHistoryEventFilterType.CLOSE_EVENT
-    ):
-        if event.HasField("workflow_execution_terminated_event_attributes"):
-            attrs = event.workflow_execution_terminated_event_attributes
-            who = f" by {attrs.identity}" if attrs.identity else ""
-            return f"{attrs.reason or 'no reason given'}{who}"[:2000]
-        if event.HasField("workflow_execution_failed_event_attributes"):
-            failure = event.workflow_execution_failed_event_attributes.failure
-            return (failure.message or "no message")[:2000]
-    return None
-
-
 class BatchAlreadyFinal(Exception):
     """The batch cannot be cancelled: it has ended or is already winding down."""
-
-
-@dataclass(frozen=True)
-class Submission:
-    batch: ExecutionCommandBatch
-    handle: BatchHandle
-    attached: bool
-    """True when the batch already existed and this call attached to it."""
 
 
 UNSETTLED = "UNSETTLED"
@@ -124,16 +80,6 @@ class BatchSummary:
     """The status of the batch's own (latest) run in Temporal."""
     settled_by: str | None = None
     """The settlement run's workflow id, for a run Temporal closed without a result."""
-
-
-def _was_started(handle: BatchHandle) -> bool:
-    """False when USE_EXISTING attached to a running execution instead of starting one.
-
-    The SDK keeps the server's StartWorkflowExecutionResponse (whose ``started``
-    says which) only privately; without it we assume a fresh start.
-    """
-    response = getattr(handle, "_start_workflow_response", None)
-    return bool(getattr(response, "started", True))
 
 
 class BatchClient:
@@ -175,141 +121,29 @@ class BatchClient:
     async def start_batch(self, batch: ExecutionCommandBatch) -> Submission:
         legs = ", ".join(c.describe() for c in batch.commands[:5])
         more = f" +{len(batch.commands) - 5} more" if len(batch.commands) > 5 else ""
-        try:
-            handle = await self._start(
-                BatchRunRequest(batch=batch, settings=self._settings),
-                workflow_id=batch.batch_id,
-                execution_timeout=(
-                    timedelta(seconds=batch.timeout_seconds) if batch.timeout_seconds else None
-                ),
-                summary=f"{batch.mode.value} batch, {len(batch.commands)} legs: {legs}{more}",
-                request_eager_start=self._eager_start,
-            )
-        except WorkflowAlreadyStartedError:
-            return Submission(batch=batch, handle=self.handle(batch.batch_id), attached=True)
-        return Submission(batch=batch, handle=handle, attached=not _was_started(handle))
+        return await start_run(
+            self._client,
+            BatchRunRequest(batch=batch, settings=self._settings),
+            task_queue=self._task_queue,
+            workflow_id=batch.batch_id,
+            execution_timeout=(
+                timedelta(seconds=batch.timeout_seconds) if batch.timeout_seconds else None
+            ),
+            summary=f"{batch.mode.value} batch, {len(batch.commands)} legs: {legs}{more}",
+            eager=self._eager_start,
+        )
 
     async def recover(self, batch_id: str, run_id: str | None = None) -> Submission:
-        """Start (or attach to) the settlement run of a batch whose run closed without a result.
-
-        Temporal runs no workflow code after the hard execution timeout, a
-        Terminate or a failure, so such a batch may have left orders resting or
-        a pair half filled. The settlement run (workflow id
-        ``<batch_id>:recovery``) re-reads the batch from the closed run's first
-        history event, places nothing, settles every leg at the venue and
-        compensates like a deadline. One per batch: its id is derived from the
-        batch id, and a settlement that completed is never started again (one
-        that was itself terminated or failed is started anew: settling is
-        idempotent at the venue).
-
-        Raises ``NothingToSettle`` when the batch's latest run is running or
-        completed normally (after a reset, say), or ``run_id`` is not its
-        latest run: a reset's newer run continues the batch and must never be
-        settled under it.
-        """
-        if batch_id.endswith(RECOVERY_SUFFIX):
-            raise ValueError(
-                f"{batch_id} is itself a recovery run (settle its batch instead: "
-                f"{batch_id.removesuffix(RECOVERY_SUFFIX)})"
-            )
-        ending = await self.unsettled_ending(batch_id, run_id)
-        original = await read_run_request(self._client, batch_id, ending.run_id)
-        if original.recovery_of is not None:
-            raise ValueError(f"{batch_id} is itself a recovery run")
-        batch = original.batch
-        try:
-            handle = await self._start(
-                BatchRunRequest(
-                    batch=batch,
-                    settings=original.settings,
-                    recovery_of=batch_id,
-                    ending=ending.ending,
-                    ending_detail=ending.detail,
-                ),
-                workflow_id=recovery_workflow_id(batch_id),
-                execution_timeout=None,  # a settlement must be allowed to finish
-                summary=(
-                    f"settlement of {batch_id} ({batch.mode.value}, {len(batch.commands)} legs) "
-                    f"after its run {ending.ending.value.lower().replace('_', ' ')}"
-                ),
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-            )
-        except WorkflowAlreadyStartedError:
-            handle = self.handle(recovery_workflow_id(batch_id))
-            return Submission(batch=batch, handle=handle, attached=True)
-        return Submission(batch=batch, handle=handle, attached=not _was_started(handle))
-
-    async def unsettled_ending(self, batch_id: str, run_id: str | None = None) -> ClosedRun:
-        """How the batch's latest run ended, if it closed without a result.
-
-        Raises ``NothingToSettle`` when it is running or completed normally, or
-        when ``run_id`` was superseded by a newer run (a reset).
-        """
-        latest = await self.handle(batch_id).describe()
-        if run_id is not None and latest.run_id != run_id:
-            raise NothingToSettle(
-                f"batch {batch_id}: run {run_id} was followed by run {latest.run_id} "
-                "(a reset), which continues the batch"
-            )
-        ending = _ENDINGS.get(latest.status) if latest.status is not None else None
-        if ending is None:
-            status = latest.status.name if latest.status else "UNKNOWN"
-            raise NothingToSettle(f"batch {batch_id} is {status}: nothing to settle")
-        detail = await _close_detail(
-            self._client.get_workflow_handle(batch_id, run_id=latest.run_id)
-        )
-        return ClosedRun(run_id=latest.run_id, ending=ending, detail=detail)
+        """Start (or attach to) the settlement run of a batch whose run Temporal closed
+        without a result (``execbatch.recovery.settlement.start_settlement``)."""
+        return await start_settlement(self._client, self._task_queue, batch_id, run_id)
 
     async def has_recovery(self, batch_id: str) -> bool:
-        """Whether the batch has a settlement run that is running or completed.
-
-        One that was terminated or failed does not count: it must run again.
-        """
-        try:
-            description = await self.handle(recovery_workflow_id(batch_id)).describe()
-        except RPCError as exc:
-            if exc.status is RPCStatusCode.NOT_FOUND:
-                return False
-            raise
-        return description.status in (
-            WorkflowExecutionStatus.RUNNING,
-            WorkflowExecutionStatus.COMPLETED,
-        )
-
-    async def _start(
-        self,
-        request: BatchRunRequest,
-        *,
-        workflow_id: str,
-        execution_timeout: timedelta | None,
-        summary: str,
-        request_eager_start: bool = False,
-        id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.REJECT_DUPLICATE,
-    ) -> BatchHandle:
-        batch = request.batch
-        return await self._client.start_workflow(
-            ExecutionBatchWorkflow.run,
-            request,
-            id=workflow_id,
-            task_queue=self._task_queue,
-            execution_timeout=execution_timeout,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=id_reuse_policy,
-            request_eager_start=request_eager_start,
-            # BatchStatus is written by the workflow from WINDING_DOWN on (never
-            # RUNNING: a run closed without a result could not take it back).
-            search_attributes=TypedSearchAttributes(
-                [SearchAttributePair(BATCH_MODE, batch.mode.value)]
-            ),
-            static_summary=summary,
-            static_details=(
-                f"batch `{batch.batch_id}`, created {batch.created_at.isoformat()}, "
-                f"timeout {batch.timeout_seconds or 'none'}s"
-            ),
-        )
+        """Whether the batch has a settlement run that is running or completed."""
+        return await has_settlement(self._client, batch_id)
 
     def handle(self, batch_id: str) -> BatchHandle:
-        return self._client.get_workflow_handle_for(ExecutionBatchWorkflow.run, batch_id)
+        return batch_handle(self._client, batch_id)
 
     async def result(
         self, batch_id: str, recovery_wait: timedelta = DEFAULT_RECOVERY_WAIT
@@ -328,7 +162,7 @@ class BatchClient:
             except WorkflowFailureError as exc:
                 closed = exc
             try:
-                await self.unsettled_ending(batch_id)
+                await unsettled_ending(self._client, batch_id)
             except NothingToSettle:
                 continue  # a newer run (a reset) took over: follow it
             return await self.recovery_result(batch_id, recovery_wait, closed)
@@ -415,7 +249,7 @@ class BatchClient:
             settled_by = None
             if workflow_status is WorkflowExecutionStatus.RUNNING:
                 status = status or BatchStatus.RUNNING.value
-            elif workflow_status in _ENDINGS:
+            elif workflow_status in ENDINGS:
                 settled_by = recovery_workflow_id(batch_id)
                 status = await self._settlement_status(batch_id)
             yield BatchSummary(

@@ -5,8 +5,8 @@
 """
 
 from execbatch.devstack.lock import StackAlreadyRunning, StackLock
-from execbatch.devstack.processes import ManagedProcess
 from execbatch.devstack.stack import DevStack, PortInUse, StackFailed
+from execbatch.supervision import ManagedProcess
 
 __all__ = [
     "DevStack",

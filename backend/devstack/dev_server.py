@@ -15,7 +15,7 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.runtime import Runtime
 
-from execbatch.devstack.processes import ManagedProcess
+from execbatch.supervision import ManagedProcess
 from execbatch.temporal.binaries import temporal_cli_path
 from execbatch.temporal.search_attributes import dev_server_flags
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from execbatch.client.config import DEFAULT_TASK_QUEUE, ExecbatchConfig
+from execbatch.config.environment import DEFAULT_TASK_QUEUE, ExecbatchConfig
 from execbatch.devstack.health import (
     port_in_use,
     run_sync,
@@ -33,7 +33,7 @@ from execbatch.devstack.health import (
     wait_for_worker,
 )
 from execbatch.devstack.lock import StackLock
-from execbatch.devstack.processes import ManagedProcess, free_port
+from execbatch.supervision import ManagedProcess, free_port
 from execbatch.temporal.binaries import temporal_cli_path
 from execbatch.temporal.search_attributes import dev_server_flags
 from execbatch.temporal.server_tuning import dynamic_config_flags
@@ -244,7 +244,7 @@ class DevStack:
         )
 
     def _start_workers(self) -> None:
-        argv = [sys.executable, "-m", "execbatch.client.cli", "worker"]
+        argv = [sys.executable, "-m", "execbatch.cli.app", "worker"]
         started = [
             self._spawn(f"worker-{n}", argv, self.worker_env())
             for n in range(1, self.worker_count + 1)

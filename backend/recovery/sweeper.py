@@ -8,7 +8,7 @@ UI), or a **failure** (an error raised in workflow code). Orders may then rest
 at the venue and a pair may be half filled. The promise is that no batch is
 lost and no leg is left naked, so every worker process runs this sweeper: it
 lists the task queue's batch runs that closed as ``TimedOut``, ``Terminated``
-or ``Failed`` and starts one settlement run for each (``BatchClient.recover``).
+or ``Failed`` and starts one settlement run for each (``settlement.start_settlement``).
 
 * **Once per batch, however many workers see it.** The settlement's workflow id
   is derived from the batch id (``<batch_id>:recovery``): the claim lives in
@@ -38,8 +38,9 @@ from datetime import UTC, datetime, timedelta
 from temporalio.client import Client, WorkflowExecution
 from temporalio.service import RPCError
 
-from execbatch.client.batch_client import BatchClient, NothingToSettle
 from execbatch.core.workflow_ids import RECOVERY_SUFFIX
+from execbatch.recovery.settlement import has_settlement, start_settlement
+from execbatch.runs.read import NothingToSettle
 from execbatch.workflows.batch_workflow import WORKFLOW_NAME
 
 log = logging.getLogger("execbatch.recovery")
@@ -59,7 +60,6 @@ class UnsettledBatchSweeper:
     ) -> None:
         self._client = client
         self._task_queue = task_queue
-        self._batches = BatchClient(client, task_queue)
         self._interval = interval
         self._since = datetime.now(UTC) - lookback
         self._unrecoverable: set[str] = set()
@@ -87,12 +87,12 @@ class UnsettledBatchSweeper:
             if batch_id in self._unrecoverable:
                 continue
             try:
-                if await self._batches.has_recovery(batch_id):
+                if await has_settlement(self._client, batch_id):
                     continue  # seen in an earlier sweep, or by another worker
                 # A batch run: settle that run, unless a reset's newer run took over.
                 # A settlement run that was itself ended: settle the batch's latest run again.
                 run_id = None if batch_id != execution.id else execution.run_id
-                recovery = await self._batches.recover(batch_id, run_id)
+                recovery = await start_settlement(self._client, self._task_queue, batch_id, run_id)
             except NothingToSettle as exc:
                 log.info("not settling %s: %s", execution.id, exc)
                 continue

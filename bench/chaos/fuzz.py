@@ -318,7 +318,7 @@ def cli_submitter(env: dict[str, str]) -> Submitter:
     """``execbatch submit`` through the CLI's Typer app, with ``env`` set."""
     from typer.testing import CliRunner
 
-    from execbatch.client.cli import app
+    from execbatch.cli.app import app
 
     runner = CliRunner()
 

@@ -18,7 +18,7 @@ from temporalio.client import Client
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
 from execbatch.devstack.dev_server import dev_server_argv, wait_for_dev_server
-from execbatch.devstack.processes import PROJECT_ROOT, ManagedProcess, free_port, python_child_env
+from execbatch.supervision import PROJECT_ROOT, ManagedProcess, free_port, python_child_env
 from execbatch.temporal.converter import build_data_converter
 from execbatch.temporal.server_tuning import dynamic_config_flags
 

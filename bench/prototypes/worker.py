@@ -11,8 +11,8 @@ import asyncio
 import signal
 
 from bench.prototypes.worker_options import WorkerOptions
-from execbatch.client.config import ExecbatchConfig
-from execbatch.client.connection import connect
+from execbatch.config.connection import connect
+from execbatch.config.environment import ExecbatchConfig
 
 
 async def run(options: WorkerOptions) -> None:

@@ -39,7 +39,7 @@ def execbatch(
     *args: str, env: Mapping[str, str], cwd: Path | None = None, timeout: float = 180
 ) -> Run:
     proc = subprocess.run(
-        [sys.executable, "-m", "execbatch.client.cli", *args],
+        [sys.executable, "-m", "execbatch.cli.app", *args],
         env=dict(env),
         cwd=cwd,
         capture_output=True,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from execbatch.client.config import ExecbatchConfig
+from execbatch.config.environment import ExecbatchConfig
 from execbatch.devstack import DevStack
 from execbatch.temporal.server_tuning import DYNAMIC_CONFIG
 
@@ -46,7 +46,7 @@ def test_worker_command_is_execbatch_worker() -> None:
     assert 'ENTRYPOINT ["execbatch"]' in dockerfile
     assert worker["command"] == ["worker"]
     pyproject = (ROOT / "pyproject.toml").read_text()
-    assert 'execbatch = "execbatch.client.cli:main"' in pyproject
+    assert 'execbatch = "execbatch.cli.app:main"' in pyproject
     assert worker["deploy"]["replicas"]
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
-from execbatch.client.connection import connect
+from execbatch.config.connection import connect
 from execbatch.devstack import DevStack
 from tests.cli.conftest import UNREACHABLE, clean_env, example_document, execbatch
 

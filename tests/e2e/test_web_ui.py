@@ -18,7 +18,7 @@ import pytest
 from temporalio.client import WorkflowFailureError
 
 from execbatch.client.batch_client import BatchClient
-from execbatch.client.connection import connect
+from execbatch.config.connection import connect
 from execbatch.core.enums import BatchStatus
 from execbatch.core.order_ids import placement_order_id
 from execbatch.core.workflow_ids import recovery_workflow_id

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from execbatch.client.config import ExecbatchConfig
-from execbatch.client.connection import connect
+from execbatch.config.connection import connect
+from execbatch.config.environment import ExecbatchConfig
 from execbatch.security.codec import EncryptionCodec, codec_from_env
 from execbatch.venue.adapters.paper import PaperVenueAdmin
 from execbatch.venue.paper.service.process import VenueProcess

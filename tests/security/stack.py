@@ -18,8 +18,8 @@ from typing import Self
 import httpx
 
 from execbatch.devstack.dev_server import dev_server_argv
-from execbatch.devstack.processes import PROJECT_ROOT, ManagedProcess, free_port, python_child_env
 from execbatch.security.keys import generate_key
+from execbatch.supervision import PROJECT_ROOT, ManagedProcess, free_port, python_child_env
 from execbatch.temporal.binaries import temporal_cli_path
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from temporalio.service import TLSConfig
 
-from execbatch.client.config import ExecbatchConfig
+from execbatch.config.environment import ExecbatchConfig
 
 
 def test_mtls_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

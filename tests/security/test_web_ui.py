@@ -20,8 +20,8 @@ import pytest
 from temporalio.client import Client
 
 from execbatch.client.batch_client import BatchClient
-from execbatch.client.config import ExecbatchConfig
-from execbatch.client.connection import connect
+from execbatch.config.connection import connect
+from execbatch.config.environment import ExecbatchConfig
 from execbatch.core.enums import BatchExecutionMode
 from execbatch.security.codec import ENCODING, EncryptionCodec
 from execbatch.venue.adapters.paper import PaperVenueAdapter

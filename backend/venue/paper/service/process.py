@@ -28,7 +28,7 @@ from typing import Self
 
 import httpx
 
-from execbatch.devstack.processes import (
+from execbatch.supervision import (
     PROJECT_ROOT,
     ManagedProcess,
     free_port,

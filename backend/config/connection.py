@@ -5,7 +5,7 @@ from __future__ import annotations
 from temporalio.client import Client
 from temporalio.converter import PayloadCodec
 
-from execbatch.client.config import ExecbatchConfig
+from execbatch.config.environment import ExecbatchConfig
 from execbatch.temporal.converter import build_data_converter, codec_from_env
 
 

@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from execbatch.cli.render import DemoRow, PositionChange
 from execbatch.client.batch_client import BatchClient
-from execbatch.client.config import ExecbatchConfig
-from execbatch.client.connection import connect
-from execbatch.client.render import DemoRow, PositionChange
+from execbatch.config.connection import connect
+from execbatch.config.environment import ExecbatchConfig
 from execbatch.core.enums import BatchStatus
 from execbatch.core.order_ids import placement_order_id
 from execbatch.devstack import DevStack

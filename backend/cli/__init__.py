@@ -1,0 +1,1 @@
+"""The execbatch command line (``execbatch.cli.app:main``)."""

@@ -1,0 +1,112 @@
+"""What every command shares: exit codes, consoles, one-line errors, the Temporal client.
+
+Every error a user can meet (a bad directive file, no Temporal reachable, an
+unknown batch id, the venue down) ends in one line on stderr and a non-zero
+exit code, never a traceback: exit 2 for bad input (nothing was started),
+1 for everything else; ``submit --wait`` exits 3 when the batch ended in a
+status other than COMPLETED, so scripts can tell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from datetime import timedelta
+from typing import Any, NoReturn, TypeVar
+
+import httpx
+import typer
+from rich.console import Console
+from temporalio.client import (
+    Client,
+)
+from temporalio.service import RPCError
+
+from execbatch.client.batch_client import (
+    BatchAlreadyFinal,
+)
+from execbatch.config.connection import connect
+from execbatch.config.environment import ExecbatchConfig
+
+T = TypeVar("T")
+
+
+EXIT_ERROR = 1
+
+
+EXIT_BAD_INPUT = 2
+
+
+EXIT_NOT_COMPLETED = 3
+
+
+QUERY_TIMEOUT = timedelta(seconds=10)
+
+
+POLL_SECONDS = 0.5
+
+
+def _console(stderr: bool = False) -> Console:
+    """A console; when output is not a terminal (a pipe, a CI log) tables get 160 columns
+    instead of rich's default 80, so they stay readable."""
+    console = Console(stderr=stderr)
+    return console if console.is_terminal else Console(stderr=stderr, width=160)
+
+
+out = _console()
+
+
+err = _console(stderr=True)
+
+
+class CliError(Exception):
+    """An error for the user: printed as one line, then exit with ``code``."""
+
+    def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def run(coro: Coroutine[Any, Any, T], config: ExecbatchConfig) -> T:
+    """Run a command's coroutine, turning the errors users meet into one line."""
+    try:
+        return asyncio.run(coro)
+    except CliError as exc:
+        fail(str(exc), exc.code)
+    except BatchAlreadyFinal as exc:
+        fail(str(exc))
+    except RPCError as exc:
+        fail(f"Temporal at {config.address} answered {exc.status.name}: {exc.message}")
+    except httpx.TransportError as exc:
+        fail(f"venue at {config.venue_url} is not reachable ({type(exc).__name__})")
+
+
+async def open_client(config: ExecbatchConfig) -> Client:
+    try:
+        return await connect(config)
+    except RuntimeError as exc:
+        detail = _connect_failure(str(exc))
+        raise CliError(
+            f"cannot reach Temporal at {config.address} (namespace {config.namespace}): "
+            f"{detail}. Is `execbatch dev` running, or TEMPORAL_ADDRESS set?"
+        ) from exc
+
+
+def _connect_failure(text: str) -> str:
+    """The useful part of the SDK's connect error (it dumps the transport's debug form)."""
+    lowered = text.lower()
+    for needle, meaning in (
+        ("connection refused", "connection refused"),
+        ("dns error", "unknown host"),
+        ("timed out", "timed out"),
+        ("certificate", "TLS certificate problem"),
+        ("unauthenticated", "not authenticated (API key / client certificate?)"),
+    ):
+        if needle in lowered:
+            return meaning
+    return text.split("(", 1)[0].strip()[:200]
