@@ -12,14 +12,15 @@ RUN useradd --create-home --uid 10001 execbatch
 WORKDIR /app
 
 # Dependencies first, so a code change does not reinstall them.
+# The product is one package, execbatch (the repository's backend/, with workflows/ and
+# activities/ linked inside it); benchmarks and tests are not part of the image.
 COPY pyproject.toml README.md ./
 COPY backend ./backend
 COPY workflows ./workflows
 COPY activities ./activities
-COPY bench ./bench
 COPY worker.py ./
 COPY examples ./examples
-RUN pip install .
+RUN ln -sfn backend execbatch && pip install .
 
 # /data holds the paper venue's SQLite file (a volume in docker-compose.yml).
 RUN mkdir /data && chown execbatch /data

@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--worker",
         default="worker.py",
-        help="our worker: 'worker.py' (default) or a module such as bench.prototypes.worker",
+        help="our worker: 'worker.py' (default) or a module such as bench.levers.worker",
     )
     parser.add_argument("--worker-args", default="", help="extra arguments for --worker module")
     parser.add_argument("--sync", choices=("FULL", "NORMAL"), default="FULL", help="venue SQLite")

@@ -58,12 +58,15 @@ class Profiler:
             self._proc.wait()
 
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
 def _frame(text: str) -> str:
     # py-spy frames look like "function (path/to/file.py:123)"; drop the line number
     name, _, where = text.partition(" (")
     where = where.rstrip(")")
     path = where.rsplit(":", 1)[0]
-    for marker in ("site-packages/", "lib/python3.11/", "/work/main/"):
+    for marker in ("site-packages/", "lib/python3.11/", f"{PROJECT_ROOT}/"):
         if marker in path:
             path = path.split(marker, 1)[1]
     return f"{name} ({path})"

@@ -68,10 +68,6 @@ SCENARIOS: tuple[Scenario, ...] = (
 )
 
 
-class DemoError(RuntimeError):
-    """The demo could not run (not: a scenario ended differently than expected)."""
-
-
 def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(2)}"
 

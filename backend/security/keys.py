@@ -56,10 +56,6 @@ class Keyring:
                 raise KeyConfigError(f"key {key_id!r} is {len(key)} bytes; AES needs 16, 24 or 32")
 
     @property
-    def current_key(self) -> bytes:
-        return self.keys[self.current_id]
-
-    @property
     def ids(self) -> tuple[str, ...]:
         return tuple(self.keys)
 

@@ -26,10 +26,10 @@ from execbatch.devstack import DevStack
 from execbatch.dtos.directive_document import DirectiveDocument
 from execbatch.dtos.execution import BatchResult
 from execbatch.venue.adapters.paper import PaperVenueAdmin
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, screenshot_dir
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = ROOT / "docs"
+DOCS = screenshot_dir()
 
 pytestmark = [
     pytest.mark.browser,

@@ -1,7 +1,7 @@
 """Determinism over versions: recorded histories of every mode replay on today's code.
 
 The histories in tests/histories/ were recorded from the end-to-end runs on the
-dev server (``EXECBATCH_RECORD_HISTORIES=1 pytest tests/end_to_end``): every
+dev server (``EXECBATCH_RECORD_HISTORIES=1 pytest tests/e2e``): every
 mode, compensation, NEEDS_ATTENTION, deadline and both kinds of cancel. A
 workflow change that would break running batches fails here, in CI.
 """

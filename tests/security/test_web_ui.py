@@ -4,7 +4,7 @@ Headless Debian Chromium (never a downloaded browser) opens the dev server's
 Web UI: with ``--ui-codec-endpoint`` pointing at our codec server and the
 operator's token attached, the batch's input reads in plain text; without a
 codec endpoint, or without the token, the UI only has ciphertext to show.
-Screenshots go to docs/security-*.png.
+Screenshots go to .screenshots/security-*.png (docs/ with `./run screenshots`).
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ from execbatch.config.environment import ExecbatchConfig
 from execbatch.core.enums import BatchExecutionMode
 from execbatch.security.codec import ENCODING, EncryptionCodec
 from execbatch.venue.adapters.paper import PaperVenueAdapter
-from execbatch.venue.paper.service.process import PROJECT_ROOT, VenueProcess, free_port
+from execbatch.venue.paper.service.process import VenueProcess, free_port
 from execbatch.worker import build_worker
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, screenshot_dir
 from tests.security.batches import secret_document
 from tests.security.stack import CodecServer, DevServer, SecretSet
 
-DOCS = PROJECT_ROOT / "docs"
+DOCS = screenshot_dir()
 
 pytestmark = [
     pytest.mark.browser,

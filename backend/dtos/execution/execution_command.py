@@ -42,11 +42,6 @@ class ExecutionCommand(BaseModel):
             raise ValueError("limit_price is forbidden for a MARKET order")
         return value
 
-    @property
-    def notional_hint(self) -> Decimal | None:
-        """Quantity times limit price, when known (used only for display)."""
-        return self.quantity * self.limit_price if self.limit_price is not None else None
-
     def describe(self) -> str:
         """Short human text, e.g. ``BUY 10 AAPL`` or ``SELL 5 MSFT @ 410.25``."""
         text = f"{self.side.value} {self.quantity} {self.symbol}"

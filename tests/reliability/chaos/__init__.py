@@ -1,0 +1,11 @@
+"""Chaos suite: worker kills, server and venue restarts, venue faults, fuzzed input.
+
+``python -m tests.reliability.chaos --batches 500 --kills 50`` runs the long version;
+``tests/reliability`` runs a short one in CI. See docs/RELIABILITY.md.
+"""
+
+from tests.reliability.chaos.config import ChaosConfig
+from tests.reliability.chaos.driver import run_chaos
+from tests.reliability.chaos.report import ChaosReport
+
+__all__ = ["ChaosConfig", "ChaosReport", "run_chaos"]

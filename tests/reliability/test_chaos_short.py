@@ -1,0 +1,46 @@
+"""The chaos suite, short: 60 mixed batches under worker kills, a dev server crash,
+a venue restart, operator terminations and resets, and high-rate venue faults;
+every invariant must hold.
+
+The long version is ``python -m tests.reliability.chaos --batches 500 --kills 50``
+(docs/RELIABILITY.md). This one takes a few minutes on two cores.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.reliability.chaos import ChaosConfig, run_chaos
+from tests.reliability.chaos.checks import INVARIANTS
+
+pytestmark = [pytest.mark.slow, pytest.mark.devserver]
+
+SHORT = ChaosConfig(
+    batches=60,
+    kills=5,
+    server_restarts=1,
+    venue_restarts=1,
+    workers=2,
+    concurrency=16,
+    seed=7,
+    fuzz_examples=0,
+    settle_timeout=300.0,
+    worker_outages=1,
+    terminations=4,
+    resets=3,
+)
+
+
+async def test_nothing_placed_twice_no_leg_exposed_no_batch_lost() -> None:
+    report = await run_chaos(SHORT, command="tests/reliability short run")
+    print(report.table())
+    assert report.worker_kills >= SHORT.kills
+    assert report.server_restarts == SHORT.server_restarts
+    assert report.venue_restarts == SHORT.venue_restarts
+    assert report.worker_outages == SHORT.worker_outages  # all workers down for 30 s
+    assert report.operator_terminations > 0 and report.operator_resets > 0
+    assert sum(report.faults_injected.values()) > 0
+    assert report.transient_answers > 0
+    failed = {name: report.count(name) for name in INVARIANTS if report.count(name)}
+    assert not failed, f"{failed}\n{report.violation_details()}"
+    assert report.batches_run == SHORT.batches

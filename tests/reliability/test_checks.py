@@ -1,0 +1,279 @@
+"""The chaos checks themselves: each invariant catches what it claims to catch.
+
+Synthetic venue orders, results and request logs (no servers): a checker that
+never fires would make every chaos run pass.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from execbatch.core.enums import (
+    BatchExecutionMode,
+    BatchStatus,
+    LegStatus,
+    OrderSide,
+    OrderType,
+    TimeInForce,
+    VenueOrderStatus,
+)
+from execbatch.dtos.execution import BatchResult, LegResult
+from execbatch.venue.port.orders import VenueOrder
+from tests.reliability.chaos import checks
+from tests.reliability.chaos.proxy import Exchange
+from tests.reliability.chaos.report import ChaosReport
+from tests.reliability.chaos.scenario import PlannedBatch, plan_batches
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _coordinated() -> PlannedBatch:
+    plan = next(p for p in plan_batches(12, 3, "t") if p.mode is BatchExecutionMode.COORDINATED)
+    return plan
+
+
+def _order(
+    cid: str, side: OrderSide, qty: Decimal, filled: Decimal, status: VenueOrderStatus
+) -> VenueOrder:
+    return VenueOrder(
+        client_order_id=cid,
+        venue_order_id="V0000000001",
+        account="default",
+        symbol="AAPL",
+        side=side,
+        order_type=OrderType.MARKET,
+        quantity=qty,
+        time_in_force=TimeInForce.GTC,
+        status=status,
+        filled_quantity=filled,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+def _result(
+    plan: PlannedBatch,
+    status: BatchStatus,
+    legs: dict[str, tuple[LegStatus, Decimal, Decimal, Decimal]],
+) -> BatchResult:
+    out = []
+    for c in plan.document.commands:
+        leg_status, filled, compensated, exposed = legs[c.command_id]
+        out.append(
+            LegResult(
+                command_id=c.command_id,
+                plan_id=c.plan_id,
+                symbol=c.symbol,
+                side=c.side,
+                order_type=c.order_type,
+                quantity=c.quantity,
+                status=leg_status,
+                filled_quantity=filled,
+                compensated_quantity=compensated,
+                exposed_quantity=exposed,
+            )
+        )
+    return BatchResult(
+        batch_id=plan.batch_id, mode=plan.mode, status=status, legs=tuple(out), reason="r"
+    )
+
+
+def _run(plan: PlannedBatch, result: BatchResult | str, orders: list[VenueOrder]) -> ChaosReport:
+    report = ChaosReport()
+    checks.check_batches([plan], {plan.batch_id: result}, orders, report)
+    return report
+
+
+def _fill_first_reject_second(plan: PlannedBatch) -> tuple[list[VenueOrder], str, str]:
+    first, second = plan.document.commands[0], plan.document.commands[1]
+    orders = [
+        _order(
+            f"{plan.batch_id}:{first.command_id}:place",
+            first.side,
+            first.quantity,
+            first.quantity,
+            VenueOrderStatus.FILLED,
+        ),
+        _order(
+            f"{plan.batch_id}:{second.command_id}:place",
+            second.side,
+            second.quantity,
+            Decimal(0),
+            VenueOrderStatus.REJECTED,
+        ),
+    ]
+    return orders, first.command_id, second.command_id
+
+
+def _legs(
+    plan: PlannedBatch, **overrides: tuple[LegStatus, Decimal, Decimal, Decimal]
+) -> dict[str, tuple[LegStatus, Decimal, Decimal, Decimal]]:
+    legs = {
+        c.command_id: (LegStatus.SKIPPED, Decimal(0), Decimal(0), Decimal(0))
+        for c in plan.document.commands
+    }
+    legs.update(overrides)
+    return legs
+
+
+def test_a_compensated_pair_passes() -> None:
+    plan = _coordinated()
+    orders, first, second = _fill_first_reject_second(plan)
+    qty = plan.document.commands[0].quantity
+    command = plan.document.commands[0]
+    orders.append(
+        _order(
+            f"{plan.batch_id}:{first}:revert-1",
+            command.side.opposite,
+            qty,
+            qty,
+            VenueOrderStatus.FILLED,
+        )
+    )
+    legs = _legs(
+        plan,
+        **{
+            first: (LegStatus.COMPENSATED, qty, qty, Decimal(0)),
+            second: (LegStatus.REJECTED, Decimal(0), Decimal(0), Decimal(0)),
+        },
+    )
+    report = _run(plan, _result(plan, BatchStatus.COMPENSATED, legs), orders)
+    assert report.ok, report.violation_details()
+
+
+def test_an_unreverted_fill_in_a_failed_coordinated_batch_is_an_unflagged_exposure() -> None:
+    plan = _coordinated()
+    orders, first, second = _fill_first_reject_second(plan)
+    qty = plan.document.commands[0].quantity
+    legs = _legs(
+        plan,
+        **{
+            first: (LegStatus.FILLED, qty, Decimal(0), Decimal(0)),
+            second: (LegStatus.REJECTED, Decimal(0), Decimal(0), Decimal(0)),
+        },
+    )
+    report = _run(plan, _result(plan, BatchStatus.COMPENSATED, legs), orders)
+    assert report.count(checks.EXPOSED) == 1
+
+
+def test_the_same_exposure_flagged_as_needs_attention_passes() -> None:
+    plan = _coordinated()
+    orders, first, second = _fill_first_reject_second(plan)
+    qty = plan.document.commands[0].quantity
+    legs = _legs(
+        plan,
+        **{
+            first: (LegStatus.FILLED, qty, Decimal(0), qty),
+            second: (LegStatus.REJECTED, Decimal(0), Decimal(0), Decimal(0)),
+        },
+    )
+    result = _result(plan, BatchStatus.NEEDS_ATTENTION, legs).model_copy(
+        update={"reason": f"leg {first}: exposed"}
+    )
+    report = _run(plan, result, orders)
+    assert report.ok, report.violation_details()
+
+
+def test_over_revert_and_wrong_result_quantities_are_caught() -> None:
+    plan = _coordinated()
+    orders, first, second = _fill_first_reject_second(plan)
+    command = plan.document.commands[0]
+    qty = command.quantity
+    orders += [
+        _order(
+            f"{plan.batch_id}:{first}:revert-1",
+            command.side.opposite,
+            qty,
+            qty,
+            VenueOrderStatus.FILLED,
+        ),
+        _order(
+            f"{plan.batch_id}:{first}:revert-2",
+            command.side.opposite,
+            qty,
+            qty,
+            VenueOrderStatus.FILLED,
+        ),
+    ]
+    legs = _legs(
+        plan,
+        **{
+            first: (LegStatus.COMPENSATED, qty, qty, Decimal(0)),
+            second: (LegStatus.REJECTED, Decimal(0), Decimal(0), Decimal(0)),
+        },
+    )
+    report = _run(plan, _result(plan, BatchStatus.COMPENSATED, legs), orders)
+    assert report.count(checks.DUPLICATES) == 1
+    assert report.count(checks.INCONSISTENT) == 1  # compensated qty vs 2x revert fills
+
+
+def test_a_lost_batch_and_its_open_leg_are_reported() -> None:
+    plan = _coordinated()
+    orders, _first, _second = _fill_first_reject_second(plan)
+    report = _run(plan, "workflow timed out", orders)
+    assert report.count(checks.LOST) == 1
+    assert report.count(checks.EXPOSED) == 1
+
+
+def _exchange(
+    cid: str, at: float, status: int, error: str | None = None, path: str = "/orders"
+) -> Exchange:
+    return Exchange(
+        started=at,
+        finished=at + 0.01,
+        method="POST" if path == "/orders" else "GET",
+        path=path,
+        client_order_id=cid,
+        status=status,
+        error=error,
+    )
+
+
+def test_a_rejection_sent_again_is_caught_unless_a_crash_explains_it() -> None:
+    log = [
+        _exchange("b:c1:place", 1.0, 422, "INSUFFICIENT_FUNDS"),
+        _exchange("b:c1:place", 2.0, 422, "INSUFFICIENT_FUNDS"),
+    ]
+    report = ChaosReport()
+    checks.check_requests(log, [], 5, 8, report)
+    assert report.count(checks.REJECTION_RETRIED) == 1
+    excused = ChaosReport()
+    checks.check_requests(log, [1.5], 5, 8, excused)
+    assert excused.count(checks.REJECTION_RETRIED) == 0
+
+
+def test_a_transient_fault_without_follow_up_is_caught() -> None:
+    report = ChaosReport()
+    checks.check_requests([_exchange("b:c1:place", 1.0, 503, "UNAVAILABLE")], [], 5, 8, report)
+    assert report.count(checks.TRANSIENT_NOT_RETRIED) == 1
+    retried = ChaosReport()
+    checks.check_requests(
+        [_exchange("b:c1:place", 1.0, 503, "UNAVAILABLE"), _exchange("b:c1:place", 2.0, 201)],
+        [],
+        5,
+        8,
+        retried,
+    )
+    assert retried.count(checks.TRANSIENT_NOT_RETRIED) == 0
+    assert retried.transient_retried == 1
+
+
+def test_a_poll_failing_after_the_order_was_settled_needs_no_follow_up() -> None:
+    cid = "b:c2:place"
+    poll = _exchange(cid, 3.0, 503, "UNAVAILABLE", path=f"/orders/{cid}")
+    cancel = Exchange(
+        started=2.0,
+        finished=2.01,
+        method="POST",
+        path=f"/orders/{cid}/cancel",
+        client_order_id=cid,
+        status=200,
+        error=None,
+    )
+    settled = ChaosReport()
+    checks.check_requests([_exchange(cid, 1.0, 201), cancel, poll], [], 5, 8, settled)
+    assert settled.count(checks.TRANSIENT_NOT_RETRIED) == 0
+    unsettled = ChaosReport()
+    checks.check_requests([_exchange(cid, 1.0, 201), poll], [], 5, 8, unsettled)
+    assert unsettled.count(checks.TRANSIENT_NOT_RETRIED) == 1
