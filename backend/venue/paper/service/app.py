@@ -18,6 +18,7 @@ from execbatch.dtos.types import PositiveDecimal, Symbol
 from execbatch.security.venue_credentials import VenueCredentials
 from execbatch.venue.paper.service.auth import VenueAuthMiddleware, warn_if_open
 from execbatch.venue.paper.service.config import VenueSettings
+from execbatch.venue.paper.service.dialects import alpaca_router, binance_router
 from execbatch.venue.paper.service.engine import VenueEngine
 from execbatch.venue.paper.service.http import VenueHTTPError, error_response, json_response
 from execbatch.venue.paper.wire import (
@@ -205,5 +206,9 @@ def create_app(settings: VenueSettings, credentials: VenueCredentials | None = N
                 "started_at": engine.started_at,
             }
         )
+
+    # Venue dialects (service/dialects): real venues' APIs on the same engine.
+    app.include_router(alpaca_router(engine, credentials))
+    app.include_router(binance_router(engine))
 
     return app

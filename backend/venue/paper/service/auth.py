@@ -28,9 +28,15 @@ log = logging.getLogger("execbatch.venue.auth")
 
 OPEN_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 
+DIALECT_PREFIXES: tuple[str, ...] = ("/v2/", "/api/v3/")
+"""Paths of venue dialects (``service/dialects``): Alpaca's ``/v2/``, Binance's
+``/api/v3/``. Their routers authenticate them with the venue's own key headers,
+not signatures."""
+
 
 class Role(str, Enum):
     OPEN = "OPEN"
+    DIALECT = "DIALECT"
     TRADING = "TRADING"
     ADMIN = "ADMIN"
 
@@ -39,6 +45,8 @@ def role_of(path: str) -> Role:
     """Which keys a path needs; unknown paths need a trading key (deny by default)."""
     if path in OPEN_PATHS:
         return Role.OPEN
+    if path.startswith(DIALECT_PREFIXES):
+        return Role.DIALECT
     if path == "/admin" or path.startswith("/admin/"):
         return Role.ADMIN
     return Role.TRADING
@@ -64,7 +72,7 @@ class VenueAuthMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         role = role_of(scope["path"]) if scope["type"] == "http" else Role.OPEN
-        if not self.credentials.enabled or role is Role.OPEN:
+        if not self.credentials.enabled or role in (Role.OPEN, Role.DIALECT):
             await self.app(scope, receive, send)
             return
         body, replay = await _buffer_body(receive)

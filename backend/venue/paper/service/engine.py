@@ -16,7 +16,14 @@ from execbatch.core.enums import VenueOrderStatus
 from execbatch.venue.paper.service.config import VenueSettings
 from execbatch.venue.paper.service.faults import FaultInjector, FaultTarget
 from execbatch.venue.paper.service.http import VenueHTTPError
-from execbatch.venue.paper.service.store import PlaceResult, StoreRunner, VenueStore
+from execbatch.venue.paper.service.store import (
+    Fill,
+    Holdings,
+    PlaceResult,
+    ScopedPlaceOutcome,
+    StoreRunner,
+    VenueStore,
+)
 from execbatch.venue.paper.wire import (
     FaultEndpoint,
     FaultKind,
@@ -28,7 +35,19 @@ from execbatch.venue.port.orders import Account, OrderRequest, Position, VenueOr
 
 log = logging.getLogger("execbatch.venue")
 
-_PLACE_OUTCOMES = ("created", "rejected", "replayed", "conflict", "fenced", "invalid")
+_PLACE_OUTCOMES = ("created", "rejected", "replayed", "conflict", "fenced", "invalid", "duplicate")
+"""``duplicate``: refused by a dialect because an open order holds the client id."""
+
+
+class ResponseLost(VenueHTTPError):
+    """A ``fail_after_place`` fault fired: the request was carried out, its answer is lost.
+
+    Native routes render it as any 503; a dialect can tell it from a 503 that
+    did nothing (``error_503``, ``hang``) and answer in its venue's words.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(503, "UNAVAILABLE", message)
 
 
 class VenueEngine:
@@ -91,10 +110,8 @@ class VenueEngine:
         else:
             self._place_outcomes[outcome.result.value] += 1
         if outcome.response_lost:
-            raise VenueHTTPError(
-                503,
-                "UNAVAILABLE",
-                "response lost after the order was placed (injected fault fail_after_place)",
+            raise ResponseLost(
+                "response lost after the order was placed (injected fault fail_after_place)"
             )
         if outcome.result is PlaceResult.CONFLICT:
             raise VenueHTTPError(
@@ -119,7 +136,7 @@ class VenueEngine:
         )
         order = await self.store.call(VenueStore.get, client_order_id)
         if decision is FaultKind.FAIL_AFTER_PLACE:
-            raise VenueHTTPError(503, "UNAVAILABLE", "response lost (injected fault)")
+            raise ResponseLost("response lost (injected fault)")
         if order is None:
             raise VenueHTTPError(
                 404, "ORDER_NOT_FOUND", f"no order with client_order_id {client_order_id!r}"
@@ -135,10 +152,105 @@ class VenueEngine:
         )
         outcome = await self.store.call(VenueStore.cancel, client_order_id, account)
         if decision is FaultKind.FAIL_AFTER_PLACE:
-            raise VenueHTTPError(
-                503, "UNAVAILABLE", "response lost after the cancel was applied (injected fault)"
-            )
+            raise ResponseLost("response lost after the cancel was applied (injected fault)")
         return outcome.order
+
+    # ---------------------------------------- OPEN_ORDERS scope (for dialects)
+    #
+    # The same order life cycle with a weaker client id scope (Binance spot:
+    # unique among open orders; no cancel fence). Fault rules apply as to the
+    # native routes: latency/503/hang before anything is done (VenueHTTPError),
+    # fail_after_place after it is done (ResponseLost).
+
+    async def place_open_scope(
+        self,
+        request: OrderRequest,
+        *,
+        sells_need_holdings: bool,
+        not_after: float | None = None,
+    ) -> ScopedPlaceOutcome:
+        """Place with the client id unique among open orders only; see VenueStore."""
+        await self._transport_faults(
+            FaultTarget(
+                endpoint=FaultEndpoint.PLACE,
+                client_order_id=request.client_order_id,
+                symbol=request.symbol,
+                side=request.side,
+            )
+        )
+        outcome = await self.store.call(
+            VenueStore.place_open_scope,
+            request,
+            self.faults.order_stage,
+            sells_need_holdings=sells_need_holdings,
+            not_after=not_after,
+        )
+        if outcome.result is PlaceResult.CREATED:
+            order = outcome.order
+            rejected = order is not None and order.status is VenueOrderStatus.REJECTED
+            self._place_outcomes["rejected" if rejected else "created"] += 1
+        else:
+            self._place_outcomes[outcome.result.value] += 1
+        if outcome.response_lost:
+            raise ResponseLost(
+                "response lost after the order was placed (injected fault fail_after_place)"
+            )
+        return outcome
+
+    async def find_order(
+        self,
+        account: str,
+        symbol: str,
+        *,
+        client_order_id: str | None = None,
+        venue_order_id: str | None = None,
+    ) -> VenueOrder | None:
+        """The latest order so named (``None`` if none), with the ``get`` fault rules."""
+        decision = await self._transport_faults(
+            FaultTarget(endpoint=FaultEndpoint.GET, client_order_id=client_order_id or "")
+        )
+        order = await self.store.call(
+            VenueStore.find_order,
+            account,
+            symbol,
+            client_order_id=client_order_id,
+            venue_order_id=venue_order_id,
+        )
+        if decision is FaultKind.FAIL_AFTER_PLACE:
+            raise ResponseLost("response lost (injected fault)")
+        return order
+
+    async def cancel_open(
+        self,
+        account: str,
+        symbol: str,
+        *,
+        client_order_id: str | None = None,
+        venue_order_id: str | None = None,
+    ) -> VenueOrder | None:
+        """Cancel the open order so named; ``None`` if none is open (nothing recorded)."""
+        decision = await self._transport_faults(
+            FaultTarget(endpoint=FaultEndpoint.CANCEL, client_order_id=client_order_id or "")
+        )
+        order = await self.store.call(
+            VenueStore.cancel_open,
+            account,
+            symbol,
+            client_order_id=client_order_id,
+            venue_order_id=venue_order_id,
+        )
+        if decision is FaultKind.FAIL_AFTER_PLACE:
+            raise ResponseLost("response lost after the cancel was applied (injected fault)")
+        return order
+
+    async def open_orders(self, account: str, symbol: str | None) -> list[VenueOrder]:
+        return await self.store.call(VenueStore.open_orders, account, symbol)
+
+    async def order_fills(self, venue_order_ids: list[str]) -> dict[str, list[Fill]]:
+        return await self.store.call(VenueStore.order_fills, venue_order_ids)
+
+    async def holdings(self, account: str) -> Holdings | None:
+        return await self.store.call(VenueStore.holdings, account)
 
     async def _transport_faults(self, target: FaultTarget) -> FaultKind | None:
         """Apply latency/503/hang; returns a fault the caller must apply afterwards.

@@ -4,6 +4,20 @@ Decimals are stored as fixed-point TEXT (never REAL) so that they come back
 exactly; timestamps as ISO 8601 text with their UTC offset. ``venue_order_id``
 is not stored: it is ``"V"`` + the row's zero-padded sequence number, so it
 can never disagree with the row it names.
+
+Client order ids (schema version 2). An order's row key is its sequence
+number; how long its client order id stays taken is the row's ``id_scope``:
+
+* ``FOREVER`` (the native ``/orders`` API): one order per id for good. The
+  store refuses any reuse of an id that any row holds, and the partial unique
+  index ``orders_client_id_forever`` is the second fence.
+* ``OPEN_ORDERS`` (the Binance dialect): unique only among open orders, so an
+  id whose order filled or was cancelled may be placed again. The partial
+  unique index ``orders_client_id_open`` (over NEW/PARTIALLY_FILLED rows, of
+  either scope) is the fence.
+
+Version 1 (``client_order_id`` UNIQUE, fills keyed by client order id) is
+migrated in place at start-up (``MIGRATE_1_TO_2``); see ``VenueStore``.
 """
 
 from __future__ import annotations
@@ -16,9 +30,9 @@ from execbatch.core.enums import OrderSide, OrderType, TimeInForce, VenueOrderSt
 from execbatch.venue.paper.service.matching import fmt_decimal
 from execbatch.venue.port.orders import OrderRequest, VenueOrder
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-SCHEMA = """
+TABLES = """
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -36,7 +50,7 @@ CREATE TABLE IF NOT EXISTS prices (
 );
 CREATE TABLE IF NOT EXISTS orders (
     seq                   INTEGER PRIMARY KEY AUTOINCREMENT,
-    client_order_id       TEXT NOT NULL UNIQUE,
+    client_order_id       TEXT NOT NULL,
     account               TEXT NOT NULL,
     symbol                TEXT NOT NULL,
     side                  TEXT NOT NULL,
@@ -52,13 +66,14 @@ CREATE TABLE IF NOT EXISTS orders (
     fenced                INTEGER NOT NULL DEFAULT 0,
     pending_fill_fraction TEXT,
     created_at            TEXT NOT NULL,
-    updated_at            TEXT NOT NULL
+    updated_at            TEXT NOT NULL,
+    id_scope              TEXT NOT NULL DEFAULT 'FOREVER'
+                          CHECK (id_scope IN ('FOREVER', 'OPEN_ORDERS'))
 );
-CREATE INDEX IF NOT EXISTS orders_open_by_symbol ON orders (symbol, status);
-CREATE INDEX IF NOT EXISTS orders_by_account ON orders (account, status);
 CREATE TABLE IF NOT EXISTS fills (
     seq             INTEGER PRIMARY KEY AUTOINCREMENT,
-    client_order_id TEXT NOT NULL REFERENCES orders (client_order_id),
+    order_seq       INTEGER NOT NULL REFERENCES orders (seq),
+    client_order_id TEXT NOT NULL,
     account         TEXT NOT NULL,
     symbol          TEXT NOT NULL,
     side            TEXT NOT NULL,
@@ -75,6 +90,46 @@ CREATE TABLE IF NOT EXISTS positions (
     PRIMARY KEY (account, symbol)
 );
 """
+
+INDEXES = """
+CREATE INDEX IF NOT EXISTS orders_open_by_symbol ON orders (symbol, status);
+CREATE INDEX IF NOT EXISTS orders_by_account ON orders (account, status);
+CREATE INDEX IF NOT EXISTS orders_by_client_id ON orders (client_order_id, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS orders_client_id_forever ON orders (client_order_id)
+    WHERE id_scope = 'FOREVER';
+CREATE UNIQUE INDEX IF NOT EXISTS orders_client_id_open ON orders (client_order_id)
+    WHERE status IN ('NEW', 'PARTIALLY_FILLED');
+CREATE INDEX IF NOT EXISTS fills_by_order ON fills (order_seq);
+"""
+
+SCHEMA = TABLES + INDEXES
+"""The whole schema of the current version (every statement is IF NOT EXISTS)."""
+
+MIGRATE_1_TO_2 = (
+    # Move the version 1 tables aside (their indexes go with them), create the
+    # version 2 tables, copy every row across, drop the old tables. Run with
+    # foreign keys off, inside one transaction (VenueStore._migrate).
+    "ALTER TABLE fills RENAME TO fills_v1",
+    "ALTER TABLE orders RENAME TO orders_v1",
+    TABLES,
+    "INSERT INTO orders (seq, client_order_id, account, symbol, side, order_type, quantity,"
+    " limit_price, time_in_force, status, filled_quantity, avg_fill_price, reject_error,"
+    " reject_message, fenced, pending_fill_fraction, created_at, updated_at, id_scope)"
+    " SELECT seq, client_order_id, account, symbol, side, order_type, quantity, limit_price,"
+    " time_in_force, status, filled_quantity, avg_fill_price, reject_error, reject_message,"
+    " fenced, pending_fill_fraction, created_at, updated_at, 'FOREVER' FROM orders_v1",
+    "INSERT INTO fills (seq, order_seq, client_order_id, account, symbol, side, quantity, price,"
+    " created_at) SELECT f.seq, o.seq, f.client_order_id, f.account, f.symbol, f.side,"
+    " f.quantity, f.price, f.created_at FROM fills_v1 AS f"
+    " JOIN orders_v1 AS o ON o.client_order_id = f.client_order_id",
+    "DROP TABLE fills_v1",
+    "DROP TABLE orders_v1",
+    INDEXES,
+)
+"""Version 1 -> 2: surrogate order key, scoped client order ids, fills by order."""
+
+ID_SCOPE_FOREVER = "FOREVER"
+ID_SCOPE_OPEN_ORDERS = "OPEN_ORDERS"
 
 OPEN_STATUSES = (VenueOrderStatus.NEW.value, VenueOrderStatus.PARTIALLY_FILLED.value)
 

@@ -6,9 +6,13 @@ Why it is built this way:
   thread (``StoreRunner``) that owns the only connection. Operations are thus
   serialised without any locking in SQL, the event loop never blocks on disk,
   and a read-check-insert such as "is this client order id new?" cannot race
-  with itself. The ``UNIQUE`` constraint on ``client_order_id`` is the second
-  fence: should anything ever slip past the serialisation, the insert fails
-  and the placement is replayed instead of duplicated.
+  with itself. The partial unique indexes on ``client_order_id`` are the
+  second fence: should anything ever slip past the serialisation, the insert
+  fails and the placement is replayed instead of duplicated.
+* **Two client order id scopes** (``schema.py``): the native API keeps an id
+  taken forever (``place``, ``cancel`` fences unknown ids); the Binance dialect
+  keeps it unique only among open orders (``place_open_scope``,
+  ``cancel_open``: no fence), as Binance spot does.
 * **Each operation is one transaction** (``BEGIN IMMEDIATE`` ... ``COMMIT``):
   an order, its fill, the position and the cash move together or not at all.
 * **WAL with ``synchronous=FULL``** (the default, ``NORMAL`` is selectable):
@@ -28,6 +32,7 @@ import asyncio
 import functools
 import logging
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -51,6 +56,9 @@ from execbatch.venue.paper.service.matching import (
     weighted_average,
 )
 from execbatch.venue.paper.service.schema import (
+    ID_SCOPE_FOREVER,
+    ID_SCOPE_OPEN_ORDERS,
+    MIGRATE_1_TO_2,
     OPEN_STATUSES,
     SCHEMA,
     SCHEMA_VERSION,
@@ -75,12 +83,19 @@ T = TypeVar("T")
 
 
 class PlaceResult(StrEnum):
-    """How ``POST /orders`` was resolved."""
+    """How a placement was resolved.
+
+    ``POST /orders`` gives the first four. ``place_open_scope`` (the Binance
+    dialect) gives CREATED, DUPLICATE (an open order holds the id) or REJECTED
+    (refused and, as on Binance, not stored).
+    """
 
     CREATED = "created"
     REPLAYED = "replayed"
     CONFLICT = "conflict"
     FENCED = "fenced"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
 
 
 @dataclass(frozen=True)
@@ -95,6 +110,45 @@ class PlaceOutcome:
     order: VenueOrder
     conflict_fields: tuple[str, ...] = ()
     response_lost: bool = False
+
+
+@dataclass(frozen=True)
+class ScopedPlaceOutcome:
+    """A placement under OPEN_ORDERS scope (``place_open_scope``).
+
+    ``order`` is the new order (CREATED) or the open order holding the id
+    (DUPLICATE); a REJECTED placement stores nothing and carries only
+    ``rejection`` (error code, message). ``response_lost``: a
+    ``fail_after_place`` fault fired, the order is committed but unanswered.
+    """
+
+    result: PlaceResult
+    order: VenueOrder | None
+    rejection: tuple[str, str] | None = None
+    response_lost: bool = False
+
+
+@dataclass(frozen=True)
+class Fill:
+    """One fill of an order: its own sequence number, quantity and price."""
+
+    seq: int
+    quantity: Decimal
+    price: Decimal
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """What an account holds, for a spot-style balance report.
+
+    ``reserved_cash``: held by resting BUY limits; ``open_sells``: open SELL
+    quantity per symbol (held from the position).
+    """
+
+    cash: Decimal
+    reserved_cash: Decimal
+    positions: dict[str, Decimal]
+    open_sells: dict[str, Decimal]
 
 
 @dataclass(frozen=True)
@@ -134,6 +188,18 @@ class VenueStore:
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+        )
+        found = self._found_version()
+        if found == "1":
+            self._migrate_1_to_2(db_path)
+        elif found not in (None, str(SCHEMA_VERSION)):
+            self._db.close()
+            raise RuntimeError(
+                f"{db_path}: schema version {found}, this venue needs {SCHEMA_VERSION};"
+                " use a fresh --db file"
+            )
         self._db.executescript(SCHEMA)
         with self._tx():
             self._db.execute(
@@ -152,6 +218,61 @@ class VenueStore:
 
     def close(self) -> None:
         self._db.close()
+
+    def _found_version(self) -> str | None:
+        """The stored schema version; ``None`` for a fresh file.
+
+        A file with an ``orders`` table but no version row is version 1 (its
+        start-up stopped between creating the tables and writing the row).
+        """
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is not None:
+            return str(row[0])
+        table = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'orders'"
+        ).fetchone()
+        return None if table is None else "1"
+
+    def _migrate_1_to_2(self, db_path: Path) -> None:
+        """Rebuild the order tables for scoped client order ids, in one transaction.
+
+        Every order keeps its sequence number (so its venue order id), every
+        fill its order; the AUTOINCREMENT counters continue where they were, so
+        no venue order id is ever handed out twice. Foreign keys are off during
+        the rebuild (SQLite's documented table-rebuild procedure) and checked
+        before the commit; any failure rolls the file back to version 1.
+        """
+        log.warning("migrating %s from schema version 1 to 2", db_path)
+        self._db.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with self._tx() as db:
+                counters = {
+                    row["name"]: row["seq"]
+                    for row in db.execute(
+                        "SELECT name, seq FROM sqlite_sequence WHERE name IN ('orders', 'fills')"
+                    )
+                }
+                for script in MIGRATE_1_TO_2:
+                    for statement in _statements(script):
+                        db.execute(statement)
+                for name, seq in counters.items():
+                    updated = db.execute(
+                        "UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = ?", (seq, name)
+                    ).rowcount
+                    if not updated:
+                        db.execute(
+                            "INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (name, seq)
+                        )
+                broken = db.execute("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"{db_path}: migration broke {len(broken)} foreign keys")
+                db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+        finally:
+            self._db.execute("PRAGMA foreign_keys=ON")
+        log.warning("migrated %s to schema version %s", db_path, SCHEMA_VERSION)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -211,11 +332,8 @@ class VenueStore:
 
     def _place(self, request: OrderRequest, pick_fault: FaultPicker) -> PlaceOutcome:
         with self._tx() as db:
-            row = db.execute(
-                "SELECT * FROM orders WHERE client_order_id = ?", (request.client_order_id,)
-            ).fetchone()
-            if row is not None:
-                existing = order_from_row(row)
+            existing = self._find(db, request.client_order_id)
+            if existing is not None:
                 if existing.fenced:
                     log.info("order fenced placement cid=%s", request.client_order_id)
                     return PlaceOutcome(PlaceResult.FENCED, existing)
@@ -225,8 +343,112 @@ class VenueStore:
                 return PlaceOutcome(PlaceResult.REPLAYED, existing)
             return self._place_new(db, request, pick_fault)
 
+    def place_open_scope(
+        self,
+        request: OrderRequest,
+        pick_fault: FaultPicker,
+        *,
+        sells_need_holdings: bool,
+        not_after: float | None = None,
+    ) -> ScopedPlaceOutcome:
+        """Place with the client order id unique among OPEN orders only (Binance spot).
+
+        An open order holding the id refuses the placement (DUPLICATE); an id
+        whose orders are all closed is free again, so a re-sent placement after
+        a fill places a second order, exactly as on Binance. A rejection stores
+        nothing. ``sells_need_holdings``: a SELL needs the position it sells
+        (spot: no short selling), net of other open sells. ``not_after`` (epoch
+        seconds): the request's validity window (Binance's ``timestamp +
+        recvWindow``); past it the placement is refused ``EXPIRED_WINDOW`` at
+        the moment it would be committed, so a delayed request cannot land late.
+        """
+        with self._tx() as db:
+            if not_after is not None and time.time() > not_after:
+                return ScopedPlaceOutcome(
+                    PlaceResult.REJECTED,
+                    None,
+                    rejection=("EXPIRED_WINDOW", "the request's validity window has passed"),
+                )
+            row = db.execute(
+                "SELECT * FROM orders WHERE client_order_id = ? AND status IN (?, ?)",
+                (request.client_order_id, *OPEN_STATUSES),
+            ).fetchone()
+            if row is not None:
+                return ScopedPlaceOutcome(PlaceResult.DUPLICATE, order_from_row(row))
+            rejection = self._validate(db, request)
+            if rejection is None and sells_need_holdings and request.side is OrderSide.SELL:
+                rejection = self._check_holdings(db, request)
+            fault: FaultDecision | None = None
+            if rejection is None:
+                fault = pick_fault(
+                    FaultTarget(
+                        endpoint=FaultEndpoint.PLACE,
+                        client_order_id=request.client_order_id,
+                        symbol=request.symbol,
+                        side=request.side,
+                    )
+                )
+                if fault is not None and fault.kind is FaultKind.REJECT:
+                    rejection = (
+                        fault.error or "INVALID_ORDER",
+                        fault.message or f"rejected by injected fault #{fault.rule_id}",
+                    )
+            if rejection is not None:
+                log.info(
+                    "order refused cid=%s account=%s %s %s %s error=%s message=%s",
+                    request.client_order_id,
+                    request.account,
+                    request.side.value,
+                    show(request.quantity),
+                    request.symbol,
+                    rejection[0],
+                    rejection[1],
+                )
+                return ScopedPlaceOutcome(PlaceResult.REJECTED, None, rejection=rejection)
+            outcome = self._place_new(db, request, lambda _: fault, id_scope=ID_SCOPE_OPEN_ORDERS)
+            return ScopedPlaceOutcome(
+                PlaceResult.CREATED, outcome.order, response_lost=outcome.response_lost
+            )
+
+    def _check_holdings(
+        self, db: sqlite3.Connection, request: OrderRequest
+    ) -> tuple[str, str] | None:
+        row = db.execute(
+            "SELECT quantity FROM positions WHERE account = ? AND symbol = ?",
+            (request.account, request.symbol),
+        ).fetchone()
+        held = Decimal(row["quantity"]) if row else Decimal(0)
+        available = EXACT.subtract(
+            held, self._open_sells(db, request.account).get(request.symbol, Decimal(0))
+        )
+        if request.quantity > available:
+            return (
+                "INSUFFICIENT_FUNDS",
+                f"selling {fmt_decimal(request.quantity)} {request.symbol} needs that much held,"
+                f" available is {fmt_decimal(available)}",
+            )
+        return None
+
+    @staticmethod
+    def _open_sells(db: sqlite3.Connection, account: str) -> dict[str, Decimal]:
+        rows = db.execute(
+            "SELECT symbol, quantity, filled_quantity FROM orders"
+            " WHERE account = ? AND side = 'SELL' AND status IN (?, ?)",
+            (account, *OPEN_STATUSES),
+        ).fetchall()
+        held: dict[str, Decimal] = {}
+        for row in rows:
+            remaining = EXACT.subtract(Decimal(row["quantity"]), Decimal(row["filled_quantity"]))
+            held[row["symbol"]] = EXACT.add(held.get(row["symbol"], Decimal(0)), remaining)
+        return held
+
     def _place_new(
-        self, db: sqlite3.Connection, request: OrderRequest, pick_fault: FaultPicker
+        self,
+        db: sqlite3.Connection,
+        request: OrderRequest,
+        pick_fault: FaultPicker,
+        *,
+        id_scope: str = ID_SCOPE_FOREVER,
     ) -> PlaceOutcome:
         now = now_utc().isoformat()
         rejection = self._validate(db, request)
@@ -250,8 +472,8 @@ class VenueStore:
         cursor = db.execute(
             "INSERT INTO orders (client_order_id, account, symbol, side, order_type, quantity,"
             " limit_price, time_in_force, status, filled_quantity, avg_fill_price, reject_error,"
-            " reject_message, fenced, pending_fill_fraction, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '0', NULL, ?, ?, 0, ?, ?, ?)",
+            " reject_message, fenced, pending_fill_fraction, created_at, updated_at, id_scope)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '0', NULL, ?, ?, 0, ?, ?, ?, ?)",
             (
                 request.client_order_id,
                 request.account,
@@ -267,6 +489,7 @@ class VenueStore:
                 fmt_or_none(fraction),
                 now,
                 now,
+                id_scope,
             ),
         )
         order = self._order_by_seq(db, cursor.lastrowid)
@@ -351,9 +574,9 @@ class VenueStore:
 
     def _match(self, db: sqlite3.Connection, order: VenueOrder, ref_price: Decimal) -> VenueOrder:
         """One matching pass of an order against the reference price, persisted."""
+        seq = seq_of(order)
         row = db.execute(
-            "SELECT pending_fill_fraction FROM orders WHERE client_order_id = ?",
-            (order.client_order_id,),
+            "SELECT pending_fill_fraction FROM orders WHERE seq = ?", (seq,)
         ).fetchone()
         fraction = dec_or_none(row["pending_fill_fraction"])
         plan = plan_fill(
@@ -378,17 +601,17 @@ class VenueStore:
             fraction = None  # a partial_fill fault caps only the first fill
         db.execute(
             "UPDATE orders SET status = ?, filled_quantity = ?, avg_fill_price = ?,"
-            " pending_fill_fraction = ?, updated_at = ? WHERE client_order_id = ?",
+            " pending_fill_fraction = ?, updated_at = ? WHERE seq = ?",
             (
                 plan.status.value,
                 fmt_decimal(filled),
                 fmt_or_none(avg),
                 fmt_or_none(fraction),
                 now,
-                order.client_order_id,
+                seq,
             ),
         )
-        return self._order_by_cid(db, order.client_order_id)
+        return self._order_by_seq(db, seq)
 
     def _apply_fill(
         self,
@@ -400,9 +623,10 @@ class VenueStore:
     ) -> None:
         """Record a fill and move the position and the cash with it."""
         db.execute(
-            "INSERT INTO fills (client_order_id, account, symbol, side, quantity, price,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO fills (order_seq, client_order_id, account, symbol, side, quantity,"
+            " price, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
+                seq_of(order),
                 order.client_order_id,
                 order.account,
                 order.symbol,
@@ -485,12 +709,7 @@ class VenueStore:
                 return CancelOutcome(tombstone, "fenced")
             if order.status.is_terminal:
                 return CancelOutcome(order, "unchanged")
-            db.execute(
-                "UPDATE orders SET status = ?, pending_fill_fraction = NULL, updated_at = ?"
-                " WHERE client_order_id = ?",
-                (VenueOrderStatus.CANCELED.value, now, client_order_id),
-            )
-            canceled = self._order_by_cid(db, client_order_id)
+            canceled = self._cancel_row(db, order, now)
             log.info(
                 "order canceled cid=%s vid=%s filled=%s of %s",
                 client_order_id,
@@ -499,6 +718,131 @@ class VenueStore:
                 show(canceled.quantity),
             )
             return CancelOutcome(canceled, "canceled")
+
+    # ------------------------------------------- OPEN_ORDERS scope (dialects)
+
+    def find_order(
+        self,
+        account: str,
+        symbol: str,
+        *,
+        client_order_id: str | None = None,
+        venue_order_id: str | None = None,
+        open_only: bool = False,
+    ) -> VenueOrder | None:
+        """One order of ``account`` on ``symbol``, by client id or venue order id.
+
+        By client id: the most recent order holding it (an id may have been
+        reused once its earlier order closed). Rejected orders and cancel
+        tombstones are never returned (a dialect stores neither of its own).
+        """
+        return self._find_scoped(
+            self._db,
+            account,
+            symbol,
+            client_order_id=client_order_id,
+            venue_order_id=venue_order_id,
+            open_only=open_only,
+        )
+
+    def cancel_open(
+        self,
+        account: str,
+        symbol: str,
+        *,
+        client_order_id: str | None = None,
+        venue_order_id: str | None = None,
+    ) -> VenueOrder | None:
+        """Cancel the open order so named; ``None`` (and nothing recorded) if none is open.
+
+        Unlike ``cancel`` this never fences: an unknown id stays unknown, as on
+        Binance ("Unknown order sent.").
+        """
+        with self._tx() as db:
+            order = self._find_scoped(
+                db,
+                account,
+                symbol,
+                client_order_id=client_order_id,
+                venue_order_id=venue_order_id,
+                open_only=True,
+            )
+            if order is None:
+                return None
+            canceled = self._cancel_row(db, order, now_utc().isoformat())
+            log.info(
+                "order canceled cid=%s vid=%s filled=%s of %s",
+                canceled.client_order_id,
+                canceled.venue_order_id,
+                show(canceled.filled_quantity),
+                show(canceled.quantity),
+            )
+            return canceled
+
+    def open_orders(self, account: str, symbol: str | None) -> list[VenueOrder]:
+        clauses = "account = ? AND status IN (?, ?) AND fenced = 0"
+        params: list[str] = [account, *OPEN_STATUSES]
+        if symbol is not None:
+            clauses += " AND symbol = ?"
+            params.append(symbol)
+        rows = self._db.execute(
+            f"SELECT * FROM orders WHERE {clauses} ORDER BY seq", params
+        ).fetchall()
+        return [order_from_row(row) for row in rows]
+
+    def order_fills(self, venue_order_ids: list[str]) -> dict[str, list[Fill]]:
+        """The fills of each order, oldest first, per venue order id."""
+        fills: dict[str, list[Fill]] = {}
+        for vid in venue_order_ids:
+            rows = self._db.execute(
+                "SELECT seq, quantity, price FROM fills WHERE order_seq = ? ORDER BY seq",
+                (seq_of_id(vid),),
+            ).fetchall()
+            fills[vid] = [
+                Fill(row["seq"], Decimal(row["quantity"]), Decimal(row["price"])) for row in rows
+            ]
+        return fills
+
+    def holdings(self, account: str) -> Holdings | None:
+        cash = self._cash(self._db, account)
+        if cash is None:
+            return None
+        positions = {position.symbol: position.quantity for position in self.positions(account)}
+        return Holdings(
+            cash=cash,
+            reserved_cash=self._reserved(self._db, account),
+            positions=positions,
+            open_sells=self._open_sells(self._db, account),
+        )
+
+    @staticmethod
+    def _find_scoped(
+        db: sqlite3.Connection,
+        account: str,
+        symbol: str,
+        *,
+        client_order_id: str | None,
+        venue_order_id: str | None,
+        open_only: bool,
+    ) -> VenueOrder | None:
+        clauses = "account = ? AND symbol = ? AND status != 'REJECTED' AND fenced = 0"
+        params: list[object] = [account, symbol]
+        if venue_order_id is not None:
+            seq = seq_of_id(venue_order_id)
+            if seq is None:
+                return None
+            clauses += " AND seq = ?"
+            params.append(seq)
+        if client_order_id is not None:
+            clauses += " AND client_order_id = ?"
+            params.append(client_order_id)
+        if open_only:
+            clauses += " AND status IN (?, ?)"
+            params.extend(OPEN_STATUSES)
+        row = db.execute(
+            f"SELECT * FROM orders WHERE {clauses} ORDER BY seq DESC LIMIT 1", params
+        ).fetchone()
+        return None if row is None else order_from_row(row)
 
     # ----------------------------------------------------------------- prices
 
@@ -597,16 +941,26 @@ class VenueStore:
 
     @staticmethod
     def _find(db: sqlite3.Connection, client_order_id: str) -> VenueOrder | None:
+        """The most recent order with this client order id (any scope).
+
+        With FOREVER ids there is at most one; an id reused under OPEN_ORDERS
+        scope (Binance dialect) names several orders, and the latest is the one
+        a native lookup, replay or cancel sees.
+        """
         row = db.execute(
-            "SELECT * FROM orders WHERE client_order_id = ?", (client_order_id,)
+            "SELECT * FROM orders WHERE client_order_id = ? ORDER BY seq DESC LIMIT 1",
+            (client_order_id,),
         ).fetchone()
         return None if row is None else order_from_row(row)
 
-    def _order_by_cid(self, db: sqlite3.Connection, client_order_id: str) -> VenueOrder:
-        order = self._find(db, client_order_id)
-        if order is None:
-            raise RuntimeError(f"order {client_order_id!r} vanished inside its transaction")
-        return order
+    def _cancel_row(self, db: sqlite3.Connection, order: VenueOrder, now: str) -> VenueOrder:
+        seq = seq_of(order)
+        db.execute(
+            "UPDATE orders SET status = ?, pending_fill_fraction = NULL, updated_at = ?"
+            " WHERE seq = ?",
+            (VenueOrderStatus.CANCELED.value, now, seq),
+        )
+        return self._order_by_seq(db, seq)
 
     @staticmethod
     def _order_by_seq(db: sqlite3.Connection, seq: int | None) -> VenueOrder:
@@ -624,6 +978,27 @@ class VenueStore:
     def _price(db: sqlite3.Connection, symbol: str) -> Decimal | None:
         row = db.execute("SELECT price FROM prices WHERE symbol = ?", (symbol,)).fetchone()
         return None if row is None else Decimal(row["price"])
+
+
+def seq_of(order: VenueOrder) -> int:
+    """The row key of an order, from its venue order id (``"V0000000042"`` -> 42)."""
+    seq = seq_of_id(order.venue_order_id)
+    if seq is None:
+        raise ValueError(f"not a venue order id: {order.venue_order_id!r}")
+    return seq
+
+
+def seq_of_id(venue_order_id: str) -> int | None:
+    """``"V0000000042"`` -> 42; ``None`` for anything that is not a venue order id."""
+    digits = venue_order_id[1:]
+    if not venue_order_id.startswith("V") or not digits.isdigit() or not digits.isascii():
+        return None
+    return int(digits)
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of a script of plain DDL/DML (no ';' inside literals)."""
+    return [part.strip() for part in script.split(";") if part.strip()]
 
 
 class StoreRunner:
