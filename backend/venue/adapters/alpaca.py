@@ -91,6 +91,7 @@ from execbatch.venue.port.adapter import (
     VenueUnavailable,
 )
 from execbatch.venue.port.capabilities import ClientIdScope, InstrumentRules, VenueCapabilities
+from execbatch.venue.port.client_ids import venue_client_order_id
 from execbatch.venue.port.orders import OrderRequest, Position, VenueOrder
 
 T = TypeVar("T")
@@ -480,6 +481,16 @@ class AlpacaAdapter:
     def capabilities(self) -> VenueCapabilities:
         return ALPACA_CAPABILITIES
 
+    @staticmethod
+    def venue_client_order_id(client_order_id: str) -> str:
+        """The id sent to Alpaca for ours: itself when it fits 128 characters, else a
+        deterministic derivation (``execbatch.venue.port.client_ids``)."""
+        return venue_client_order_id(
+            client_order_id,
+            max_length=MAX_CLIENT_ORDER_ID_LENGTH,
+            pattern=ALPACA_CLIENT_ORDER_ID_PATTERN,
+        )
+
     # ---------------------------------------------------------------- orders
 
     async def place_order(self, request: OrderRequest) -> VenueOrder:
@@ -496,10 +507,10 @@ class AlpacaAdapter:
             return await self._replayed(request)
         if not isinstance(raw, dict):
             raise RuntimeError(f"{what}: Alpaca answered {type(raw).__name__}, not an order")
-        return self._venue_order(self._model(what, lambda: AlpacaOrder(**raw)))
+        return self._venue_order(self._model(what, lambda: AlpacaOrder(**raw)), cid)
 
     async def get_order(self, client_order_id: str) -> VenueOrder:
-        return self._venue_order(await self._by_client_id(client_order_id))
+        return self._venue_order(await self._by_client_id(client_order_id), client_order_id)
 
     async def cancel_order(self, client_order_id: str) -> VenueOrder:
         """Cancel the open remainder and return the final state; idempotent.
@@ -509,7 +520,7 @@ class AlpacaAdapter:
         recorded (no fence: a placement still in flight can land later).
         """
         order = await self._by_client_id(client_order_id)
-        current = self._venue_order(order)
+        current = self._venue_order(order, client_order_id)
         if current.status.is_terminal:
             return current
         order_id = str(order.id)
@@ -609,12 +620,6 @@ class AlpacaAdapter:
                 f"the order names account {request.account!r}, but the Alpaca keys in use trade"
                 f" the account configured as {self.account!r}",
             )
-        if len(request.client_order_id) > MAX_CLIENT_ORDER_ID_LENGTH:
-            raise VenueRejection(
-                "INVALID_ORDER",
-                f"client_order_id must be no more than {MAX_CLIENT_ORDER_ID_LENGTH} characters"
-                f" at Alpaca ({len(request.client_order_id)} given)",
-            )
 
     def _order_fields(self, request: OrderRequest) -> dict[str, Any]:
         """The request body, validated by the SDK's own request model, with
@@ -629,7 +634,7 @@ class AlpacaAdapter:
             "qty": request.quantity,
             "side": _SIDES_OUT[request.side],
             "time_in_force": _TIFS_OUT[request.time_in_force],
-            "client_order_id": request.client_order_id,
+            "client_order_id": self.venue_client_order_id(request.client_order_id),
         }
         model: AlpacaOrderRequest
         if request.order_type is OrderType.LIMIT:
@@ -647,7 +652,7 @@ class AlpacaAdapter:
         whose first answer was lost) or a conflict."""
         cid = request.client_order_id
         try:
-            existing = self._venue_order(await self._by_client_id(cid))
+            existing = self._venue_order(await self._by_client_id(cid), cid)
         except OrderNotFound:
             raise OrderConflict(
                 f"Alpaca refused client_order_id {cid!r} as already used, but shows no order"
@@ -664,7 +669,7 @@ class AlpacaAdapter:
     async def _by_client_id(self, client_order_id: str) -> AlpacaOrder:
         raw = await self._call(
             f"GET /v2/orders:by_client_order_id ({client_order_id!r})",
-            lambda: self._sdk().get_order_by_client_id(client_order_id),
+            lambda: self._sdk().get_order_by_client_id(self.venue_client_order_id(client_order_id)),
             not_found=OrderNotFound,
         )
         if not isinstance(raw, AlpacaOrder):
@@ -684,7 +689,7 @@ class AlpacaAdapter:
             )
             if not isinstance(raw, AlpacaOrder):
                 raise RuntimeError(f"Alpaca answered no order for {order_id}")
-            current = self._venue_order(raw)
+            current = self._venue_order(raw, client_order_id)
             if current.status.is_terminal:
                 return current
             if loop.time() >= deadline:
@@ -718,7 +723,9 @@ class AlpacaAdapter:
             fractional=raw.fractionable,
         )
 
-    def _venue_order(self, order: AlpacaOrder) -> VenueOrder:
+    def _venue_order(self, order: AlpacaOrder, ours: str | None = None) -> VenueOrder:
+        """Alpaca's order as a VenueOrder, under our client order id ``ours`` (the id
+        asked for) when the one Alpaca holds is its derived, shorter form."""
         order_id = str(order.id)
         if order.symbol is None or order.side is None or order.type is None:
             raise RuntimeError(
@@ -738,7 +745,7 @@ class AlpacaAdapter:
         avg = exact_decimal(order.filled_avg_price) if filled > 0 else None
         rejected = status is VenueOrderStatus.REJECTED
         return VenueOrder(
-            client_order_id=order.client_order_id,
+            client_order_id=ours or order.client_order_id,
             venue_order_id=order_id,
             account=self.account,
             symbol=order.symbol,

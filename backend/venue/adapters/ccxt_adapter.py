@@ -48,8 +48,6 @@ Guarantees this adapter adds on top of ccxt:
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import logging
 import os
 import re
@@ -72,6 +70,7 @@ from execbatch.venue.port.adapter import (
     VenueUnavailable,
 )
 from execbatch.venue.port.capabilities import ClientIdScope, InstrumentRules, VenueCapabilities
+from execbatch.venue.port.client_ids import venue_client_order_id
 from execbatch.venue.port.orders import OrderRequest, Position, VenueOrder
 
 log = logging.getLogger("execbatch.venue.ccxt")
@@ -172,28 +171,8 @@ def supported_exchanges() -> list[str]:
 def exchange_client_order_id(
     client_order_id: str, *, max_length: int, pattern: str = BINANCE_SPOT_CLIENT_ID_PATTERN
 ) -> str:
-    """The id sent to the exchange for ``client_order_id``: itself when it fits.
-
-    Otherwise a deterministic derivation, never a random one, so the batch
-    alone recovers it: the last characters of the id (letters and digits, any
-    other run as ``-``), ``-``, and the first 20 characters of the lower-case
-    base32 SHA-256 of the full id. ``batch-d-42:c1:place`` ->
-    ``d-42-c1-place-<20 chars>``.
-    """
-    if len(client_order_id) <= max_length and re.fullmatch(pattern, client_order_id):
-        return client_order_id
-    digest = base64.b32encode(hashlib.sha256(client_order_id.encode()).digest())
-    tag = digest.decode().rstrip("=").lower()[:CLIENT_ID_HASH_CHARS]
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", client_order_id).strip("-")
-    room = max_length - CLIENT_ID_HASH_CHARS - 1
-    head = slug[-room:]
-    if len(slug) > room and slug[-room - 1] != "-" and "-" in head:
-        head = head.split("-", 1)[1]  # start at a word, not inside one
-    head = head.strip("-")
-    derived = f"{head}-{tag}" if head else tag
-    if not re.fullmatch(pattern, derived) or len(derived) > max_length:
-        raise ValueError(f"cannot derive an id matching {pattern} from {client_order_id!r}")
-    return derived
+    """The id sent to the exchange for ``client_order_id`` (``port.client_ids``)."""
+    return venue_client_order_id(client_order_id, max_length=max_length, pattern=pattern)
 
 
 # ----------------------------------------------------------- rules & checks

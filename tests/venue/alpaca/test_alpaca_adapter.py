@@ -206,14 +206,26 @@ async def test_refused_before_sending(
     alpaca: AlpacaAdapter, admin: PaperVenueAdmin, account: str
 ) -> None:
     before = (await admin.stats()).requests["place"]
-    too_long = order(account, "AAPL", quantity="1", client_order_id="c" * 129)
-    with pytest.raises(VenueRejection, match="no more than 128 characters"):
-        await alpaca.place_order(too_long)
     with pytest.raises(VenueRejection, match="names account 'elsewhere'"):
         await alpaca.place_order(order("elsewhere", "AAPL", quantity="1"))
     assert (await admin.stats()).requests["place"] == before
     longest = order(account, "AAPL", quantity="1", client_order_id="c" * 128)
     assert (await alpaca.place_order(longest)).client_order_id == "c" * 128
+
+
+async def test_an_id_longer_than_alpaca_takes_is_sent_in_its_derived_form(
+    alpaca: AlpacaAdapter, admin: PaperVenueAdmin, account: str
+) -> None:
+    ours = "batch-" + "d" * 120 + ":c1:place"  # 135 characters: too long for Alpaca
+    placed = await alpaca.place_order(order(account, "AAPL", quantity="1", client_order_id=ours))
+    assert placed.client_order_id == ours  # reported under our id
+    sent = alpaca.venue_client_order_id(ours)
+    assert len(sent) <= 128 and sent != ours
+    assert sent == alpaca.venue_client_order_id(ours)  # deterministic, from the id alone
+    assert (await alpaca.get_order(ours)).venue_order_id == placed.venue_order_id
+    again = await alpaca.place_order(order(account, "AAPL", quantity="1", client_order_id=ours))
+    assert again.venue_order_id == placed.venue_order_id  # the re-send finds the one order
+    assert [o.client_order_id for o in await admin.orders(account=account)].count(sent) == 1
 
 
 # ------------------------------------------------ idempotency without a fence
