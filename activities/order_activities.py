@@ -17,6 +17,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from execbatch.activities.errors import venue_errors_as_temporal_errors
+from execbatch.activities.reports import (
+    DEFAULT_LANDING_BOUND_SECONDS,
+    CheckLegsRequest,
+    LegRefusal,
+    SettleReport,
+)
 from execbatch.core.enums import OrderType
 from execbatch.core.order_ids import placement_order_id, revert_order_id
 from execbatch.dtos.execution.leg_requests import (
@@ -28,6 +34,7 @@ from execbatch.dtos.execution.leg_requests import (
 )
 from execbatch.venue.port.adapter import ExchangeAdapter, OrderNotFound
 from execbatch.venue.port.orders import OrderRequest, VenueOrder
+from execbatch.venue.port.rules import rule_breaks
 
 MAX_REVERT_ORDERS = 20
 """A revert that needs more orders than this is not converging: hand it to a human."""
@@ -100,6 +107,59 @@ class OrderActivities:
         async with venue_errors_as_temporal_errors():
             return await self._adapter.cancel_order(request.client_order_id)
 
+    @activity.defn(name="settle_leg")
+    async def settle_leg(self, request: CancelLegRequest) -> SettleReport:
+        """Cancel the open remainder and report the order's final state, and what an
+        absent order means at this venue.
+
+        Where the venue fences an unknown id, the answer is final (a tombstone
+        for an id never placed). Elsewhere "not found" is reported as such,
+        with how long a placement may still land after being sent: the
+        workflow looks again once no attempt can land any more, and never reads
+        "not found" as "never placed" before that.
+        """
+        capabilities = self._adapter.capabilities
+        async with venue_errors_as_temporal_errors():
+            try:
+                order: VenueOrder | None = await self._adapter.cancel_order(request.client_order_id)
+            except OrderNotFound:
+                order = None
+        return SettleReport(
+            order=order,
+            absent_is_final=capabilities.cancel_fences_unknown_id,
+            landing_bound_seconds=(
+                capabilities.placement_landing_bound_seconds or DEFAULT_LANDING_BOUND_SECONDS
+            ),
+        )
+
+    @activity.defn(name="check_legs")
+    async def check_legs(self, request: CheckLegsRequest) -> tuple[LegRefusal, ...]:
+        """The legs that break the venue's instrument rules (lot and tick size, minimum
+        notional, fractions, tradability), from the venue's own rules."""
+        symbols = sorted({command.symbol for command in request.commands})
+        async with venue_errors_as_temporal_errors():
+            rules = await self._adapter.instrument_rules(symbols)
+        capabilities = self._adapter.capabilities
+        refusals = []
+        for command in request.commands:
+            reasons = rule_breaks(
+                symbol=command.symbol,
+                quantity=command.quantity,
+                order_type=command.order_type,
+                limit_price=command.limit_price,
+                rules=rules.get(command.symbol),
+                capabilities=capabilities,
+            )
+            if reasons:
+                refusals.append(
+                    LegRefusal(
+                        command_id=command.command_id,
+                        venue=capabilities.venue,
+                        reasons=tuple(reasons),
+                    )
+                )
+        return tuple(refusals)
+
     @activity.defn(name="revert_leg")
     async def revert_leg(self, request: RevertLegRequest) -> RevertReport:
         """Send the opposite side until exactly ``quantity`` has been reverted.
@@ -157,4 +217,12 @@ class OrderActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         """The bound activity callables, for ``Worker(activities=...)``."""
-        return [self.place_leg, self.await_leg, self.get_leg, self.cancel_leg, self.revert_leg]
+        return [
+            self.place_leg,
+            self.await_leg,
+            self.get_leg,
+            self.cancel_leg,
+            self.settle_leg,
+            self.check_legs,
+            self.revert_leg,
+        ]

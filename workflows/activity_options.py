@@ -46,3 +46,24 @@ def compensation_retry(settings: ExecutionSettings) -> RetryPolicy:
 
 def venue_call_timeout(settings: ExecutionSettings) -> timedelta:
     return timedelta(seconds=settings.venue_call_timeout_seconds)
+
+
+def placement_budget(settings: ExecutionSettings) -> timedelta:
+    """The most a placement may take, every attempt and backoff included.
+
+    Its activity's schedule-to-close: no attempt starts after it. That is the
+    bound a settlement at a venue without a fence waits out before it reads
+    "not found" as "never placed".
+    """
+    policy = placement_retry(settings)
+    backoff = timedelta(0)
+    delay = policy.initial_interval
+    for _ in range(settings.placement_attempts - 1):
+        backoff += min(delay, policy.maximum_interval or delay)
+        delay = delay * policy.backoff_coefficient
+    return venue_call_timeout(settings) * settings.placement_attempts + backoff
+
+
+def revert_attempt_timeout(settings: ExecutionSettings) -> timedelta:
+    """One revert attempt's start-to-close (it may place and then cancel an order)."""
+    return venue_call_timeout(settings) * 2

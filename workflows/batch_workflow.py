@@ -27,7 +27,8 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 
 with workflow.unsafe.imports_passed_through():
     from execbatch.activities.order_activities import OrderActivities
-    from execbatch.core.enums import BatchStatus
+    from execbatch.activities.reports import CheckLegsRequest
+    from execbatch.core.enums import BatchStatus, LegStatus
     from execbatch.dtos.execution.batch_result import BatchResult
     from execbatch.dtos.execution.batch_run import BatchRunRequest
     from execbatch.dtos.execution.leg_requests import AwaitLegRequest, PlaceLegRequest
@@ -49,9 +50,16 @@ with workflow.unsafe.imports_passed_through():
     from execbatch.workflows.modes import MODES, Placement
     from execbatch.workflows.settlement import settlement_outcome
     from execbatch.workflows.web_ui import details_markdown
-    from execbatch.workflows.wind_down import WindDown, describe_failure
+    from execbatch.workflows.wind_down import (
+        SETTLE_WITHOUT_FENCE_PATCH,
+        WindDown,
+        describe_failure,
+    )
 
 T = TypeVar("T")
+
+VENUE_RULES_PATCH = "venue-rules-before-placing"
+"""Runs started before legs were checked against the venue's rules replay without it."""
 
 WORKFLOW_NAME = "ExecutionBatchWorkflow"
 BUSINESS_REJECTIONS = frozenset(
@@ -92,7 +100,11 @@ class ExecutionBatchWorkflow:
         self._details_dirty = False
         self._recovering = request.recovery_of is not None
         self._wind_down_steps = WindDown(
-            self._batch.batch_id, self._legs, self._settings, self._refresh_details
+            self._batch.batch_id,
+            self._legs,
+            self._settings,
+            self._refresh_details,
+            settling_run_ended_at=request.ended_at if self._recovering else None,
         )
 
     # ------------------------------------------------------------------ run
@@ -143,7 +155,7 @@ class ExecutionBatchWorkflow:
         if rolled_back:
             await self._shielded(self._wind_down_steps.compensate_filled_legs())
         for leg in self._legs:
-            if not leg.started:
+            if not leg.started and leg.status is LegStatus.PENDING:
                 leg.apply(Skipped())
 
         result = self._finish(failure, rolled_back)
@@ -182,13 +194,43 @@ class ExecutionBatchWorkflow:
         """Place legs by mode; return why the batch must stop, or None."""
         if self._recovering:
             return None  # a settlement run never places: it only settles and compensates
+        if workflow.patched(VENUE_RULES_PATCH):
+            refused = await self._refuse_legs_that_break_venue_rules()
+            if refused is not None:
+                return refused
         if self._rules.placement is Placement.ONE_BY_ONE:
             for leg in self._legs:
                 await self._run_legs([leg], abort_on_failure=False)
                 if not leg.fully_filled and self._rules.failure_stops_the_rest:
                     return _failure_text(leg)
             return None
-        return await self._run_legs(self._legs, self._rules.failure_stops_the_rest)
+        legs = [leg for leg in self._legs if leg.status is not LegStatus.REJECTED]
+        return await self._run_legs(legs, self._rules.failure_stops_the_rest)
+
+    async def _refuse_legs_that_break_venue_rules(self) -> str | None:
+        """Check every leg against the venue's instrument rules before anything is placed.
+
+        A refused leg ends REJECTED with the rule and the venue's value, and is
+        never sent. Where a failed leg stops the rest (COORDINATED, SEQUENTIAL),
+        nothing of the batch is placed and the refusal is its failure; an
+        INDEPENDENT batch places its other legs.
+        """
+        refusals = await workflow.execute_local_activity_method(
+            OrderActivities.check_legs,
+            CheckLegsRequest(commands=tuple(leg.command for leg in self._legs)),
+            start_to_close_timeout=opts.venue_call_timeout(self._settings),
+            retry_policy=opts.placement_retry(self._settings),
+            summary="check every leg against the venue's instrument rules",
+        )
+        if not refusals:
+            return None
+        by_id = {leg.command.command_id: leg for leg in self._legs}
+        for refusal in refusals:
+            by_id[refusal.command_id].apply(Rejected("INVALID_ORDER", refusal.message))
+        self._refresh_details()
+        if self._rules.failure_stops_the_rest:
+            return "; ".join(f"leg {r.command_id} {r.message}" for r in refusals)
+        return None
 
     async def _run_legs(self, legs: Sequence[LegState], abort_on_failure: bool) -> str | None:
         """Run legs concurrently; with ``abort_on_failure``, stop the rest at the first failure.
@@ -235,6 +277,11 @@ class ExecutionBatchWorkflow:
         (its worker died, say) is cancelled, which reaches it through its
         heartbeat, and is not waited for: the venue has already answered.
 
+        At a venue without a fence a placement must be stopped before its leg
+        is settled, so that the leg knows when its last attempt may have
+        started: placements still in flight are abandoned first (each records
+        the moment), then every leg in flight is settled (``wind_down``).
+
         ``running`` is iterated in leg order (a dict, never a set), so the
         cancel activities are scheduled in the same order on every replay.
         """
@@ -245,6 +292,11 @@ class ExecutionBatchWorkflow:
         for task, leg in still.items():
             if not leg.started:
                 task.cancel()  # still waiting for a placement slot: nothing at the venue
+        if workflow.patched(SETTLE_WITHOUT_FENCE_PATCH):
+            placing = [t for t, leg in still.items() if leg.started and not leg.awaiting_fill]
+            for task in placing:
+                task.cancel()
+            await asyncio.gather(*placing, return_exceptions=True)
         in_flight = [leg for leg in still.values() if leg.started]
         await asyncio.gather(*(self._wind_down_steps.settle(leg) for leg in in_flight))
         for task, leg in still.items():
@@ -282,7 +334,7 @@ class ExecutionBatchWorkflow:
                 self._refresh_details()
                 return
             except asyncio.CancelledError:
-                leg.apply(Interrupted())
+                leg.apply(Interrupted(at=workflow.now()))
                 raise
         try:
             leg.apply(VenueAnswered(order))
@@ -295,7 +347,7 @@ class ExecutionBatchWorkflow:
         except FailureError as err:
             self._classify_failure(leg, err)
         except asyncio.CancelledError:
-            leg.apply(Interrupted())
+            leg.apply(Interrupted(at=workflow.now()))
             raise
         # Not in a `finally`: that would also run when the worker evicts the
         # workflow, outside the workflow event loop.
@@ -308,12 +360,14 @@ class ExecutionBatchWorkflow:
         # surface the cause itself. Either way, classify by the innermost cause.
         cause = err.cause if isinstance(err, ActivityError) else err
         if isinstance(cause, CancelledError):
-            leg.apply(Interrupted())
+            leg.apply(Interrupted(at=workflow.now()))
             raise asyncio.CancelledError() from err
         if isinstance(cause, ApplicationError) and cause.type in BUSINESS_REJECTIONS:
             leg.apply(Rejected(cause.type, cause.message))
         else:
-            leg.apply(PlacementFailed(f"placement failed: {describe_failure(err)}"))
+            leg.apply(
+                PlacementFailed(f"placement failed: {describe_failure(err)}", at=workflow.now())
+            )
 
     async def _follow_resting(self, leg: LegState) -> VenueOrder:
         """Follow a resting order until the venue reports it final.
@@ -370,6 +424,9 @@ class ExecutionBatchWorkflow:
                 OrderActivities.place_leg,
                 request,
                 start_to_close_timeout=opts.venue_call_timeout(self._settings),
+                # Bounds when the last attempt can start: what settling a leg at a
+                # venue without a fence waits out (docs/VENUES.md).
+                schedule_to_close_timeout=opts.placement_budget(self._settings),
                 retry_policy=opts.placement_retry(self._settings),
                 summary=summary,
             )
@@ -377,6 +434,7 @@ class ExecutionBatchWorkflow:
             OrderActivities.place_leg,
             request,
             start_to_close_timeout=opts.venue_call_timeout(self._settings),
+            schedule_to_close_timeout=opts.placement_budget(self._settings),
             retry_policy=opts.placement_retry(self._settings),
             summary=summary,
         )
@@ -418,8 +476,10 @@ class ExecutionBatchWorkflow:
         would have done. Revert orders are read back from the venue, so
         reverts the first run already sent count.
         """
+        ended_at = request.ended_at or workflow.info().start_time
+        attempts_end = ended_at + opts.placement_budget(self._settings)
         for leg in self._legs:
-            leg.apply(Recovering())
+            leg.apply(Recovering(attempts_end=attempts_end))
         self._request_wind_down(*settlement_outcome(request))
 
     def _request_wind_down(self, status: BatchStatus, reason: str) -> None:

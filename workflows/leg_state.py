@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from execbatch.core.enums import LegStatus, VenueOrderStatus
@@ -77,11 +78,21 @@ class PlacementFailed:
     """Placing or following gave up without a business answer: the order may exist."""
 
     message: str
+    at: datetime | None = None
+    """When it gave up: no placement attempt starts after this."""
 
 
 @dataclass(frozen=True)
 class Interrupted:
     """The leg's activity was cancelled: its order is unknown unless already final."""
+
+    at: datetime | None = None
+    """When it was cancelled: no placement attempt starts after this."""
+
+
+@dataclass(frozen=True)
+class NeverPlaced:
+    """The venue has no order for the leg, and no placement attempt can land any more."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +138,9 @@ class RevertFailed:
 class Recovering:
     """A settlement run starts: the leg's order may or may not exist at the venue."""
 
+    attempts_end: datetime | None = None
+    """The latest moment the closed run could have started a placement attempt."""
+
 
 LegEvent = (
     PlacementStarted
@@ -142,6 +156,7 @@ LegEvent = (
     | Reverted
     | RevertFailed
     | Recovering
+    | NeverPlaced
 )
 
 # ------------------------------------------------------------ the table
@@ -162,6 +177,7 @@ def _same(statuses: frozenset[LegStatus]) -> dict[LegStatus, frozenset[LegStatus
 TRANSITIONS: Mapping[type, Mapping[LegStatus, frozenset[LegStatus]]] = {
     PlacementStarted: {S.PENDING: frozenset({S.PENDING})},
     Recovering: {S.PENDING: frozenset({S.PENDING})},
+    NeverPlaced: {status: frozenset({S.CANCELLED}) for status in _LIVE},
     VenueAnswered: {
         **{status: _FROM_VENUE for status in _LIVE},
         # A venue-final order never changes: a later answer must say the same.
@@ -216,6 +232,7 @@ class LegState:
         self._awaiting_fill = False
         self._venue_final = False
         self._before_revert: LegStatus | None = None
+        self._attempts_end: datetime | None = None
 
     # ----------------------------------------------------------- reading
 
@@ -254,6 +271,12 @@ class LegState:
     def fully_filled(self) -> bool:
         return self._status is S.FILLED
 
+    @property
+    def attempts_end(self) -> datetime | None:
+        """The latest moment a placement attempt of this leg may have started (None:
+        its placement returned, or never started)."""
+        return self._attempts_end
+
     def needs_settling(self) -> bool:
         """Whether the venue must be asked (and fenced) before we can report this leg."""
         return self._started and (self._outcome_unknown or self._status is S.PLACED)
@@ -284,21 +307,29 @@ class LegState:
         match event:
             case PlacementStarted():
                 self._started = True
-            case Recovering():
+            case Recovering(attempts_end=attempts_end):
                 self._started = True
                 self._outcome_unknown = True
+                self._attempts_end = attempts_end
             case VenueAnswered(order=order):
                 return self._take(order)
             case Rejected(error_type=error_type, message=message):
                 self._error = f"{error_type}: {message}"
                 self._outcome_unknown = False
                 return S.REJECTED
-            case PlacementFailed(message=message):
+            case PlacementFailed(message=message, at=at):
                 self._error = message
                 self._outcome_unknown = True
+                self._attempts_end = at or self._attempts_end
                 return S.FAILED
-            case Interrupted():
+            case Interrupted(at=at):
                 self._outcome_unknown = not self._venue_final
+                if self._outcome_unknown:
+                    self._attempts_end = at or self._attempts_end
+            case NeverPlaced():
+                self._outcome_unknown = False
+                self._venue_final = True
+                return S.CANCELLED
             case FollowStarted():
                 self._awaiting_fill = True
             case FollowEnded():

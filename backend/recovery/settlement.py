@@ -49,6 +49,7 @@ async def start_settlement(
             recovery_of=batch_id,
             ending=ending.ending,
             ending_detail=ending.detail,
+            ended_at=ending.closed_at,
         ),
         task_queue=task_queue,
         workflow_id=recovery_workflow_id(batch_id),

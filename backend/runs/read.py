@@ -10,6 +10,7 @@ close event says who or what ended it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from temporalio.client import (
@@ -49,6 +50,7 @@ class ClosedRun:
     run_id: str | None
     ending: RunEnding
     detail: str | None
+    closed_at: datetime | None
 
 
 ENDINGS = {
@@ -78,7 +80,9 @@ async def unsettled_ending(
         status = latest.status.name if latest.status else "UNKNOWN"
         raise NothingToSettle(f"batch {workflow_id} is {status}: nothing to settle")
     detail = await close_detail(client.get_workflow_handle(workflow_id, run_id=latest.run_id))
-    return ClosedRun(run_id=latest.run_id, ending=ending, detail=detail)
+    return ClosedRun(
+        run_id=latest.run_id, ending=ending, detail=detail, closed_at=latest.close_time
+    )
 
 
 async def close_detail(handle: WorkflowHandle[Any, Any]) -> str | None:

@@ -3,18 +3,28 @@
 The real OrderActivities run on top of it, so these tests exercise workflow
 logic and the activities' idempotency, while end-to-end tests use the real
 venue process. Each client order id is placed at most once, like the real venue.
+
+``fence`` picks the venue's semantics: True is our paper venue (a cancel of an
+unknown id records a tombstone, so a placement arriving later is refused);
+False is Alpaca's and Binance's ("not found", and nothing recorded). A symbol
+scripted with ``hold=True`` models a placement that is on the wire: it lands
+only when ``land()`` is called (or, with ``land_after_unknown_cancel``, right
+after a cancel found nothing), whatever happened to the caller meanwhile; a
+request the venue has received is processed even if the client gave up.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from execbatch.core.enums import OrderSide, OrderType, TimeInForce, VenueOrderStatus
 from execbatch.venue.port.adapter import OrderNotFound, VenueRejection, VenueUnavailable
-from execbatch.venue.port.orders import OrderRequest, Position, VenueOrder
+from execbatch.venue.port.capabilities import ClientIdScope, InstrumentRules, VenueCapabilities
+from execbatch.venue.port.orders import CLIENT_ORDER_ID_PATTERN, OrderRequest, Position, VenueOrder
 
 PRICE = Decimal("100")
 
@@ -29,6 +39,8 @@ class Script:
     unavailable: bool = False
     reject_reverts: bool = False
     delay: float = 0.0
+    hold: bool = False
+    """Placements stay on the wire until ``land()`` (see the module docstring)."""
 
 
 @dataclass
@@ -37,6 +49,42 @@ class ScriptedVenue:
     orders: dict[str, VenueOrder] = field(default_factory=dict)
     place_calls: list[str] = field(default_factory=list)
     cancel_calls: list[str] = field(default_factory=list)
+    fence: bool = True
+    land_after_unknown_cancel: bool = False
+    rules: dict[str, InstrumentRules] = field(default_factory=dict)
+    """Instrument rules by symbol; a symbol without an entry has none."""
+    on_the_wire: dict[str, tuple[OrderRequest, asyncio.Event]] = field(default_factory=dict)
+    landed_after_cancel: list[str] = field(default_factory=list)
+
+    @property
+    def capabilities(self) -> VenueCapabilities:
+        return VenueCapabilities(
+            venue="scripted" if self.fence else "scripted-no-fence",
+            client_id_scope=ClientIdScope.FOREVER,
+            cancel_fences_unknown_id=self.fence,
+            lookup_by_client_id=True,
+            status_unknown_answers=True,
+            placement_landing_bound_seconds=5.0,
+            max_client_order_id_length=255,
+            client_order_id_pattern=CLIENT_ORDER_ID_PATTERN,
+            fractional_quantities=True,
+        )
+
+    async def instrument_rules(self, symbols: Iterable[str]) -> dict[str, InstrumentRules]:
+        return {s: self.rules.get(s, InstrumentRules(symbol=s)) for s in symbols}
+
+    def land(self, client_order_id: str) -> None:
+        """The venue processes a placement that was on the wire."""
+        request, landed = self.on_the_wire.pop(client_order_id)
+        if client_order_id not in self.orders:  # a fence got there first: refused
+            self.orders[client_order_id] = self._new(
+                request, VenueOrderStatus.FILLED, request.quantity
+            )
+        landed.set()
+
+    def drop(self, client_order_id: str) -> None:
+        """A placement on the wire that never reaches the venue."""
+        self.on_the_wire.pop(client_order_id)
 
     def script(self, symbol: str, **kwargs: object) -> ScriptedVenue:
         self.scripts[symbol] = Script(**kwargs)  # type: ignore[arg-type]
@@ -69,6 +117,10 @@ class ScriptedVenue:
         if request.client_order_id in self.orders:
             return self.orders[request.client_order_id]
         script = self.scripts.get(request.symbol, Script())
+        if script.hold and ":revert-" not in request.client_order_id:
+            wire = self.on_the_wire.setdefault(request.client_order_id, (request, asyncio.Event()))
+            await wire[1].wait()
+            return self.orders[request.client_order_id]
         if script.delay:
             await asyncio.sleep(script.delay)
         is_revert = ":revert-" in request.client_order_id
@@ -105,6 +157,12 @@ class ScriptedVenue:
     async def cancel_order(self, client_order_id: str) -> VenueOrder:
         self.cancel_calls.append(client_order_id)
         order = self.orders.get(client_order_id)
+        if order is None and not self.fence:
+            if self.land_after_unknown_cancel and client_order_id in self.on_the_wire:
+                # It arrives just after the venue answered "not found".
+                asyncio.get_running_loop().call_soon(self.land, client_order_id)
+                self.landed_after_cancel.append(client_order_id)
+            raise OrderNotFound(client_order_id)
         if order is None:
             now = datetime.now(UTC)
             order = VenueOrder(

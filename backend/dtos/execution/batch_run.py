@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -87,6 +88,13 @@ class BatchRunRequest(BaseModel):
     ending: RunEnding = Field(
         default=RunEnding.TIMED_OUT,
         description="How the settled run ended (recovery runs only; older ones timed out).",
+    )
+    ended_at: datetime | None = Field(
+        default=None,
+        description=(
+            "When the settled run closed (recovery runs only): no placement of it can start "
+            "after this plus the placement budget, which a venue without a fence waits out."
+        ),
     )
     ending_detail: str | None = Field(
         default=None,

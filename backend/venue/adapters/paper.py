@@ -37,7 +37,7 @@ the worker imports it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -56,7 +56,7 @@ from execbatch.venue.port.adapter import (
     VenueRejection,
     VenueUnavailable,
 )
-from execbatch.venue.port.capabilities import ClientIdScope, VenueCapabilities
+from execbatch.venue.port.capabilities import ClientIdScope, InstrumentRules, VenueCapabilities
 from execbatch.venue.port.orders import (
     CLIENT_ORDER_ID_PATTERN,
     Account,
@@ -276,6 +276,11 @@ class PaperVenueAdapter(_VenueHTTP):
             "POST", f"/orders/{client_order_id}/cancel", params={"account": self.account}
         )
         return VenueOrder.model_validate_json(response.content)
+
+    async def instrument_rules(self, symbols: Iterable[str]) -> dict[str, InstrumentRules]:
+        """The paper venue states no lot, tick or notional rules and trades fractions;
+        a symbol it has no price for is refused by the venue itself when placed."""
+        return {symbol: InstrumentRules(symbol=symbol) for symbol in symbols}
 
     async def positions(self, account: str | None = None) -> list[Position]:
         response = await self._request(

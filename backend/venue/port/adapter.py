@@ -11,9 +11,10 @@ The error classes are the contract for retry classification:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Protocol
 
-from execbatch.venue.port.capabilities import VenueCapabilities
+from execbatch.venue.port.capabilities import InstrumentRules, VenueCapabilities
 from execbatch.venue.port.orders import OrderRequest, Position, VenueOrder
 
 
@@ -63,6 +64,10 @@ class ExchangeAdapter(Protocol):
         instead of placing. Elsewhere an unknown id raises ``OrderNotFound``,
         which says nothing about a placement still in flight.
         """
+        ...
+
+    async def instrument_rules(self, symbols: Iterable[str]) -> dict[str, InstrumentRules]:
+        """Each known symbol's quantity and price rules; an unknown symbol is absent."""
         ...
 
     async def positions(self, account: str) -> list[Position]:

@@ -1,0 +1,80 @@
+"""A leg that breaks the venue's instrument rules is refused before anything is placed,
+naming the leg, the rule and the venue's value; nothing is ever rounded."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from execbatch.core.enums import BatchExecutionMode, BatchStatus, LegStatus
+from execbatch.venue.port.capabilities import InstrumentRules
+from tests.workflows.conftest import load_example, with_policy
+from tests.workflows.scripted_venue import ScriptedVenue
+
+Harness = Any
+
+
+def lot_of_1000() -> ScriptedVenue:
+    """MSFT trades in lots of 1000 here: the pair trade's 46 breaks it."""
+    return ScriptedVenue(
+        rules={"MSFT": InstrumentRules(symbol="MSFT", quantity_step=Decimal(1000))}
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "status"),
+    [
+        (BatchExecutionMode.COORDINATED, BatchStatus.COMPENSATED),
+        (BatchExecutionMode.SEQUENTIAL, BatchStatus.STOPPED),
+    ],
+)
+async def test_a_breach_refuses_the_whole_batch_before_anything_is_placed(
+    harness: Harness, mode: BatchExecutionMode, status: BatchStatus
+) -> None:
+    venue = lot_of_1000()
+    async with harness(venue=venue) as h:
+        result = await h.run(with_policy(load_example("pair_trade"), mode, None))
+
+    assert venue.place_calls == []  # nothing reached the venue
+    assert result.status is status
+    assert [leg.status for leg in result.legs] == [LegStatus.SKIPPED, LegStatus.REJECTED]
+    error = result.legs[1].error or ""
+    assert error.startswith("INVALID_ORDER: refused before placing")
+    assert "quantity 46 is not a multiple of the lot size 1000" in error
+    assert "leg c2" in (result.reason or "") and "lot size 1000" in (result.reason or "")
+
+
+async def test_independent_refuses_only_the_breaching_leg(harness: Harness) -> None:
+    venue = lot_of_1000()
+    async with harness(venue=venue) as h:
+        document = with_policy(load_example("pair_trade"), BatchExecutionMode.INDEPENDENT, None)
+        result = await h.run(document)
+
+    assert [leg.status for leg in result.legs] == [LegStatus.FILLED, LegStatus.REJECTED]
+    assert result.status is BatchStatus.PARTIALLY_COMPLETED
+    assert [cid.rsplit(":", 2)[1] for cid in venue.place_calls] == ["c1"]
+
+
+async def test_whole_units_only_and_untradable_symbols(harness: Harness) -> None:
+    venue = ScriptedVenue(
+        rules={
+            "AAPL": InstrumentRules(symbol="AAPL", fractional=False),
+            "MSFT": InstrumentRules(symbol="MSFT", tradable=False),
+        }
+    )
+    document = with_policy(load_example("pair_trade"), BatchExecutionMode.INDEPENDENT, None)
+    commands = (
+        document.commands[0].model_copy(update={"quantity": Decimal("100.5")}),
+        document.commands[1],
+    )
+    async with harness(venue=venue) as h:
+        result = await h.run(document.model_copy(update={"commands": commands}))
+
+    assert venue.place_calls == []
+    assert "quantity 100.5: scripted trades AAPL in whole units only" in (
+        result.legs[0].error or ""
+    )
+    assert "MSFT is not tradable at scripted" in (result.legs[1].error or "")
+    assert result.status is BatchStatus.FAILED
