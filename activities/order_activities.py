@@ -9,6 +9,7 @@ duplicate delivery finds the earlier order instead of placing another.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -32,7 +33,7 @@ from execbatch.dtos.execution.leg_requests import (
     RevertLegRequest,
     RevertReport,
 )
-from execbatch.venue.port.adapter import ExchangeAdapter, OrderNotFound
+from execbatch.venue.port.adapter import ExchangeAdapter, OrderNotFound, VenueRejection
 from execbatch.venue.port.orders import OrderRequest, VenueOrder
 from execbatch.venue.port.rules import rule_breaks
 
@@ -138,7 +139,15 @@ class OrderActivities:
         notional, fractions, tradability), from the venue's own rules."""
         symbols = sorted({command.symbol for command in request.commands})
         async with venue_errors_as_temporal_errors():
-            rules = await self._adapter.instrument_rules(symbols)
+            try:
+                rules = await self._adapter.instrument_rules(symbols)
+            except VenueRejection:
+                # Some venues refuse the whole question for one unknown symbol:
+                # ask per symbol, and an unknown one has no rules (it is refused).
+                rules = {}
+                for symbol in symbols:
+                    with contextlib.suppress(VenueRejection):
+                        rules.update(await self._adapter.instrument_rules([symbol]))
         capabilities = self._adapter.capabilities
         refusals = []
         for command in request.commands:

@@ -23,6 +23,7 @@ from execbatch.config.connection import connect
 from execbatch.config.environment import ExecbatchConfig
 from execbatch.recovery import start_sweeper
 from execbatch.temporal.sandbox import workflow_runner as sandboxed_runner
+from execbatch.venue.adapters.factory import create_adapter
 from execbatch.venue.port.adapter import ExchangeAdapter
 from execbatch.workflows.batch_workflow import ExecutionBatchWorkflow
 
@@ -106,20 +107,20 @@ async def run_worker(config: ExecbatchConfig, stop: asyncio.Event | None = None)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    from execbatch.venue.adapters.paper import PaperVenueAdapter
 
     client = await connect_with_retry(config, stop)
     if client is None:
         return
-    adapter = PaperVenueAdapter(config.venue_url, account=config.venue_account)
+    adapter = create_adapter(config.venue, account=config.venue_account, paper_url=config.venue_url)
     try:
         worker = build_worker(client, config.task_queue, adapter)
         log.info(
-            "worker on %s namespace=%s task_queue=%s venue=%s",
+            "worker on %s namespace=%s task_queue=%s venue=%s (%s)",
             config.address,
             config.namespace,
             config.task_queue,
-            config.venue_url,
+            config.venue,
+            adapter.capabilities.venue,
         )
         async with worker:
             # Recover batches their execution timeout ended (see execbatch.recovery).

@@ -215,13 +215,19 @@ class ExecutionBatchWorkflow:
         nothing of the batch is placed and the refusal is its failure; an
         INDEPENDENT batch places its other legs.
         """
-        refusals = await workflow.execute_local_activity_method(
-            OrderActivities.check_legs,
-            CheckLegsRequest(commands=tuple(leg.command for leg in self._legs)),
-            start_to_close_timeout=opts.venue_call_timeout(self._settings),
-            retry_policy=opts.placement_retry(self._settings),
-            summary="check every leg against the venue's instrument rules",
-        )
+        try:
+            refusals = await workflow.execute_local_activity_method(
+                OrderActivities.check_legs,
+                CheckLegsRequest(commands=tuple(leg.command for leg in self._legs)),
+                start_to_close_timeout=opts.venue_call_timeout(self._settings),
+                retry_policy=opts.placement_retry(self._settings),
+                summary="check every leg against the venue's instrument rules",
+            )
+        except FailureError as err:
+            # The venue would not say (down past the retries): its own validation
+            # at placement still applies, and a COORDINATED batch still reverts.
+            workflow.logger.warning("venue rules not checked: %s", describe_failure(err))
+            return None
         if not refusals:
             return None
         by_id = {leg.command.command_id: leg for leg in self._legs}

@@ -36,6 +36,7 @@ app.command()(stack.worker)
 app.command()(stack.dev)
 app.command()(stack.demo)
 app.command()(venue.venue)
+app.command("venue-check")(venue.venue_check)
 app.command("codec-server")(security.codec_server)
 
 

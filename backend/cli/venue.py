@@ -1,16 +1,17 @@
-"""Venue commands: the paper venue."""
+"""Venue commands: the paper venue, and checking the configured venue before trading."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from execbatch.cli.common import (
-    EXIT_BAD_INPUT,
-    fail,
-)
+from execbatch.cli.common import EXIT_BAD_INPUT, EXIT_ERROR, CliError, fail, out, run
+
+if TYPE_CHECKING:
+    from execbatch.dtos.execution import ExecutionCommand
+    from execbatch.venue.check import CheckLine
 
 
 def venue(
@@ -31,3 +32,50 @@ def venue(
     if prices is not None and not prices.is_file():
         fail(f"--prices: no such file {prices}", EXIT_BAD_INPUT)
     run_venue(host=host, port=port, db_path=db, prices_file=prices, initial_cash=initial_cash)
+
+
+def venue_check(
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="A directive document whose legs must fit the venue (optional)."),
+    ] = None,
+) -> None:
+    """Check the configured venue before trading for real: connectivity, credentials,
+    account status and buying power, clock skew, and (with FILE) whether every leg is
+    tradable within the venue's quantity and price rules. Places nothing.
+
+    The venue is the worker's: EXECBATCH_VENUE (paper, alpaca, ccxt:binance) and its
+    keys from the environment (docs/VENUES.md). Exit codes: 0 every check passed,
+    1 a check failed (each problem on its own line), 2 bad input.
+    """
+    from execbatch.cli.documents import load_batch
+    from execbatch.config.environment import ExecbatchConfig
+    from execbatch.venue.adapters.factory import create_adapter
+    from execbatch.venue.check import venue_check as run_checks
+
+    config = ExecbatchConfig.from_env()
+    commands: tuple[ExecutionCommand, ...] = ()
+    if file is not None:
+        try:
+            commands = load_batch(file).commands
+        except CliError as exc:
+            fail(str(exc), exc.code)
+    try:
+        adapter = create_adapter(
+            config.venue, account=config.venue_account, paper_url=config.venue_url
+        )
+    except ValueError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+
+    async def go() -> list[CheckLine]:
+        try:
+            return await run_checks(adapter, commands)
+        finally:
+            await adapter.aclose()
+
+    lines = run(go(), config)
+    for line in lines:
+        mark = "[green]ok[/]  " if line.ok else "[bold red]FAIL[/]"
+        out.print(f"{mark} {line.check}: {line.detail}", highlight=False, soft_wrap=True)
+    if not all(line.ok for line in lines):
+        raise typer.Exit(EXIT_ERROR)

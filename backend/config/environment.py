@@ -17,6 +17,7 @@ from temporalio.envconfig import ClientConfig
 DEFAULT_TASK_QUEUE = "execbatch"
 DEFAULT_VENUE_URL = "http://127.0.0.1:8700"
 DEFAULT_VENUE_ACCOUNT = "default"
+DEFAULT_VENUE = "paper"
 DEFAULT_TEMPORAL_ADDRESS = "localhost:7233"
 DEFAULT_UI_URL = "http://localhost:8233"
 DEFAULT_RECOVERY_INTERVAL_SECONDS = 5.0
@@ -27,6 +28,8 @@ class ExecbatchConfig:
     task_queue: str = DEFAULT_TASK_QUEUE
     venue_url: str = DEFAULT_VENUE_URL
     venue_account: str = DEFAULT_VENUE_ACCOUNT
+    venue: str = DEFAULT_VENUE
+    """Which venue the worker trades (``EXECBATCH_VENUE``: paper, alpaca, ccxt:binance)."""
     ui_url: str = DEFAULT_UI_URL
     temporal: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for ``Client.connect`` from Temporal's env configuration."""
@@ -42,6 +45,7 @@ class ExecbatchConfig:
             task_queue=os.environ.get("EXECBATCH_TASK_QUEUE", DEFAULT_TASK_QUEUE),
             venue_url=os.environ.get("EXECBATCH_VENUE_URL", DEFAULT_VENUE_URL),
             venue_account=os.environ.get("EXECBATCH_VENUE_ACCOUNT", DEFAULT_VENUE_ACCOUNT),
+            venue=os.environ.get("EXECBATCH_VENUE", DEFAULT_VENUE).strip() or DEFAULT_VENUE,
             ui_url=os.environ.get("EXECBATCH_UI_URL", DEFAULT_UI_URL),
             temporal=connect,
             recovery_interval_seconds=_seconds(

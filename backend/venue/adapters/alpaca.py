@@ -92,7 +92,7 @@ from execbatch.venue.port.adapter import (
 )
 from execbatch.venue.port.capabilities import ClientIdScope, InstrumentRules, VenueCapabilities
 from execbatch.venue.port.client_ids import venue_client_order_id
-from execbatch.venue.port.orders import OrderRequest, Position, VenueOrder
+from execbatch.venue.port.orders import AccountOverview, OrderRequest, Position, VenueOrder
 
 T = TypeVar("T")
 
@@ -565,6 +565,17 @@ class AlpacaAdapter:
             account_blocked=bool(raw.account_blocked),
             trade_suspended_by_user=bool(raw.trade_suspended_by_user),
             shorting_enabled=raw.shorting_enabled,
+        )
+
+    async def account_overview(self) -> AccountOverview:
+        status, clock = await asyncio.gather(self.account_status(), self.market_clock())
+        return AccountOverview(
+            account=self.account,
+            can_trade=status.can_trade,
+            status=status.status,
+            cash=status.cash,
+            buying_power=status.buying_power,
+            venue_time=clock.timestamp,
         )
 
     async def market_clock(self) -> AlpacaClock:

@@ -71,7 +71,7 @@ from execbatch.venue.port.adapter import (
 )
 from execbatch.venue.port.capabilities import ClientIdScope, InstrumentRules, VenueCapabilities
 from execbatch.venue.port.client_ids import venue_client_order_id
-from execbatch.venue.port.orders import OrderRequest, Position, VenueOrder
+from execbatch.venue.port.orders import AccountOverview, OrderRequest, Position, VenueOrder
 
 log = logging.getLogger("execbatch.venue.ccxt")
 
@@ -557,6 +557,35 @@ class CcxtAdapter:
                 continue
             positions.append(Position(symbol=symbol, quantity=total))
         return sorted(positions, key=lambda position: position.symbol)
+
+    async def account_overview(self) -> AccountOverview:
+        """The exchange account behind the keys: its free quote balance as cash, and the
+        exchange's clock (``fetch_time``)."""
+        try:
+            balance, millis = await asyncio.gather(
+                self._exchange.fetch_balance(), self._exchange.fetch_time()
+            )
+        except ccxt_errors.BaseError as exc:
+            raise self._translate(exc, "reading the account") from exc
+        quote = self._profile.quote_asset
+        info = _info(balance)
+        free = next(
+            (
+                Decimal(str(entry.get("free", "0")))
+                for entry in info.get("balances", [])
+                if entry.get("asset") == quote
+            ),
+            None,
+        )
+        can_trade = bool(info.get("canTrade", True))
+        return AccountOverview(
+            account=self.account or self.exchange_id,
+            can_trade=can_trade,
+            status="ACTIVE" if can_trade else "TRADING DISABLED",
+            cash=free,
+            buying_power=free,
+            venue_time=datetime.fromtimestamp(int(millis) / 1000, tz=UTC) if millis else None,
+        )
 
     async def instrument_rules(self, symbols: Iterable[str]) -> dict[str, InstrumentRules]:
         """The venue's rules of each symbol; an unknown symbol is an UNKNOWN_SYMBOL rejection."""

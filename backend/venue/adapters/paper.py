@@ -40,6 +40,7 @@ import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
+from email.utils import parsedate_to_datetime
 from enum import Enum
 from types import TracebackType
 from typing import Any, Self
@@ -60,6 +61,7 @@ from execbatch.venue.port.capabilities import ClientIdScope, InstrumentRules, Ve
 from execbatch.venue.port.orders import (
     CLIENT_ORDER_ID_PATTERN,
     Account,
+    AccountOverview,
     OrderRequest,
     Position,
     VenueOrder,
@@ -287,6 +289,21 @@ class PaperVenueAdapter(_VenueHTTP):
             "GET", "/positions", params={"account": account or self.account}
         )
         return _POSITIONS.validate_json(response.content)
+
+    async def account_overview(self) -> AccountOverview:
+        """The paper account: it trades while it exists; its cash is its buying power."""
+        response = await self._request("GET", f"/accounts/{self.account}")
+        account = Account.model_validate_json(response.content)
+        served = response.headers.get("date")
+        return AccountOverview(
+            account=account.account,
+            can_trade=True,
+            status="ACTIVE",
+            cash=account.cash,
+            buying_power=account.cash,
+            venue_time=parsedate_to_datetime(served) if served else None,
+            clock_resolution_seconds=1.0,
+        )
 
     async def get_account(self, account: str | None = None) -> Account:
         response = await self._request("GET", f"/accounts/{account or self.account}")

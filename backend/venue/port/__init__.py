@@ -18,6 +18,7 @@ from execbatch.venue.port.capabilities import ClientIdScope, InstrumentRules, Ve
 from execbatch.venue.port.orders import (
     CLIENT_ORDER_ID_PATTERN,
     Account,
+    AccountOverview,
     OrderRequest,
     Position,
     VenueOrder,
@@ -26,6 +27,7 @@ from execbatch.venue.port.orders import (
 __all__ = [
     "CLIENT_ORDER_ID_PATTERN",
     "Account",
+    "AccountOverview",
     "ClientIdScope",
     "ExchangeAdapter",
     "InstrumentRules",

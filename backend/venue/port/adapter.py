@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from execbatch.venue.port.capabilities import InstrumentRules, VenueCapabilities
-from execbatch.venue.port.orders import OrderRequest, Position, VenueOrder
+from execbatch.venue.port.orders import AccountOverview, OrderRequest, Position, VenueOrder
 
 
 class VenueRejection(Exception):
@@ -68,6 +68,11 @@ class ExchangeAdapter(Protocol):
 
     async def instrument_rules(self, symbols: Iterable[str]) -> dict[str, InstrumentRules]:
         """Each known symbol's quantity and price rules; an unknown symbol is absent."""
+        ...
+
+    async def account_overview(self) -> AccountOverview:
+        """The trading account's state (status, cash, buying power, the venue's clock);
+        the first call that needs valid credentials."""
         ...
 
     async def positions(self, account: str) -> list[Position]:

@@ -83,3 +83,19 @@ class Account(BaseModel):
 
     account: str
     cash: Decimal
+
+
+class AccountOverview(BaseModel):
+    """What ``execbatch venue-check`` asks of the account behind the configured keys."""
+
+    model_config = ConfigDict(frozen=True)
+
+    account: str
+    can_trade: bool
+    status: str
+    cash: Decimal | None = None
+    buying_power: Decimal | None = None
+    venue_time: datetime | None = None
+    """The venue's clock, where it tells it (for the clock-skew check)."""
+    clock_resolution_seconds: float = 0.0
+    """How coarse ``venue_time`` is (an HTTP Date header: whole seconds)."""
