@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from temporalio.exceptions import ApplicationError
 
@@ -28,4 +29,8 @@ async def venue_errors_as_temporal_errors() -> AsyncIterator[None]:
     except OrderConflict as exc:
         raise ApplicationError(str(exc), type=ORDER_CONFLICT, non_retryable=True) from exc
     except VenueUnavailable as exc:
-        raise ApplicationError(str(exc), type=VENUE_UNAVAILABLE, non_retryable=False) from exc
+        # A venue that said when to come back (429 Retry-After) is retried then, not sooner.
+        wait = timedelta(seconds=exc.retry_after) if exc.retry_after else None
+        raise ApplicationError(
+            str(exc), type=VENUE_UNAVAILABLE, non_retryable=False, next_retry_delay=wait
+        ) from exc

@@ -36,7 +36,15 @@ class OrderNotFound(Exception):
 
 
 class VenueUnavailable(Exception):
-    """A transient failure: 5xx, timeout, connection refused or reset. Retry it."""
+    """A transient failure: 5xx, timeout, connection refused or reset. Retry it.
+
+    ``retry_after``: seconds the venue asked us to wait (a 429's ``Retry-After``),
+    honoured as the next retry's delay; None: the retry policy's backoff.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ExchangeAdapter(Protocol):
