@@ -23,6 +23,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
@@ -73,7 +74,8 @@ class _WindDown:
         self.reason = reason
 
 
-@workflow.defn(name=WORKFLOW_NAME)
+# PINNED: a batch finishes on the worker version it started on (Worker Versioning).
+@workflow.defn(name=WORKFLOW_NAME, versioning_behavior=VersioningBehavior.PINNED)
 class ExecutionBatchWorkflow:
     @workflow.init
     def __init__(self, request: BatchRunRequest) -> None:
