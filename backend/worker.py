@@ -33,6 +33,7 @@ from execbatch.config.versioning import deployment_config, deployment_version, m
 from execbatch.instrumentation import instrument, worker_interceptors
 from execbatch.instrumentation.adapter import venue_name
 from execbatch.instrumentation.interceptors import client_interceptors
+from execbatch.instrumentation.running import RUNNING_INTERVAL, start_running_reporter
 from execbatch.observability.endpoint import serve_metrics, telemetry_runtime
 from execbatch.observability.logs import configure_logging as configure_log_output
 from execbatch.observability.tracing import configure_tracing
@@ -168,10 +169,17 @@ async def run_worker(config: ExecbatchConfig, stop: asyncio.Event | None = None)
             # Recover batches their execution timeout ended (see execbatch.recovery).
             interval = timedelta(seconds=config.recovery_interval_seconds)
             sweeper = start_sweeper(client, config.task_queue, interval, stop)
+            running = (
+                start_running_reporter(client, config.task_queue, stop, RUNNING_INTERVAL)
+                if config.metrics_port is not None
+                else None
+            )
             await stop.wait()
             log.info("shutting down")
             if sweeper is not None:
                 await sweeper
+            if running is not None:
+                await running
     finally:
         await adapter.aclose()
 

@@ -23,7 +23,6 @@ from datetime import timedelta
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.common import VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
@@ -74,8 +73,7 @@ class _WindDown:
         self.reason = reason
 
 
-# PINNED: a batch finishes on the worker version it started on (Worker Versioning).
-@workflow.defn(name=WORKFLOW_NAME, versioning_behavior=VersioningBehavior.PINNED)
+@workflow.defn(name=WORKFLOW_NAME)
 class ExecutionBatchWorkflow:
     @workflow.init
     def __init__(self, request: BatchRunRequest) -> None:

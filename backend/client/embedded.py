@@ -42,6 +42,7 @@ from temporalio.worker import Worker
 
 from execbatch.client.batch_client import BatchClient
 from execbatch.dtos.execution import ExecutionSettings
+from execbatch.instrumentation.running import RUNNING_INTERVAL, start_running_reporter
 from execbatch.observability.endpoint import metrics_port_from_env, serve_metrics
 from execbatch.planning import BaseExecutionPlanner
 from execbatch.recovery import start_sweeper
@@ -90,6 +91,7 @@ class EmbeddedExecutor:
         self._stop_sweeping = asyncio.Event()
         self._sweeping: asyncio.Task[None] | None = None
         self.metrics_port = metrics_port if metrics_port is not None else metrics_port_from_env()
+        self._running: asyncio.Task[None] | None = None
 
     @property
     def worker(self) -> Worker:
@@ -98,6 +100,10 @@ class EmbeddedExecutor:
     async def start(self) -> None:
         if self.metrics_port is not None:
             self.metrics_port = serve_metrics(self.metrics_port)
+            if self._running is None:
+                self._running = start_running_reporter(
+                    self._client, self._task_queue, self._stop_sweeping, RUNNING_INTERVAL
+                )
         if self._task is None:
             self._task = asyncio.create_task(self._worker.run(), name="execbatch-embedded-worker")
         if self._sweeping is None:
@@ -112,6 +118,10 @@ class EmbeddedExecutor:
             sweeping, self._sweeping = self._sweeping, None
             self._stop_sweeping.set()
             await sweeping
+        if self._running is not None:
+            running, self._running = self._running, None
+            self._stop_sweeping.set()
+            await running
         if self._task is None:
             return
         task, self._task = self._task, None

@@ -1,8 +1,10 @@
 """Worker Versioning: which Worker Deployment Version a worker is, and which one is current.
 
 A worker with ``EXECBATCH_DEPLOYMENT_NAME`` set polls as version
-``<deployment name>.<build id>``. The batch workflow is PINNED
-(``workflows/batch_workflow.py``): a batch runs to its end on the version it
+``<deployment name>.<build id>``. Its workflows, the batch workflow, are
+PINNED (the worker's default versioning behaviour, ``deployment_config``; it
+is not set on the ``@workflow.defn``, where it would make an unversioned
+worker fail every workflow task): a batch runs to its end on the version it
 started on, while new batches go to the deployment's *current* version. A
 rolling deploy is therefore: start the new version's workers beside the old
 ones, make it current (``temporal worker deployment set-current-version``, or
