@@ -90,6 +90,7 @@ def build_worker(
     max_concurrent_workflow_tasks: int = 100,
     interceptors: Sequence[Interceptor] = (),
     version: WorkerDeploymentVersion | None = None,
+    workflows: Sequence[type] = WORKFLOWS,
 ) -> Worker:
     """A worker with our workflow and the order activities bound to ``adapter``.
 
@@ -97,13 +98,14 @@ def build_worker(
     interceptor, and Temporal's tracing one when traces go somewhere, come
     before ``interceptors`` (a test's injected faults). ``version``: poll as
     that Worker Deployment Version (Worker Versioning; None: unversioned).
+    ``workflows``: ours, unless a test brings a changed version of it.
     """
     instrumented = instrument(adapter)
     activities = OrderActivities(instrumented)
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=list(WORKFLOWS),
+        workflows=list(workflows),
         activities=activities.all(),
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,

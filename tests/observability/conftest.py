@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
+import httpx
 import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -20,6 +22,8 @@ from execbatch.observability.endpoint import stop_metrics, telemetry_runtime
 from execbatch.temporal.converter import build_data_converter
 from execbatch.venue.adapters import PaperVenueAdapter, PaperVenueAdmin
 from execbatch.venue.paper.service import VenueProcess
+from execbatch.venue.paper.service.app import create_app
+from execbatch.venue.paper.service.runner import build_settings
 
 
 @dataclass
@@ -70,3 +74,13 @@ async def observed(
         await adapter.aclose()
         await admin.aclose()
         await venue_process.aclose()
+
+
+@pytest.fixture
+async def venue_app(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """The paper venue in this process (its spans reach the same exporter)."""
+    app = create_app(build_settings(db_path=tmp_path / "venue.db"))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://venue") as http:
+            yield http

@@ -5,9 +5,8 @@ SDK's in-memory exporter. Attributes carry ids and outcomes, never quantities.""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 import pytest
@@ -25,8 +24,6 @@ from execbatch.instrumentation.interceptors import client_interceptors
 from execbatch.temporal.converter import build_data_converter
 from execbatch.testing.documents import batch_id_of
 from execbatch.venue.adapters import PaperVenueAdapter, PaperVenueAdmin
-from execbatch.venue.paper.service.app import create_app
-from execbatch.venue.paper.service.runner import build_settings
 from execbatch.worker import build_worker
 from tests.workflows.conftest import load_example
 
@@ -44,16 +41,6 @@ def spans() -> Iterator[InMemorySpanExporter]:
         trace.set_tracer_provider(provider)
     provider.add_span_processor(SimpleSpanProcessor(EXPORTER))
     yield EXPORTER
-
-
-@pytest.fixture
-async def venue_app(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    """The paper venue in this process (its spans reach the same exporter)."""
-    app = create_app(build_settings(db_path=tmp_path / "venue.db"))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://venue") as http:
-            yield http
 
 
 def tree(spans: list[ReadableSpan]) -> list[str]:
