@@ -165,9 +165,10 @@ async def run_worker(config: ExecbatchConfig, stop: asyncio.Event | None = None)
             config.venue_url,
             version.to_canonical_string() if version else "unversioned",
         )
+        if version is not None:
+            # before polling, so no batch started meanwhile waits for a current version
+            await _become_current_if_first(client, version)
         async with worker:
-            if version is not None:
-                await _become_current_if_first(client, version)
             # Recover batches their execution timeout ended (see execbatch.recovery).
             interval = timedelta(seconds=config.recovery_interval_seconds)
             sweeper = start_sweeper(client, config.task_queue, interval, stop)

@@ -69,14 +69,20 @@ async def current_build_id(client: Client, deployment_name: str) -> str | None:
     return current.build_id or None
 
 
-async def set_current_version(client: Client, version: WorkerDeploymentVersion) -> None:
-    """Make ``version`` current: every new batch goes to it from now on."""
+async def set_current_version(
+    client: Client, version: WorkerDeploymentVersion, *, allow_no_pollers: bool = False
+) -> None:
+    """Make ``version`` current: every new batch goes to it from now on.
+
+    ``allow_no_pollers``: also before any worker of it has polled (the first
+    version, made current before its workers start polling)."""
     await client.workflow_service.set_worker_deployment_current_version(
         SetWorkerDeploymentCurrentVersionRequest(
             namespace=client.namespace,
             deployment_name=version.deployment_name,
             build_id=version.build_id,
             identity=client.identity,
+            allow_no_pollers=allow_no_pollers,
         )
     )
 
@@ -86,5 +92,5 @@ async def make_current_if_unset(client: Client, version: WorkerDeploymentVersion
     it did. The server only knows a version once one of its workers has polled."""
     if await current_build_id(client, version.deployment_name) is not None:
         return False
-    await set_current_version(client, version)
+    await set_current_version(client, version, allow_no_pollers=True)
     return True
