@@ -4,6 +4,12 @@ Configuration comes from the environment (see ``execbatch.config.environment``):
 Temporal's standard variables for the connection, ``EXECBATCH_TASK_QUEUE``,
 ``EXECBATCH_VENUE_URL`` and ``EXECBATCH_VENUE_ACCOUNT``. SIGTERM and SIGINT
 shut it down gracefully: running activities get to finish or heartbeat-cancel.
+
+Observability (``execbatch.observability``, docs/OPERATING.md): ``/metrics`` on
+``EXECBATCH_METRICS_PORT`` (ours and the Temporal SDK's), traces to the OTLP
+endpoint of the standard ``OTEL_*`` variables, JSON logs with
+``EXECBATCH_LOG_FORMAT=json``. Worker Versioning: ``EXECBATCH_DEPLOYMENT_NAME``
+and ``EXECBATCH_BUILD_ID`` (``execbatch.config.versioning``).
 """
 
 from __future__ import annotations
@@ -16,11 +22,21 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from temporalio.client import Client
+from temporalio.common import WorkerDeploymentVersion
+from temporalio.service import RPCError
 from temporalio.worker import Interceptor, Worker, WorkflowRunner
 
 from execbatch.activities.order_activities import OrderActivities
 from execbatch.config.connection import connect
 from execbatch.config.environment import ExecbatchConfig
+from execbatch.config.versioning import deployment_config, deployment_version, make_current_if_unset
+from execbatch.instrumentation import instrument, worker_interceptors
+from execbatch.instrumentation.adapter import venue_name
+from execbatch.instrumentation.interceptors import client_interceptors
+from execbatch.instrumentation.running import RUNNING_INTERVAL, start_running_reporter
+from execbatch.observability.endpoint import serve_metrics, telemetry_runtime
+from execbatch.observability.logs import configure_logging as configure_log_output
+from execbatch.observability.tracing import configure_tracing
 from execbatch.recovery import start_sweeper
 from execbatch.temporal.sandbox import workflow_runner as sandboxed_runner
 from execbatch.venue.adapters.factory import create_adapter
@@ -37,8 +53,20 @@ PASSTHROUGH_MODULES = (
     "annotated_types",
     *(
         f"execbatch.{name}"
-        for name in ("core", "dtos", "planning", "activities", "temporal", "venue", "security")
+        for name in (
+            "core",
+            "dtos",
+            "planning",
+            "activities",
+            "temporal",
+            "venue",
+            "security",
+            "observability",
+            "instrumentation",
+        )
     ),
+    "prometheus_client",
+    "opentelemetry",
 )
 """Modules the workflow sandbox shares instead of re-importing for every run.
 
@@ -62,14 +90,23 @@ def build_worker(
     max_concurrent_activities: int = 200,
     max_concurrent_workflow_tasks: int = 100,
     interceptors: Sequence[Interceptor] = (),
+    version: WorkerDeploymentVersion | None = None,
+    workflows: Sequence[type] = WORKFLOWS,
 ) -> Worker:
-    """A worker with our workflow and the order activities bound to ``adapter``
-    (``interceptors``: tracing, or a test's injected faults)."""
-    activities = OrderActivities(adapter)
+    """A worker with our workflow and the order activities bound to ``adapter``.
+
+    Every venue call is measured and traced (``instrument``); our metrics
+    interceptor, and Temporal's tracing one when traces go somewhere, come
+    before ``interceptors`` (a test's injected faults). ``version``: poll as
+    that Worker Deployment Version (Worker Versioning; None: unversioned).
+    ``workflows``: ours, unless a test brings a changed version of it.
+    """
+    instrumented = instrument(adapter)
+    activities = OrderActivities(instrumented)
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=list(WORKFLOWS),
+        workflows=list(workflows),
         activities=activities.all(),
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
@@ -78,7 +115,8 @@ def build_worker(
         # (default 10 s): it bounds how much of a wind-down margin a crash eats.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
         workflow_runner=workflow_runner(),
-        interceptors=interceptors,
+        interceptors=worker_interceptors(client, venue_name(adapter), interceptors),
+        deployment_config=deployment_config(version),
     )
 
 
@@ -89,9 +127,10 @@ async def connect_with_retry(config: ExecbatchConfig, stop: asyncio.Event) -> Cl
     crash) should wait for the server, not exit on the first refused connection.
     """
     delay = 0.5
+    runtime = telemetry_runtime() if config.metrics_port is not None else None
     while not stop.is_set():
         try:
-            return await connect(config)
+            return await connect(config, runtime=runtime, interceptors=client_interceptors())
         except RuntimeError as exc:  # the SDK raises RuntimeError("Failed client connect: ...")
             log.warning(
                 "Temporal at %s not reachable (%s); retrying in %.1fs", config.address, exc, delay
@@ -108,36 +147,69 @@ async def run_worker(config: ExecbatchConfig, stop: asyncio.Event | None = None)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
+    configure_tracing("execbatch-worker")
+    if config.metrics_port is not None:
+        serve_metrics(config.metrics_port)
     client = await connect_with_retry(config, stop)
     if client is None:
         return
     adapter = create_adapter(config.venue, account=config.venue_account, paper_url=config.venue_url)
+    version = deployment_version(config)
     try:
-        worker = build_worker(client, config.task_queue, adapter)
+        worker = build_worker(client, config.task_queue, adapter, version=version)
         log.info(
-            "worker on %s namespace=%s task_queue=%s venue=%s (%s)",
+            "worker on %s namespace=%s task_queue=%s venue=%s (%s) version=%s",
             config.address,
             config.namespace,
             config.task_queue,
             config.venue,
             adapter.capabilities.venue,
+            version.to_canonical_string() if version else "unversioned",
         )
+        if version is not None:
+            # before polling, so no batch started meanwhile waits for a current version
+            await _become_current_if_first(client, version)
         async with worker:
             # Recover batches their execution timeout ended (see execbatch.recovery).
             interval = timedelta(seconds=config.recovery_interval_seconds)
             sweeper = start_sweeper(client, config.task_queue, interval, stop)
+            running = (
+                start_running_reporter(client, config.task_queue, stop, RUNNING_INTERVAL)
+                if config.metrics_port is not None
+                else None
+            )
             await stop.wait()
             log.info("shutting down")
             if sweeper is not None:
                 await sweeper
+            if running is not None:
+                await running
     finally:
         await adapter.aclose()
 
 
+async def _become_current_if_first(client: Client, version: WorkerDeploymentVersion) -> None:
+    """The first version of a deployment makes itself current (nobody else would).
+
+    The server learns a version from its first poll, so this retries for a
+    few seconds; later versions are made current by the operator's rolling
+    deploy (docs/OPERATING.md), never here.
+    """
+    last: RPCError | None = None
+    for _ in range(40):
+        try:
+            if await make_current_if_unset(client, version):
+                log.info("%s is the deployment's current version", version.to_canonical_string())
+            return
+        except RPCError as exc:
+            last = exc
+            await asyncio.sleep(0.25)
+    log.warning("could not make %s current: %s", version.to_canonical_string(), last)
+
+
 def configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # One INFO line per venue request costs CPU at load and says nothing new.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    """Text or JSON logs (``EXECBATCH_LOG_FORMAT``), secrets redacted."""
+    configure_log_output()
 
 
 def main() -> None:

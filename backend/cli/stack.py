@@ -77,8 +77,14 @@ def dev(
     ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = 8233,
     venue_port: Annotated[int, typer.Option(help="Paper venue port.")] = 8700,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    metrics_port: Annotated[
+        int, typer.Option(help="The first worker's /metrics port (worker N: + N - 1).")
+    ] = 9464,
 ) -> None:
-    """Run Temporal (dev server + Web UI), the paper venue and a worker until Ctrl-C."""
+    """Run Temporal (dev server + Web UI), the paper venue and a worker until Ctrl-C.
+
+    Workers serve /metrics (Prometheus) and run with Worker Versioning (deployment
+    execbatch-dev, build id dev); see docs/OPERATING.md."""
     from execbatch.devstack import DevStack, PortInUse, StackAlreadyRunning, StackFailed
     from execbatch.temporal.binaries import BinaryNotFound
 
@@ -88,6 +94,7 @@ def dev(
         ui_port=ui_port,
         venue_port=venue_port,
         workers=workers,
+        metrics_port=metrics_port,
     )
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _raise_terminate)

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from opentelemetry.trace import SpanKind
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -31,6 +32,7 @@ from execbatch.dtos.execution import (
     ExecutionSettings,
 )
 from execbatch.dtos.strategy import StrategyDirective
+from execbatch.observability.tracing import ATTR_BATCH_ID, ATTR_MODE, tracer
 from execbatch.planning import BaseExecutionPlanner
 from execbatch.recovery.settlement import has_settlement, start_settlement
 from execbatch.runs.read import ENDINGS, NothingToSettle, unsettled_ending
@@ -121,6 +123,16 @@ class BatchClient:
     async def start_batch(self, batch: ExecutionCommandBatch) -> Submission:
         legs = ", ".join(c.describe() for c in batch.commands[:5])
         more = f" +{len(batch.commands) - 5} more" if len(batch.commands) > 5 else ""
+        # The root of the batch's trace (a child of the caller's span, if any); with a
+        # client connected with the tracing interceptor, the workflow continues it.
+        with tracer().start_as_current_span(
+            "submit batch",
+            kind=SpanKind.CLIENT,
+            attributes={ATTR_BATCH_ID: batch.batch_id, ATTR_MODE: batch.mode.value},
+        ):
+            return await self._start(batch, f"{legs}{more}")
+
+    async def _start(self, batch: ExecutionCommandBatch, legs: str) -> Submission:
         return await start_run(
             self._client,
             BatchRunRequest(batch=batch, settings=self._settings),
@@ -129,7 +141,7 @@ class BatchClient:
             execution_timeout=(
                 timedelta(seconds=batch.timeout_seconds) if batch.timeout_seconds else None
             ),
-            summary=f"{batch.mode.value} batch, {len(batch.commands)} legs: {legs}{more}",
+            summary=f"{batch.mode.value} batch, {len(batch.commands)} legs: {legs}",
             eager=self._eager_start,
         )
 

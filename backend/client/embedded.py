@@ -24,6 +24,11 @@ Usage::
 
 The eager start needs the server's ``system.enableEagerWorkflowStart`` (on by
 default in recent Temporal servers; the dev stacks set it).
+
+Like a standalone worker it serves ``/metrics`` when ``EXECBATCH_METRICS_PORT``
+is set (or ``metrics_port`` is given): our metrics always, the Temporal SDK's
+when ``client`` was connected with ``runtime=telemetry_runtime()``
+(``execbatch.observability.endpoint``).
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ from temporalio.worker import Worker
 
 from execbatch.client.batch_client import BatchClient
 from execbatch.dtos.execution import ExecutionSettings
+from execbatch.instrumentation.running import RUNNING_INTERVAL, start_running_reporter
+from execbatch.observability.endpoint import metrics_port_from_env, serve_metrics
 from execbatch.planning import BaseExecutionPlanner
 from execbatch.recovery import start_sweeper
 from execbatch.venue.port.adapter import ExchangeAdapter
@@ -57,9 +64,12 @@ class EmbeddedExecutor:
         max_concurrent_activities: int = 200,
         max_concurrent_workflow_tasks: int = 100,
         recovery_interval: timedelta | None = timedelta(seconds=5),
+        metrics_port: int | None = None,
     ) -> None:
         """``recovery_interval``: how often to sweep the task queue for batches
-        their execution timeout ended, like every ``worker.py`` does (None: never)."""
+        their execution timeout ended, like every ``worker.py`` does (None: never).
+        ``metrics_port``: serve ``/metrics`` there (default ``EXECBATCH_METRICS_PORT``;
+        unset: no endpoint; 0: a free port, see ``metrics_port`` after ``start``)."""
         # worker.py is the one place a worker is configured; imported here so
         # that the client package does not load the worker for plain clients.
         from execbatch.worker import build_worker
@@ -80,12 +90,20 @@ class EmbeddedExecutor:
         self._recovery_interval = recovery_interval
         self._stop_sweeping = asyncio.Event()
         self._sweeping: asyncio.Task[None] | None = None
+        self.metrics_port = metrics_port if metrics_port is not None else metrics_port_from_env()
+        self._running: asyncio.Task[None] | None = None
 
     @property
     def worker(self) -> Worker:
         return self._worker
 
     async def start(self) -> None:
+        if self.metrics_port is not None:
+            self.metrics_port = serve_metrics(self.metrics_port)
+            if self._running is None:
+                self._running = start_running_reporter(
+                    self._client, self._task_queue, self._stop_sweeping, RUNNING_INTERVAL
+                )
         if self._task is None:
             self._task = asyncio.create_task(self._worker.run(), name="execbatch-embedded-worker")
         if self._sweeping is None:
@@ -100,6 +118,10 @@ class EmbeddedExecutor:
             sweeping, self._sweeping = self._sweeping, None
             self._stop_sweeping.set()
             await sweeping
+        if self._running is not None:
+            running, self._running = self._running, None
+            self._stop_sweeping.set()
+            await running
         if self._task is None:
             return
         task, self._task = self._task, None

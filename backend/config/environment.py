@@ -35,6 +35,14 @@ class ExecbatchConfig:
     """Keyword arguments for ``Client.connect`` from Temporal's env configuration."""
     recovery_interval_seconds: float = DEFAULT_RECOVERY_INTERVAL_SECONDS
     """How often a worker looks for batches their execution timeout ended (0: never)."""
+    metrics_port: int | None = None
+    """``EXECBATCH_METRICS_PORT``: serve ``/metrics`` there (None: no endpoint)."""
+    deployment_name: str | None = None
+    """``EXECBATCH_DEPLOYMENT_NAME``: run the worker with Worker Versioning under this
+    Worker Deployment (None: unversioned)."""
+    build_id: str | None = None
+    """``EXECBATCH_BUILD_ID``: this worker's version within the deployment (default: a hash
+    of the loaded code, ``temporalio.worker.load_default_build_id``)."""
 
     @classmethod
     def from_env(cls) -> ExecbatchConfig:
@@ -51,6 +59,9 @@ class ExecbatchConfig:
             recovery_interval_seconds=_seconds(
                 "EXECBATCH_RECOVERY_INTERVAL", DEFAULT_RECOVERY_INTERVAL_SECONDS
             ),
+            metrics_port=_port("EXECBATCH_METRICS_PORT"),
+            deployment_name=os.environ.get("EXECBATCH_DEPLOYMENT_NAME") or None,
+            build_id=os.environ.get("EXECBATCH_BUILD_ID") or None,
         )
 
     @property
@@ -76,3 +87,16 @@ def _seconds(variable: str, default: float) -> float:
     if value < 0:
         raise ValueError(f"{variable} must be >= 0, not {raw!r}")
     return value
+
+
+def _port(variable: str) -> int | None:
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return None
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ValueError(f"{variable} must be a port number, not {raw!r}") from None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"{variable} must be a port number (0-65535), not {raw!r}")
+    return port

@@ -41,6 +41,10 @@ from execbatch.temporal.server_tuning import dynamic_config_flags
 DEFAULT_TEMPORAL_PORT = 7233
 DEFAULT_UI_PORT = 8233
 DEFAULT_VENUE_PORT = 8700
+DEFAULT_METRICS_PORT = 9464
+"""The first worker's /metrics; worker N serves on DEFAULT_METRICS_PORT + N - 1."""
+DEV_DEPLOYMENT = "execbatch-dev"
+"""The Worker Deployment of the dev stack's workers (build id ``dev``; Worker Versioning)."""
 
 
 class PortInUse(RuntimeError):
@@ -73,6 +77,8 @@ class DevStack:
         workers: int = 1,
         venue_args: tuple[str, ...] = (),
         startup_timeout: float = 60.0,
+        metrics_port: int | None = DEFAULT_METRICS_PORT,
+        build_id: str = "dev",
     ) -> None:
         self.state_dir = state_dir.resolve()
         self.host = host
@@ -84,6 +90,8 @@ class DevStack:
         self.worker_count = workers
         self.venue_args = venue_args
         self.startup_timeout = startup_timeout
+        self.metrics_port = metrics_port
+        self.build_id = build_id
         self._lock = StackLock(self.state_dir)
         self._processes: list[ManagedProcess] = []
         self._atexit_registered = False
@@ -91,7 +99,12 @@ class DevStack:
     @classmethod
     def on_free_ports(cls, state_dir: Path, **options: object) -> DevStack:
         """A stack whose three ports the OS picked (for tests and the demo)."""
-        ports = {"temporal_port": free_port(), "ui_port": free_port(), "venue_port": free_port()}
+        ports = {
+            "temporal_port": free_port(),
+            "ui_port": free_port(),
+            "venue_port": free_port(),
+            "metrics_port": free_port(),
+        }
         return cls(state_dir, **{**ports, **options})  # type: ignore[arg-type]
 
     # -------------------------------------------------------------- addresses
@@ -121,8 +134,9 @@ class DevStack:
             temporal={"target_host": self.temporal_address, "namespace": self.namespace},
         )
 
-    def worker_env(self) -> dict[str, str]:
-        """The worker's environment: ours, minus any Temporal settings pointing elsewhere."""
+    def worker_env(self, number: int = 1) -> dict[str, str]:
+        """Worker ``number``'s environment: ours, minus any Temporal settings pointing
+        elsewhere; its /metrics port, and Worker Versioning (deployment ``execbatch-dev``)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
         env.update(
             TEMPORAL_ADDRESS=self.temporal_address,
@@ -130,8 +144,14 @@ class DevStack:
             EXECBATCH_TASK_QUEUE=self.task_queue,
             EXECBATCH_VENUE_URL=self.venue_url,
             EXECBATCH_UI_URL=self.ui_url,
+            EXECBATCH_DEPLOYMENT_NAME=DEV_DEPLOYMENT,
+            EXECBATCH_BUILD_ID=self.build_id,
             PYTHONUNBUFFERED="1",
         )
+        if self.metrics_port is not None:
+            env["EXECBATCH_METRICS_PORT"] = str(self.metrics_port + number - 1)
+        else:
+            env.pop("EXECBATCH_METRICS_PORT", None)
         return env
 
     def services(self) -> list[Service]:
@@ -246,7 +266,7 @@ class DevStack:
     def _start_workers(self) -> None:
         argv = [sys.executable, "-m", "execbatch.cli.app", "worker"]
         started = [
-            self._spawn(f"worker-{n}", argv, self.worker_env())
+            self._spawn(f"worker-{n}", argv, self.worker_env(n))
             for n in range(1, self.worker_count + 1)
         ]
         for process in started:

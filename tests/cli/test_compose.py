@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -23,7 +24,13 @@ WORKER_KEYS = {
     "EXECBATCH_TASK_QUEUE",
     "EXECBATCH_VENUE_URL",
     "EXECBATCH_VENUE_ACCOUNT",
+    "EXECBATCH_METRICS_PORT",
+    "EXECBATCH_LOG_FORMAT",
+    "EXECBATCH_DEPLOYMENT_NAME",
+    "EXECBATCH_BUILD_ID",
 }
+NOT_IN_CONFIG = {"EXECBATCH_LOG_FORMAT"}
+"""Read by the worker's logging set-up (``execbatch.observability.logs``), not the config."""
 
 
 def _compose() -> dict[str, Any]:
@@ -55,7 +62,7 @@ def test_worker_environment_is_what_execbatch_worker_reads(monkeypatch: pytest.M
     env = {k: str(v) for k, v in services["worker"]["environment"].items()}
     assert set(env) == WORKER_KEYS
     # The same variables the dev stack gives its workers.
-    assert WORKER_KEYS - {"EXECBATCH_VENUE_ACCOUNT"} <= set(
+    assert WORKER_KEYS - {"EXECBATCH_VENUE_ACCOUNT", "EXECBATCH_LOG_FORMAT"} <= set(
         DevStack(Path("/nonexistent")).worker_env()
     )
 
@@ -65,9 +72,13 @@ def test_worker_environment_is_what_execbatch_worker_reads(monkeypatch: pytest.M
     assert config.task_queue == "execbatch"
     assert config.venue_url == "http://venue:8700"
     assert config.venue_account == "default"
+    assert config.metrics_port == 9464
+    assert config.deployment_name == "execbatch"
+    assert config.build_id == "${EXECBATCH_BUILD_ID:-1}"  # compose interpolates it
     # Every variable is actually read: changing it changes the worker's configuration.
-    for key in env:
-        changed = _config_from({**env, key: env[key] + "-x"}, monkeypatch)
+    for key in set(env) - NOT_IN_CONFIG:
+        value = "9465" if key == "EXECBATCH_METRICS_PORT" else env[key] + "-x"
+        changed = _config_from({**env, key: value}, monkeypatch)
         assert changed != config, f"{key} is not read by ExecbatchConfig.from_env"
 
     venue_command = services["venue"]["command"]
@@ -119,3 +130,36 @@ def test_cluster_gets_the_dynamic_config_the_dev_stacks_use() -> None:
     assert {key: str(entries[0]["value"]).lower() for key, entries in values.items()} == {
         key: value.lower() for key, value in DYNAMIC_CONFIG.items()
     }
+
+
+def test_prometheus_scrapes_the_workers_and_grafana_shows_the_dashboard() -> None:
+    services = _compose()["services"]
+    worker_env = services["worker"]["environment"]
+    scrape = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    job = scrape["scrape_configs"][0]
+    assert job["dns_sd_configs"][0]["names"] == ["worker"]
+    assert str(job["dns_sd_configs"][0]["port"]) == worker_env["EXECBATCH_METRICS_PORT"]
+    mounts = {
+        v.split(":")[1]: ROOT / v.split(":")[0]
+        for v in services["prometheus"]["volumes"]
+        if v.startswith("./")
+    }
+    assert mounts["/etc/prometheus/alerts.yml"] == ROOT / "deploy/prometheus/alerts.yml"
+    assert "/etc/prometheus/alerts.yml" in scrape["rule_files"]
+    grafana = {v.split(":")[1]: ROOT / v.split(":")[0] for v in services["grafana"]["volumes"]}
+    dashboard = grafana["/var/lib/grafana/dashboards/execbatch.json"]
+    panels = json.loads(dashboard.read_text())["panels"]
+    exprs = " ".join(t["expr"] for p in panels for t in p["targets"])
+    for metric in (
+        "execbatch_batches_running",
+        "execbatch_batches_finished_total",
+        "execbatch_exposed_quantity",
+        "execbatch_venue_call_duration_seconds_bucket",
+        "execbatch_venue_calls_total",
+        "execbatch_venue_retries_total",
+        "execbatch_recovery_runs_started_total",
+        "execbatch_compensations_total",
+        "execbatch_legs_finished_total",
+        "temporal_num_pollers",
+    ):
+        assert metric in exprs, metric

@@ -1,5 +1,9 @@
 """A full run with every secret set, all output captured, then grepped for the secrets.
 
+The output includes the worker's JSON logs and its ``/metrics`` (where, with the codec
+on, no symbol of the batches may appear either). Spans carry ids and outcomes only
+(tests/observability/test_trace_tree.py checks their attributes).
+
 Dev server, venue, worker (``execbatch worker``), codec server and the CLI
 run as separate processes with the codec keys, the codec server token and the
 venue keys in their environment. A few batches (each mode, one with a
@@ -21,9 +25,10 @@ import httpx
 import pytest
 
 from execbatch.core.enums import BatchExecutionMode
+from execbatch.supervision import free_port
 from execbatch.venue.adapters.paper import PaperVenueAdmin
 from execbatch.venue.paper.service.process import VenueProcess
-from tests.security.batches import MARKER_SYMBOLS, secret_document
+from tests.security.batches import MARKER_SYMBOLS, MARKERS, secret_document
 from tests.security.stack import ChildProcess, CodecServer, DevServer, SecretSet, child_env
 
 pytestmark = [pytest.mark.devserver, pytest.mark.slow]
@@ -61,6 +66,7 @@ async def test_no_secret_in_any_log_output_or_history(tmp_path: Path) -> None:
         )
         venue.log_path = logs / "venue.log"
         queue = f"leak-{uuid.uuid4().hex[:8]}"
+        metrics_port = free_port()
         env = child_env(
             {
                 **secrets.env(),
@@ -68,6 +74,8 @@ async def test_no_secret_in_any_log_output_or_history(tmp_path: Path) -> None:
                 "EXECBATCH_VENUE_URL": venue.base_url,
                 "EXECBATCH_TASK_QUEUE": queue,
                 "EXECBATCH_UI_URL": server.ui_url,
+                "EXECBATCH_METRICS_PORT": str(metrics_port),
+                "EXECBATCH_LOG_FORMAT": "json",
             }
         )
         with (
@@ -116,6 +124,12 @@ async def test_no_secret_in_any_log_output_or_history(tmp_path: Path) -> None:
                 )
                 assert right.status_code == 200
 
+            # the worker's /metrics (ours and the Temporal SDK's) is output too
+            async with httpx.AsyncClient() as raw:
+                scraped = await raw.get(f"http://127.0.0.1:{metrics_port}/metrics")
+            assert scraped.status_code == 200
+            (logs / "metrics.txt").write_text(scraped.text)
+
             for batch_id in batch_ids:
                 (logs / f"history-{batch_id}.json").write_text(
                     server.cli("workflow", "show", "--workflow-id", batch_id, "--output", "json")
@@ -126,6 +140,19 @@ async def test_no_secret_in_any_log_output_or_history(tmp_path: Path) -> None:
     assert "refused POST /orders" in (logs / "venue.log").read_text()
     assert "bad or missing token" in (logs / "codec-server.log").read_text()
     assert len(list(logs.glob("history-*.json"))) == 4
+
+    metrics_text = (logs / "metrics.txt").read_text()
+    assert 'execbatch_batches_finished_total{mode="COORDINATED",status="COMPENSATED"}' in (
+        metrics_text
+    )
+    assert "temporal_" in metrics_text
+    # order data: with the codec on, no symbol shows up in the metrics either
+    assert [m for m in MARKERS if m in metrics_text] == []
+    assert 'symbol="redacted"' in metrics_text or "execbatch_exposed_quantity{" not in metrics_text
+    # JSON logs: one event per line
+    for line in (logs / "worker.log").read_text().splitlines():
+        if line.startswith("{"):
+            assert json.loads(line)["level"]
 
     forms = secrets.forms()
     hits = grep(logs, forms)

@@ -46,6 +46,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import httpx
+from opentelemetry import propagate
 from pydantic import BaseModel, TypeAdapter
 
 from execbatch.security.signing import sign_headers
@@ -207,6 +208,9 @@ class _VenueHTTP:
         request = self._client.build_request(
             method, url, content=content, params=params, headers=headers
         )
+        # W3C traceparent of the current span (the venue call's), so the venue
+        # continues the batch's trace; nothing is added when no span is recording.
+        propagate.inject(request.headers)
         if self._signing_key is not None:
             request.headers.update(
                 sign_headers(self._signing_key, method, request.url.raw_path, request.content)

@@ -21,6 +21,7 @@ from execbatch.venue.paper.service.config import VenueSettings
 from execbatch.venue.paper.service.dialects import alpaca_router, binance_router
 from execbatch.venue.paper.service.engine import VenueEngine
 from execbatch.venue.paper.service.http import VenueHTTPError, error_response, json_response
+from execbatch.venue.paper.service.tracing import TraceContextMiddleware
 from execbatch.venue.paper.wire import (
     AccountFunding,
     FaultEndpoint,
@@ -104,6 +105,8 @@ def create_app(settings: VenueSettings, credentials: VenueCredentials | None = N
     app.add_middleware(_RequestCounter, engine=engine)
     # added last, so outermost: a refused request is neither counted nor routed
     app.add_middleware(VenueAuthMiddleware, credentials=credentials)
+    # outermost of all: the caller's trace continues even for a refused request
+    app.add_middleware(TraceContextMiddleware)
 
     @app.exception_handler(VenueHTTPError)
     async def _venue_error(_: Request, exc: VenueHTTPError) -> Response:

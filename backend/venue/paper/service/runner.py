@@ -14,6 +14,9 @@ from pathlib import Path
 
 import uvicorn
 
+from execbatch.observability.logs import TEXT_FORMAT, log_format_from_env
+from execbatch.observability.logs import configure_logging as configure_log_output
+from execbatch.observability.tracing import configure_tracing
 from execbatch.venue.paper.service.app import create_app
 from execbatch.venue.paper.service.config import (
     DEFAULT_CASH,
@@ -27,15 +30,16 @@ from execbatch.venue.paper.service.config import (
     parse_price_flag,
 )
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+LOG_FORMAT = TEXT_FORMAT
 
 
 def configure_logging(level: str) -> None:
-    """Send our log lines somewhere unless the embedding program already does."""
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(level=level.upper(), format=LOG_FORMAT)
+    """Send our log lines somewhere unless the embedding program already does
+    (text, or JSON with ``EXECBATCH_LOG_FORMAT=json``), and traces to the OTLP
+    endpoint of the standard ``OTEL_*`` variables when set."""
+    configure_log_output(level=level.upper())
     logging.getLogger("execbatch.venue").setLevel(level.upper())
+    configure_tracing("execbatch-venue")
 
 
 def build_settings(
@@ -81,6 +85,8 @@ def serve_venue(settings: VenueSettings) -> None:
         access_log=settings.access_log,
         timeout_graceful_shutdown=int(max(1, round(settings.graceful_shutdown_seconds))),
         lifespan="on",
+        # JSON logs: uvicorn's own loggers go through our root handler, one event a line
+        log_config=None if log_format_from_env() == "json" else uvicorn.config.LOGGING_CONFIG,
     )
     uvicorn.Server(config).run()
 
