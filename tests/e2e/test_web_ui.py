@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from temporalio.client import WorkflowFailureError
 
 from execbatch.client.batch_client import BatchClient
 from execbatch.config.connection import connect
-from execbatch.core.enums import BatchStatus
+from execbatch.core.enums import BatchStatus, OrderType
 from execbatch.core.order_ids import placement_order_id
 from execbatch.core.workflow_ids import recovery_workflow_id
 from execbatch.devstack import DevStack
@@ -145,5 +146,96 @@ def test_recovery_run_in_the_web_ui(stack: DevStack) -> None:
             )
             expect(page.get_by_text('"status": "TIMED_OUT"').first).to_be_visible()
             page.screenshot(path=str(DOCS / "web-ui-recovery.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+async def _outcomes(stack: DevStack) -> dict[str, str]:
+    """One batch of each outcome a trader must tell apart at a glance; workflow id ->
+    the BatchStatus its row must show."""
+    config = stack.config()
+    client = await connect(config)
+    batches = BatchClient(client, config.task_queue)
+    tag = uuid.uuid4().hex[:6]
+
+    def pair(name: str) -> DirectiveDocument:
+        document = DirectiveDocument.from_file(ROOT / "examples" / "pair_trade.json")
+        directive = document.directive.model_copy(update={"directive_id": f"{name}-{tag}"})
+        return document.model_copy(update={"directive": directive})
+
+    async with PaperVenueAdmin(config.venue_url) as admin:
+        compensated, attention = pair("compensated"), pair("needs-attention")
+        for document in (compensated, attention):
+            await admin.add_fault(
+                kind="reject",
+                client_order_id_prefix=placement_order_id(
+                    f"batch-{document.directive.directive_id}", "c2"
+                ),
+                error="INVALID_ORDER",
+            )
+        # The revert of the needs-attention batch's filled leg is refused too.
+        await admin.add_fault(
+            kind="reject",
+            client_order_id_prefix=f"batch-{attention.directive.directive_id}:c1:revert",
+            error="INVALID_ORDER",
+        )
+        expected: dict[str, str] = {}
+        for document in (pair("completed"), compensated, attention):
+            result = await (await batches.submit_document(document)).handle.result()
+            expected[result.batch_id] = result.status.value
+        terminated = await batches.submit_document(
+            pair("terminated").model_copy(
+                update={
+                    "commands": tuple(
+                        c.model_copy(
+                            update={"order_type": OrderType.LIMIT, "limit_price": Decimal("999")}
+                        )
+                        if c.command_id == "c2"
+                        else c
+                        for c in pair("terminated").commands
+                    )
+                }
+            )
+        )
+        await asyncio.sleep(2)
+        await terminated.handle.terminate(reason="operator")
+        settled = await batches.result(terminated.batch.batch_id)
+        expected[recovery_workflow_id(terminated.batch.batch_id)] = settled.status.value
+    assert sorted(expected.values()) == [
+        "COMPENSATED",
+        "COMPLETED",
+        "NEEDS_ATTENTION",
+        "TERMINATED",
+    ], expected
+    return expected
+
+
+def test_outcomes_at_a_glance_in_the_workflow_list(stack: DevStack) -> None:
+    """Temporal's own mechanism: the BatchStatus search attribute as a list column
+    (Configure Columns), so a compensated, needs-attention or terminated batch never
+    looks like a completed one; its page shows the status in its search attributes."""
+    from playwright.sync_api import expect, sync_playwright
+
+    expected = asyncio.run(_outcomes(stack))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(
+                f"{stack.ui_url}/namespaces/{stack.namespace}/workflows", wait_until="networkidle"
+            )
+            expect(page.get_by_text(next(iter(expected))).first).to_be_visible(timeout=30_000)
+            page.get_by_role("button", name="Configure Columns").click()
+            page.get_by_role("button", name="Add BatchStatus column").click()
+            for name in ("Run ID", "Type"):
+                page.get_by_role("button", name=f"Remove {name} column").click()
+            for _ in range(4):
+                page.get_by_role("button", name="Move BatchStatus column up").click()
+            page.get_by_role("button", name="Close Workflows Table configuration").click()
+            for workflow_id, status in expected.items():
+                row = page.get_by_role("row").filter(has_text=workflow_id).first
+                expect(row).to_contain_text(status, timeout=15_000)
+            page.wait_for_timeout(600)  # the drawer's closing animation
+            page.screenshot(path=str(DOCS / "web-ui-outcomes.png"), full_page=True)
         finally:
             browser.close()
