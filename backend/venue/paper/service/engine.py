@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -206,19 +207,15 @@ class VenueEngine:
         venue_order_id: str | None = None,
     ) -> VenueOrder | None:
         """The latest order so named (``None`` if none), with the ``get`` fault rules."""
-        decision = await self._transport_faults(
-            FaultTarget(endpoint=FaultEndpoint.GET, client_order_id=client_order_id or "")
-        )
-        order = await self.store.call(
+        return await self._named_order_call(
+            FaultEndpoint.GET,
             VenueStore.find_order,
             account,
             symbol,
-            client_order_id=client_order_id,
-            venue_order_id=venue_order_id,
+            client_order_id,
+            venue_order_id,
+            lost="response lost (injected fault)",
         )
-        if decision is FaultKind.FAIL_AFTER_PLACE:
-            raise ResponseLost("response lost (injected fault)")
-        return order
 
     async def cancel_open(
         self,
@@ -229,18 +226,41 @@ class VenueEngine:
         venue_order_id: str | None = None,
     ) -> VenueOrder | None:
         """Cancel the open order so named; ``None`` if none is open (nothing recorded)."""
+        return await self._named_order_call(
+            FaultEndpoint.CANCEL,
+            VenueStore.cancel_open,
+            account,
+            symbol,
+            client_order_id,
+            venue_order_id,
+            lost="response lost after the cancel was applied (injected fault)",
+        )
+
+    async def _named_order_call(
+        self,
+        endpoint: FaultEndpoint,
+        operation: Callable[..., VenueOrder | None],
+        account: str,
+        symbol: str,
+        client_order_id: str | None,
+        venue_order_id: str | None,
+        *,
+        lost: str,
+    ) -> VenueOrder | None:
+        """A dialect's call on one order (by client or venue order id), under the fault
+        rules of ``endpoint``; a ``fail_after_place`` rule loses the answer after the work."""
         decision = await self._transport_faults(
-            FaultTarget(endpoint=FaultEndpoint.CANCEL, client_order_id=client_order_id or "")
+            FaultTarget(endpoint=endpoint, client_order_id=client_order_id or "")
         )
         order = await self.store.call(
-            VenueStore.cancel_open,
+            operation,
             account,
             symbol,
             client_order_id=client_order_id,
             venue_order_id=venue_order_id,
         )
         if decision is FaultKind.FAIL_AFTER_PLACE:
-            raise ResponseLost("response lost after the cancel was applied (injected fault)")
+            raise ResponseLost(lost)
         return order
 
     async def open_orders(self, account: str, symbol: str | None) -> list[VenueOrder]:
