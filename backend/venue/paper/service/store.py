@@ -380,19 +380,7 @@ class VenueStore:
                 rejection = self._check_holdings(db, request)
             fault: FaultDecision | None = None
             if rejection is None:
-                fault = pick_fault(
-                    FaultTarget(
-                        endpoint=FaultEndpoint.PLACE,
-                        client_order_id=request.client_order_id,
-                        symbol=request.symbol,
-                        side=request.side,
-                    )
-                )
-                if fault is not None and fault.kind is FaultKind.REJECT:
-                    rejection = (
-                        fault.error or "INVALID_ORDER",
-                        fault.message or f"rejected by injected fault #{fault.rule_id}",
-                    )
+                fault, rejection = _placement_fault(request, pick_fault)
             if rejection is not None:
                 log.info(
                     "order refused cid=%s account=%s %s %s %s error=%s message=%s",
@@ -454,19 +442,7 @@ class VenueStore:
         rejection = self._validate(db, request)
         fault: FaultDecision | None = None
         if rejection is None:
-            fault = pick_fault(
-                FaultTarget(
-                    endpoint=FaultEndpoint.PLACE,
-                    client_order_id=request.client_order_id,
-                    symbol=request.symbol,
-                    side=request.side,
-                )
-            )
-            if fault is not None and fault.kind is FaultKind.REJECT:
-                rejection = (
-                    fault.error or "INVALID_ORDER",
-                    fault.message or f"rejected by injected fault #{fault.rule_id}",
-                )
+            fault, rejection = _placement_fault(request, pick_fault)
         status = VenueOrderStatus.REJECTED if rejection else VenueOrderStatus.NEW
         fraction = fault.fraction if fault and fault.kind is FaultKind.PARTIAL_FILL else None
         cursor = db.execute(
@@ -1039,3 +1015,24 @@ class StoreRunner:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._executor, store.close)
         self._executor.shutdown(wait=True)
+
+
+def _placement_fault(
+    request: OrderRequest, pick_fault: FaultPicker
+) -> tuple[FaultDecision | None, tuple[str, str] | None]:
+    """The fault rule (if any) that fires on this placement, and the rejection it makes
+    when it is a ``reject`` rule."""
+    fault = pick_fault(
+        FaultTarget(
+            endpoint=FaultEndpoint.PLACE,
+            client_order_id=request.client_order_id,
+            symbol=request.symbol,
+            side=request.side,
+        )
+    )
+    if fault is not None and fault.kind is FaultKind.REJECT:
+        return fault, (
+            fault.error or "INVALID_ORDER",
+            fault.message or f"rejected by injected fault #{fault.rule_id}",
+        )
+    return fault, None
