@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -31,6 +31,7 @@ from execbatch.cli.common import (
     run,
 )
 from execbatch.cli.documents import load_batch
+from execbatch.cli.usage import choice, whole_number
 from execbatch.client.batch_client import (
     DEFAULT_RECOVERY_WAIT,
     BatchClient,
@@ -140,9 +141,17 @@ def show_result(result: BatchResult, as_json: bool, url: str) -> None:
 
 
 FileArg = Annotated[
-    Path, typer.Argument(help="A directive document (JSON): {directive, commands}.")
+    Path,
+    typer.Argument(
+        metavar="FILE",
+        help="The directive document (JSON: {directive, commands}).",
+        show_default=False,
+    ),
 ]
 
+BatchIdArg = Annotated[
+    str, typer.Argument(metavar="BATCH_ID", help="The batch id (batch-<directive_id>).")
+]
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the BatchResult as JSON.")]
 
@@ -150,7 +159,11 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the BatchResult as 
 def submit(
     file: FileArg,
     wait: Annotated[
-        bool, typer.Option("--wait", help="Show the legs live until the batch ends.")
+        bool,
+        typer.Option(
+            "--wait/--no-wait",
+            help="Show the legs live until the batch ends, then its result.",
+        ),
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -194,7 +207,7 @@ def submit(
 
 
 def status(
-    batch_id: Annotated[str, typer.Argument(help="The batch id (= workflow id).")],
+    batch_id: BatchIdArg,
     as_json: JsonOpt = False,
 ) -> None:
     """Show a batch's legs: live while it runs, its result once it has ended."""
@@ -209,7 +222,7 @@ def status(
 
 
 def cancel(
-    batch_id: Annotated[str, typer.Argument(help="The batch id (= workflow id).")],
+    batch_id: BatchIdArg,
     reason: Annotated[str, typer.Option(help="Why; recorded in the batch result.")] = (
         "cancelled from the command line"
     ),
@@ -231,11 +244,13 @@ def cancel(
 
 
 def recover(
-    batch_id: Annotated[str, typer.Argument(help="The batch id (= workflow id).")],
+    batch_id: BatchIdArg,
     as_json: JsonOpt = False,
 ) -> None:
-    """Settle a batch whose run Temporal closed without a result (workers also do it by
-    themselves, within seconds).
+    """Settle a batch whose run Temporal closed without a result (workers do it too).
+
+    Workers' settlement sweepers do it by themselves within seconds; this is for a
+    deployment whose workers were all gone.
 
     For a run ended by its execution timeout, a Terminate (Web UI, `temporal
     workflow terminate`) or a failure. Places nothing: cancels or fences every
@@ -262,14 +277,32 @@ def recover(
     show_result(result, as_json, config.workflow_url(recovery_workflow_id(batch_id)))
 
 
+def _names(enum: Any) -> str:
+    return ", ".join(member.value for member in enum)
+
+
 def list_batches(
     status_filter: Annotated[
-        BatchStatus | None, typer.Option("--status", help="Only batches in this status.")
+        BatchStatus | None,
+        typer.Option(
+            "--status",
+            metavar="STATUS",
+            parser=choice(BatchStatus, "a batch status"),
+            help=f"Only batches in this status: {_names(BatchStatus)}.",
+        ),
     ] = None,
     mode: Annotated[
-        BatchExecutionMode | None, typer.Option(help="Only batches of this mode.")
+        BatchExecutionMode | None,
+        typer.Option(
+            metavar="MODE",
+            parser=choice(BatchExecutionMode, "a batch mode"),
+            help=f"Only batches of this mode: {_names(BatchExecutionMode)}.",
+        ),
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 20,
+    limit: Annotated[
+        int,
+        typer.Option(metavar="N", parser=whole_number(1), help="At most this many (1 or more)."),
+    ] = 20,
 ) -> None:
     """Recent batches with their mode and status (Temporal visibility + search attributes)."""
     config = ExecbatchConfig.from_env()

@@ -17,11 +17,13 @@ from execbatch.cli.common import (
     EXIT_ERROR,
     CliError,
     err,
+    error_line,
     fail,
     open_client,
     out,
     run,
 )
+from execbatch.cli.usage import seconds, whole_number
 from execbatch.config.environment import ExecbatchConfig
 
 
@@ -44,7 +46,12 @@ async def _wait_for_venue(config: ExecbatchConfig, seconds: float) -> None:
 
 def worker(
     venue_wait: Annotated[
-        float, typer.Option(help="Seconds to wait for the venue before giving up.")
+        float,
+        typer.Option(
+            metavar="SECONDS",
+            parser=seconds,
+            help="Seconds to wait for the venue before giving up.",
+        ),
     ] = 30.0,
 ) -> None:
     """Run a worker (configuration from the environment; see docs/OPERATING.md)."""
@@ -73,10 +80,18 @@ def dev(
     state_dir: Annotated[
         Path, typer.Option(envvar="EXECBATCH_STATE_DIR", help="Databases, logs and the lock.")
     ] = Path(".state"),
-    temporal_port: Annotated[int, typer.Option(help="Temporal gRPC port.")] = 7233,
-    ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = 8233,
-    venue_port: Annotated[int, typer.Option(help="Paper venue port.")] = 8700,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    temporal_port: Annotated[
+        int, typer.Option(metavar="PORT", parser=whole_number(1), help="Temporal gRPC port.")
+    ] = 7233,
+    ui_port: Annotated[
+        int, typer.Option(metavar="PORT", parser=whole_number(1), help="Temporal Web UI port.")
+    ] = 8233,
+    venue_port: Annotated[
+        int, typer.Option(metavar="PORT", parser=whole_number(1), help="Paper venue port.")
+    ] = 8700,
+    workers: Annotated[
+        int, typer.Option(metavar="N", parser=whole_number(1), help="Worker processes (1 or more).")
+    ] = 1,
 ) -> None:
     """Run Temporal (dev server + Web UI), the paper venue and a worker until Ctrl-C."""
     from execbatch.devstack import DevStack, PortInUse, StackAlreadyRunning, StackFailed
@@ -112,7 +127,7 @@ def dev(
         while not (dead := stack.dead()):
             time.sleep(0.5)
         names = ", ".join(f"{p.name} (exit {p.returncode}, log {p.log_path})" for p in dead)
-        err.print(f"[bold red]error:[/] {names} stopped on its own; stopping the stack")
+        err.print(error_line(f"{names} stopped on its own; stopping the stack"))
         code = EXIT_ERROR
     except (KeyboardInterrupt, _Terminate):
         err.print("stopping...")
