@@ -63,6 +63,12 @@ MAX_RUNS_FOLLOWED = 100
 class BatchAlreadyFinal(Exception):
     """The batch cannot be cancelled: it has ended or is already winding down."""
 
+    def __init__(self, message: str, status: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        """The batch's status when it has ended (a BatchStatus value, UNSETTLED or
+        SETTLING), None while it winds down."""
+
 
 UNSETTLED = "UNSETTLED"
 """A batch whose run closed without a result and no settlement has finished yet."""
@@ -209,8 +215,10 @@ class BatchClient:
         handle = self.handle(batch_id)
         description = await handle.describe()
         if description.status is not WorkflowExecutionStatus.RUNNING:
-            status = description.status.name if description.status else "UNKNOWN"
-            raise BatchAlreadyFinal(f"batch {batch_id} is already closed ({status})")
+            status = await self._ended_status(batch_id, description.status)
+            raise BatchAlreadyFinal(
+                f"batch {batch_id} has already ended: {status}; nothing to cancel", status
+            )
         try:
             return await handle.execute_update(ExecutionBatchWorkflow.cancel, reason)
         except WorkflowUpdateFailedError as exc:
@@ -261,6 +269,17 @@ class BatchClient:
             )
             if len(seen) >= limit:
                 return
+
+    async def _ended_status(
+        self, batch_id: str, workflow_status: WorkflowExecutionStatus | None
+    ) -> str:
+        """The status of a batch whose run has closed: its result's, or its settlement's
+        (as ``list`` shows it) when Temporal closed the run without a result."""
+        if workflow_status is WorkflowExecutionStatus.COMPLETED:
+            return (await self.handle(batch_id).result()).status.value
+        if workflow_status in ENDINGS:
+            return await self._settlement_status(batch_id)
+        return workflow_status.name if workflow_status else "UNKNOWN"
 
     async def _settlement_status(self, batch_id: str) -> str:
         try:

@@ -81,8 +81,9 @@ def test_cancel_winds_a_resting_batch_down(stack_env: dict[str, str], tmp_path: 
 
     again = execbatch("cancel", batch_id, env=stack_env)
     assert again.code == 1
-    assert "already closed" in again.stderr
-    assert "Traceback" not in again.stderr
+    assert again.stderr.strip() == (
+        f"error: batch {batch_id} has already ended: CANCELLED; nothing to cancel"
+    )
 
     listed = execbatch("list", "--status", "CANCELLED", "--limit", "100", env=stack_env)
     assert batch_id in listed.stdout
@@ -123,6 +124,9 @@ def test_recover_settles_a_batch_its_execution_timeout_ended(
     assert after.json() == result
     again = execbatch("recover", batch_id, "--json", env=stack_env)  # attaches, settles once
     assert again.code == 0 and again.json() == result
+    cancelled = execbatch("cancel", batch_id, env=stack_env)  # the batch's status, settled
+    assert cancelled.code == 1
+    assert f"batch {batch_id} has already ended: TIMED_OUT" in cancelled.stderr
 
     not_timed_out = execbatch("recover", "batch-does-not-exist", env=stack_env)
     assert not_timed_out.code == 1

@@ -181,8 +181,9 @@ async def test_cancel_by_update_winds_down_and_returns_the_result(harness: Harne
         assert result.status is BatchStatus.CANCELLED
         assert result.reason == "cancelled: desk closed"
         assert (await submission.handle.result()).status is BatchStatus.CANCELLED
-        with pytest.raises(BatchAlreadyFinal, match="already closed"):
+        with pytest.raises(BatchAlreadyFinal, match="has already ended: CANCELLED") as ended:
             await h.client.cancel(submission.batch.batch_id, "again")
+        assert ended.value.status == "CANCELLED"  # the batch's status, not the workflow's
     assert await venue.net("AAPL") == 0
 
 
