@@ -20,6 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from execbatch.cli import render
 from execbatch.cli.common import (
+    EXIT_BAD_INPUT,
     EXIT_NOT_COMPLETED,
     POLL_SECONDS,
     QUERY_TIMEOUT,
@@ -36,6 +37,7 @@ from execbatch.client.batch_client import (
     DEFAULT_RECOVERY_WAIT,
     BatchClient,
     BatchRecoveryPending,
+    DirectiveConflict,
     NothingToSettle,
 )
 from execbatch.config.environment import ExecbatchConfig
@@ -170,7 +172,8 @@ def submit(
     """Validate a directive document and start its batch.
 
     With --json the final BatchResult is printed as JSON (it waits for the end;
-    the batch id and link go to stderr).
+    the batch id and link go to stderr). Submitting a directive again attaches
+    to its batch; the same directive id with other content is refused (exit 2).
     """
     try:
         batch = load_batch(file)
@@ -181,7 +184,10 @@ def submit(
     async def go() -> BatchResult | None:
         client = await open_client(config)
         batches = BatchClient(client, config.task_queue)
-        submission = await batches.start_batch(batch)
+        try:
+            submission = await batches.start_batch(batch)
+        except DirectiveConflict as exc:
+            raise CliError(str(exc), EXIT_BAD_INPUT) from exc
         note = err if as_json else out
         verb = "attached to existing" if submission.attached else "started"
         note.print(
