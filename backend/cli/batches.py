@@ -146,7 +146,7 @@ FileArg = Annotated[
     Path,
     typer.Argument(
         metavar="FILE",
-        help="The directive document (JSON: {directive, commands}).",
+        help="The directive document (JSON: {directive, commands}); - reads standard input.",
         show_default=False,
     ),
 ]

@@ -31,7 +31,7 @@ KINDS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "missing argument": (
         ["submit"],
-        ["missing FILE: the directive document"],
+        ["missing FILE: the directive document", "- reads standard input"],
     ),
     "missing batch id": (["status"], ["missing BATCH_ID", "`execbatch status --help`"]),
     "bad choice": (
