@@ -1,6 +1,7 @@
 """The ``execbatch`` command line, its commands grouped by job.
 
 * batches (``batches.py``): submit, status, cancel, recover, list;
+* trading (``trading.py``): positions, a batch's venue orders;
 * stack (``stack.py``): worker, dev, demo;
 * venue (``venue.py``): the paper venue;
 * security (``security.py``): the codec server.
@@ -17,7 +18,7 @@ import sys
 
 import typer
 
-from execbatch.cli import batches, security, stack, venue
+from execbatch.cli import batches, security, stack, trading, venue
 from execbatch.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_ERROR,
@@ -45,6 +46,8 @@ app.command(cls=Command, epilog=exit_codes())(batches.status)
 app.command(cls=Command, epilog=exit_codes(interrupted=True))(batches.cancel)
 app.command(cls=Command, epilog=exit_codes())(batches.recover)
 app.command("list", cls=Command, epilog=exit_codes())(batches.list_batches)
+app.command(cls=Command, epilog=exit_codes())(trading.positions)
+app.command(cls=Command, epilog=exit_codes())(trading.orders)
 app.command(cls=Command, epilog=exit_codes())(stack.worker)
 app.command(cls=Command, epilog=exit_codes(interrupted=True))(stack.dev)
 app.command(cls=Command, epilog=exit_codes())(stack.demo)

@@ -25,7 +25,7 @@ KINDS: dict[str, tuple[list[str], list[str]]] = {
         ["submit", "x.json", "--bogus"],
         [
             "`execbatch submit` has no option --bogus",
-            "its options: --wait/--no-wait, --json",
+            "its options: --wait/--no-wait, --json, --cancel-on-interrupt",
             "`execbatch submit --help`",
         ],
     ),
@@ -85,6 +85,7 @@ def _commands() -> list[str]:
 
 
 ARGUMENTS = {"submit": ["f.json"], "status": ["b"], "cancel": ["b"], "recover": ["b"]}
+ARGUMENTS["orders"] = ["b"]
 
 
 def test_the_commands_are_the_ones_tested_here() -> None:
@@ -94,6 +95,8 @@ def test_the_commands_are_the_ones_tested_here() -> None:
         "cancel",
         "recover",
         "list",
+        "positions",
+        "orders",
         "worker",
         "dev",
         "demo",
@@ -177,7 +180,7 @@ def test_submit_help_shows_the_flag_forms(capsys: pytest.CaptureFixture[str]) ->
     code, out, _ = _in_process(["submit", "--help"], capsys)
     assert code == 0
     assert "Usage: execbatch submit [OPTIONS] FILE" in out
-    assert "--wait" in out and "--no-wait" in out
+    assert "--wait" in out and "--no-wait" in out and "--cancel-on-interrupt" in out
     words = " ".join(out.split())
     assert "130 interrupted by Ctrl-C" in words and "3 the batch ended" in words
 
