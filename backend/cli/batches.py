@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -20,6 +23,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from execbatch.cli import render
 from execbatch.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
     EXIT_NOT_COMPLETED,
     POLL_SECONDS,
     QUERY_TIMEOUT,
@@ -31,10 +36,13 @@ from execbatch.cli.common import (
     run,
 )
 from execbatch.cli.documents import load_batch
+from execbatch.cli.usage import choice, whole_number
 from execbatch.client.batch_client import (
     DEFAULT_RECOVERY_WAIT,
+    BatchAlreadyFinal,
     BatchClient,
     BatchRecoveryPending,
+    DirectiveConflict,
     NothingToSettle,
 )
 from execbatch.config.environment import ExecbatchConfig
@@ -42,6 +50,13 @@ from execbatch.core.enums import BatchExecutionMode, BatchStatus
 from execbatch.core.workflow_ids import recovery_workflow_id
 from execbatch.dtos.execution import BatchResult
 from execbatch.workflows.batch_workflow import ExecutionBatchWorkflow
+
+T = TypeVar("T")
+
+INTERRUPT_GRACE_SECONDS = 3.0
+"""How long after a first Ctrl-C a second one cancels the batch."""
+
+INTERRUPT_REASON = "by Ctrl-C while `execbatch submit` waited for it"
 
 
 async def live_status(batches: BatchClient, batch_id: str, config: ExecbatchConfig) -> BatchResult:
@@ -84,6 +99,118 @@ async def follow(
             snapshot = await live_status(batches, batch_id, config)
             live.update(render.batch_view(snapshot, url))
     return await final_result(batches, batch_id)
+
+
+class Interrupts:
+    """Ctrl-C (SIGINT) as an event of the running loop while a command waits on a batch.
+
+    Without this, Ctrl-C ends the command silently and a trader cannot tell that
+    the batch goes on; with it the command says so and offers to cancel.
+    """
+
+    def __init__(self) -> None:
+        self.hit = asyncio.Event()
+
+    @contextmanager
+    def installed(self) -> Iterator[Interrupts]:
+        loop = asyncio.get_running_loop()
+        previous = signal.getsignal(signal.SIGINT)
+        try:
+            loop.add_signal_handler(signal.SIGINT, self.hit.set)
+        except (ValueError, RuntimeError, NotImplementedError):  # not the main thread
+            yield self
+            return
+        try:
+            yield self
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+            signal.signal(signal.SIGINT, previous)
+
+    async def race(self, work: Awaitable[T]) -> T | None:
+        """``work``'s result, or None when Ctrl-C comes (or came) first; ``work`` is then
+        cancelled and the Ctrl-C counted as handled."""
+        task = asyncio.ensure_future(work)
+        waiter = asyncio.ensure_future(self.hit.wait())
+        try:
+            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if task.done():
+            return task.result()
+        self.hit.clear()
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+        return None
+
+    async def again_within(self, seconds: float) -> bool:
+        """Whether Ctrl-C is pressed again within ``seconds``."""
+        try:
+            await asyncio.wait_for(self.hit.wait(), seconds)
+        except TimeoutError:
+            return False
+        self.hit.clear()
+        return True
+
+
+def _still_running(batch_id: str) -> str:
+    return (
+        f"batch {batch_id} is still running: Ctrl-C stopped the waiting, not the batch\n"
+        f"  follow it:  execbatch status {batch_id}\n"
+        f"  cancel it:  execbatch cancel {batch_id}"
+    )
+
+
+async def wait_for_result(
+    batches: BatchClient,
+    batch_id: str,
+    config: ExecbatchConfig,
+    interrupts: Interrupts,
+    *,
+    live: bool,
+    cancel_on_interrupt: bool,
+) -> BatchResult:
+    """Wait for the batch's result (a live view of its legs when ``live``).
+
+    Ctrl-C stops the waiting, not the batch: the command says the batch is still
+    running, prints the commands to follow and to cancel it, and exits 130. A
+    second Ctrl-C within ``INTERRUPT_GRACE_SECONDS`` (or the first, with
+    ``cancel_on_interrupt``) cancels the batch as ``execbatch cancel`` does and
+    waits for its final result.
+    """
+
+    def waiting() -> Awaitable[BatchResult]:
+        return follow(batches, batch_id, config, out) if live else final_result(batches, batch_id)
+
+    result = await interrupts.race(waiting())
+    if result is not None:
+        return result
+    if not cancel_on_interrupt:
+        err.print(_still_running(batch_id), highlight=False, soft_wrap=True)
+        err.print(
+            f"press Ctrl-C again within {INTERRUPT_GRACE_SECONDS:g} s to cancel it now",
+            highlight=False,
+        )
+        if not await interrupts.again_within(INTERRUPT_GRACE_SECONDS):
+            raise typer.Exit(EXIT_INTERRUPTED)
+    err.print(
+        f"cancelling batch {batch_id} (as `execbatch cancel` does); waiting for it to wind down",
+        highlight=False,
+    )
+    try:
+        await batches.request_cancel(batch_id, INTERRUPT_REASON)
+    except BatchAlreadyFinal as exc:
+        err.print(str(exc), highlight=False, soft_wrap=True)
+    result = await interrupts.race(waiting())
+    if result is not None:
+        return result
+    err.print(
+        f"stopped waiting; batch {batch_id} winds down by itself "
+        f"(`execbatch status {batch_id}` shows it)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(EXIT_INTERRUPTED)
 
 
 async def describe_workflow(
@@ -140,9 +267,17 @@ def show_result(result: BatchResult, as_json: bool, url: str) -> None:
 
 
 FileArg = Annotated[
-    Path, typer.Argument(help="A directive document (JSON): {directive, commands}.")
+    Path,
+    typer.Argument(
+        metavar="FILE",
+        help="The directive document (JSON: {directive, commands}); - reads standard input.",
+        show_default=False,
+    ),
 ]
 
+BatchIdArg = Annotated[
+    str, typer.Argument(metavar="BATCH_ID", help="The batch id (batch-<directive_id>).")
+]
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the BatchResult as JSON.")]
 
@@ -150,14 +285,29 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the BatchResult as 
 def submit(
     file: FileArg,
     wait: Annotated[
-        bool, typer.Option("--wait", help="Show the legs live until the batch ends.")
+        bool,
+        typer.Option(
+            "--wait/--no-wait",
+            help="Show the legs live until the batch ends, then its result.",
+        ),
     ] = False,
     as_json: JsonOpt = False,
+    cancel_on_interrupt: Annotated[
+        bool,
+        typer.Option(
+            "--cancel-on-interrupt",
+            help="While waiting, Ctrl-C cancels the batch at once (else it takes a second "
+            "Ctrl-C within 3 s) and waits for its final result.",
+        ),
+    ] = False,
 ) -> None:
     """Validate a directive document and start its batch.
 
     With --json the final BatchResult is printed as JSON (it waits for the end;
-    the batch id and link go to stderr).
+    the batch id and link go to stderr). Submitting a directive again attaches
+    to its batch; the same directive id with other content is refused (exit 2).
+    Ctrl-C while waiting stops the waiting, not the batch (see
+    --cancel-on-interrupt).
     """
     try:
         batch = load_batch(file)
@@ -168,22 +318,33 @@ def submit(
     async def go() -> BatchResult | None:
         client = await open_client(config)
         batches = BatchClient(client, config.task_queue)
-        submission = await batches.start_batch(batch)
-        note = err if as_json else out
-        verb = "attached to existing" if submission.attached else "started"
-        note.print(
-            f"{verb} batch [bold]{batch.batch_id}[/] ({batch.mode.value}, "
-            f"{len(batch.commands)} legs)",
-            highlight=False,
-        )
-        note.print(
-            f"Web UI: {config.workflow_url(batch.batch_id)}", highlight=False, soft_wrap=True
-        )
-        if as_json:
-            return await final_result(batches, batch.batch_id)
-        if wait:
-            return await follow(batches, batch.batch_id, config, out)
-        return None
+        try:
+            submission = await batches.start_batch(batch)
+        except DirectiveConflict as exc:
+            raise CliError(str(exc), EXIT_BAD_INPUT) from exc
+        # From here on Ctrl-C is ours (before the batch id is printed, so a Ctrl-C
+        # that follows it is always answered): it stops the waiting, not the batch.
+        with Interrupts().installed() as interrupts:
+            note = err if as_json else out
+            verb = "attached to existing" if submission.attached else "started"
+            note.print(
+                f"{verb} batch [bold]{batch.batch_id}[/] ({batch.mode.value}, "
+                f"{len(batch.commands)} legs)",
+                highlight=False,
+            )
+            note.print(
+                f"Web UI: {config.workflow_url(batch.batch_id)}", highlight=False, soft_wrap=True
+            )
+            if not (as_json or wait):
+                return None
+            return await wait_for_result(
+                batches,
+                batch.batch_id,
+                config,
+                interrupts,
+                live=not as_json,
+                cancel_on_interrupt=cancel_on_interrupt,
+            )
 
     result = run(go(), config)
     if result is None:
@@ -194,7 +355,7 @@ def submit(
 
 
 def status(
-    batch_id: Annotated[str, typer.Argument(help="The batch id (= workflow id).")],
+    batch_id: BatchIdArg,
     as_json: JsonOpt = False,
 ) -> None:
     """Show a batch's legs: live while it runs, its result once it has ended."""
@@ -209,7 +370,7 @@ def status(
 
 
 def cancel(
-    batch_id: Annotated[str, typer.Argument(help="The batch id (= workflow id).")],
+    batch_id: BatchIdArg,
     reason: Annotated[str, typer.Option(help="Why; recorded in the batch result.")] = (
         "cancelled from the command line"
     ),
@@ -224,18 +385,30 @@ def cancel(
         await batches.request_cancel(batch_id, reason)
         if not as_json:
             out.print(f"cancel requested for {batch_id}; waiting for it to wind down")
-        return await final_result(batches, batch_id)
+        with Interrupts().installed() as interrupts:
+            result = await interrupts.race(final_result(batches, batch_id))
+        if result is None:
+            err.print(
+                f"stopped waiting; the cancel was requested and batch {batch_id} winds down "
+                f"by itself (`execbatch status {batch_id}` shows it)",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(EXIT_INTERRUPTED)
+        return result
 
     result = run(go(), config)
     show_result(result, as_json, config.workflow_url(batch_id))
 
 
 def recover(
-    batch_id: Annotated[str, typer.Argument(help="The batch id (= workflow id).")],
+    batch_id: BatchIdArg,
     as_json: JsonOpt = False,
 ) -> None:
-    """Settle a batch whose run Temporal closed without a result (workers also do it by
-    themselves, within seconds).
+    """Settle a batch whose run Temporal closed without a result (workers do it too).
+
+    Workers' settlement sweepers do it by themselves within seconds; this is for a
+    deployment whose workers were all gone.
 
     For a run ended by its execution timeout, a Terminate (Web UI, `temporal
     workflow terminate`) or a failure. Places nothing: cancels or fences every
@@ -262,14 +435,32 @@ def recover(
     show_result(result, as_json, config.workflow_url(recovery_workflow_id(batch_id)))
 
 
+def _names(enum: Any) -> str:
+    return ", ".join(member.value for member in enum)
+
+
 def list_batches(
     status_filter: Annotated[
-        BatchStatus | None, typer.Option("--status", help="Only batches in this status.")
+        BatchStatus | None,
+        typer.Option(
+            "--status",
+            metavar="STATUS",
+            parser=choice(BatchStatus, "a batch status"),
+            help=f"Only batches in this status: {_names(BatchStatus)}.",
+        ),
     ] = None,
     mode: Annotated[
-        BatchExecutionMode | None, typer.Option(help="Only batches of this mode.")
+        BatchExecutionMode | None,
+        typer.Option(
+            metavar="MODE",
+            parser=choice(BatchExecutionMode, "a batch mode"),
+            help=f"Only batches of this mode: {_names(BatchExecutionMode)}.",
+        ),
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 20,
+    limit: Annotated[
+        int,
+        typer.Option(metavar="N", parser=whole_number(1), help="At most this many (1 or more)."),
+    ] = 20,
 ) -> None:
     """Recent batches with their mode and status (Temporal visibility + search attributes)."""
     config = ExecbatchConfig.from_env()

@@ -1,10 +1,11 @@
 """What every command shares: exit codes, consoles, one-line errors, the Temporal client.
 
-Every error a user can meet (a bad directive file, no Temporal reachable, an
-unknown batch id, the venue down) ends in one line on stderr and a non-zero
-exit code, never a traceback: exit 2 for bad input (nothing was started),
-1 for everything else; ``submit --wait`` exits 3 when the batch ended in a
-status other than COMPLETED, so scripts can tell.
+Every error a user can meet (a misspelt command or option, a bad directive
+file, no Temporal reachable, an unknown batch id, the venue down) ends in one
+line on stderr and a non-zero exit code, never a traceback: exit 2 for bad
+input or usage (nothing was started), 1 for everything else; ``submit
+--wait`` exits 3 when the batch ended in a status other than COMPLETED, so
+scripts can tell, and 130 when Ctrl-C stopped the waiting (not the batch).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, NoReturn, TypeVar
 import httpx
 import typer
 from rich.console import Console
+from rich.text import Text
 from temporalio.client import (
     Client,
 )
@@ -38,6 +40,24 @@ EXIT_BAD_INPUT = 2
 
 
 EXIT_NOT_COMPLETED = 3
+
+
+EXIT_INTERRUPTED = 130
+"""Ctrl-C (128 + SIGINT), as shells report it."""
+
+
+def exit_codes(not_completed: bool = False, interrupted: bool = False) -> str:
+    """A command's exit codes, for the end of its ``--help``."""
+    codes = [
+        "0 ok",
+        "1 an operational error (Temporal or the venue not reachable, an unknown batch id)",
+        "2 bad input or usage (nothing was started)",
+    ]
+    if not_completed:
+        codes.append("3 the batch ended in a status other than COMPLETED (--wait, --json)")
+    if interrupted:
+        codes.append("130 interrupted by Ctrl-C")
+    return "Exit codes: " + "; ".join(codes) + "."
 
 
 QUERY_TIMEOUT = timedelta(seconds=10)
@@ -67,8 +87,13 @@ class CliError(Exception):
         self.code = code
 
 
+def error_line(message: str) -> Text:
+    """``error: <message>``, the message taken literally (no rich markup)."""
+    return Text.assemble(("error:", "bold red"), " ", message)
+
+
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(error_line(message), highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from execbatch.client.batch_client import SETTLING, UNSETTLED, BatchSummary
-from execbatch.core.enums import BatchStatus, LegStatus
+from execbatch.core.enums import BatchStatus, LegStatus, VenueOrderStatus
 from execbatch.devstack.stack import Service
-from execbatch.dtos.execution import BatchResult, LegResult
+from execbatch.dtos.execution import BatchResult, ExecutionCommand, LegResult
+from execbatch.venue.port.orders import Position, VenueOrder
 
 STATUS_STYLES: dict[str, str] = {
     BatchStatus.RUNNING.value: "cyan",
@@ -44,6 +46,8 @@ STATUS_STYLES: dict[str, str] = {
     LegStatus.COMPENSATING.value: "magenta",
     LegStatus.COMPENSATED.value: "magenta",
     LegStatus.SKIPPED.value: "dim",
+    VenueOrderStatus.NEW.value: "cyan",
+    VenueOrderStatus.CANCELED.value: "yellow",
 }
 
 
@@ -57,6 +61,15 @@ def _qty(value: Decimal | None) -> str:
     if value is None:
         return "-"
     return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
+
+
+def _price(value: Decimal | None) -> str:
+    return "-" if value is None else format(value, "f")
+
+
+def decimal_text(value: Decimal | None) -> str | None:
+    """A Decimal for JSON output: fixed-point text (``"0.00000001"``), None stays None."""
+    return None if value is None else format(value, "f")
 
 
 def _order(leg: LegResult) -> str:
@@ -176,4 +189,82 @@ def services_table(services: Iterable[Service]) -> Table:
         table.add_column(column)
     for service in services:
         table.add_row(service.name, service.address, str(service.pid or "-"), str(service.log_path))
+    return table
+
+
+def positions_table(positions: Iterable[Position], account: str) -> Table:
+    table = Table(title=f"positions of account {account}", title_justify="left")
+    table.add_column("symbol")
+    table.add_column("quantity", justify="right")
+    table.add_column("avg price", justify="right")
+    for position in positions:
+        quantity = Text(_qty(position.quantity), style="red" if position.quantity < 0 else "")
+        table.add_row(position.symbol, quantity, _price(position.avg_price))
+    return table
+
+
+@dataclass(frozen=True)
+class BatchOrder:
+    """One venue order of a batch: the leg it belongs to, what it is for, its state."""
+
+    command: ExecutionCommand
+    role: str
+    """``place``, or ``revert-1``, ``revert-2``, ... (a COORDINATED leg bought back)."""
+    client_order_id: str
+    order: VenueOrder | None
+    """The venue's order; None when the venue has none with that id."""
+
+    def as_json(self) -> dict[str, Any]:
+        order = self.order
+        return {
+            "command_id": self.command.command_id,
+            "role": self.role,
+            "client_order_id": self.client_order_id,
+            "symbol": order.symbol if order else self.command.symbol,
+            "side": order.side.value if order else None,
+            "quantity": decimal_text(order.quantity) if order else None,
+            "filled_quantity": decimal_text(order.filled_quantity) if order else None,
+            "avg_fill_price": decimal_text(order.avg_fill_price) if order else None,
+            "status": order.status.value if order else None,
+            "fenced": order.fenced if order else False,
+        }
+
+
+def orders_table(rows: Iterable[BatchOrder], batch_id: str) -> Table:
+    table = Table(title=f"venue orders of batch {batch_id}", title_justify="left")
+    for column in ("leg", "order", "client order id", "side", "symbol", "quantity", "filled"):
+        table.add_column(column, justify="right" if column in {"quantity", "filled"} else "left")
+    table.add_column("avg price", justify="right")
+    table.add_column("status")
+    for row in rows:
+        order = row.order
+        if order is None:
+            table.add_row(
+                row.command.command_id,
+                row.role,
+                row.client_order_id,
+                "-",
+                row.command.symbol,
+                "-",
+                "-",
+                "-",
+                Text("not at the venue", style="dim"),
+            )
+            continue
+        status = styled(order.status.value)
+        if order.fenced:
+            status = Text.assemble(status, (" (fenced before placement)", "dim"))
+        elif order.reject_error:
+            status = Text.assemble(status, (f" {order.reject_error}", "red"))
+        table.add_row(
+            row.command.command_id,
+            row.role,
+            row.client_order_id,
+            order.side.value,
+            order.symbol or row.command.symbol,
+            _qty(order.quantity),
+            _qty(order.filled_quantity),
+            _price(order.avg_fill_price),
+            status,
+        )
     return table

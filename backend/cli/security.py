@@ -10,11 +10,14 @@ from execbatch.cli.common import (
     EXIT_BAD_INPUT,
     fail,
 )
+from execbatch.cli.usage import whole_number
 
 
 def codec_server(
     host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8888,
+    port: Annotated[
+        int, typer.Option(metavar="PORT", parser=whole_number(1), help="TCP port.")
+    ] = 8888,
     cors_origin: Annotated[
         list[str] | None,
         typer.Option(help="Web UI origin allowed by CORS (repeatable); default from env."),

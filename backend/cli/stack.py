@@ -14,14 +14,17 @@ import typer
 
 from execbatch.cli import render
 from execbatch.cli.common import (
+    EXIT_BAD_INPUT,
     EXIT_ERROR,
     CliError,
     err,
+    error_line,
     fail,
     open_client,
     out,
     run,
 )
+from execbatch.cli.usage import seconds, whole_number
 from execbatch.config.environment import ExecbatchConfig
 
 
@@ -44,7 +47,12 @@ async def _wait_for_venue(config: ExecbatchConfig, seconds: float) -> None:
 
 def worker(
     venue_wait: Annotated[
-        float, typer.Option(help="Seconds to wait for the venue before giving up.")
+        float,
+        typer.Option(
+            metavar="SECONDS",
+            parser=seconds,
+            help="Seconds to wait for the venue before giving up.",
+        ),
     ] = 30.0,
 ) -> None:
     """Run a worker (configuration from the environment; see docs/OPERATING.md)."""
@@ -54,9 +62,13 @@ def worker(
     config = ExecbatchConfig.from_env()
 
     async def go() -> None:
-        await _wait_for_venue(config, venue_wait)
+        if config.venue == "paper":
+            await _wait_for_venue(config, venue_wait)
         await open_client(config)
-        await run_worker(config)
+        try:
+            await run_worker(config)
+        except ValueError as exc:  # EXECBATCH_VENUE or its keys (KeyConfigError)
+            raise CliError(str(exc), EXIT_BAD_INPUT) from exc
 
     run(go(), config)
 
@@ -73,12 +85,25 @@ def dev(
     state_dir: Annotated[
         Path, typer.Option(envvar="EXECBATCH_STATE_DIR", help="Databases, logs and the lock.")
     ] = Path(".state"),
-    temporal_port: Annotated[int, typer.Option(help="Temporal gRPC port.")] = 7233,
-    ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = 8233,
-    venue_port: Annotated[int, typer.Option(help="Paper venue port.")] = 8700,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    temporal_port: Annotated[
+        int, typer.Option(metavar="PORT", parser=whole_number(1), help="Temporal gRPC port.")
+    ] = 7233,
+    ui_port: Annotated[
+        int, typer.Option(metavar="PORT", parser=whole_number(1), help="Temporal Web UI port.")
+    ] = 8233,
+    venue_port: Annotated[
+        int, typer.Option(metavar="PORT", parser=whole_number(1), help="Paper venue port.")
+    ] = 8700,
+    workers: Annotated[
+        int, typer.Option(metavar="N", parser=whole_number(1), help="Worker processes (1 or more).")
+    ] = 1,
     metrics_port: Annotated[
-        int, typer.Option(help="The first worker's /metrics port (worker N: + N - 1).")
+        int,
+        typer.Option(
+            metavar="PORT",
+            parser=whole_number(1),
+            help="The first worker's /metrics port (worker N: + N - 1).",
+        ),
     ] = 9464,
 ) -> None:
     """Run Temporal (dev server + Web UI), the paper venue and a worker until Ctrl-C.
@@ -119,7 +144,7 @@ def dev(
         while not (dead := stack.dead()):
             time.sleep(0.5)
         names = ", ".join(f"{p.name} (exit {p.returncode}, log {p.log_path})" for p in dead)
-        err.print(f"[bold red]error:[/] {names} stopped on its own; stopping the stack")
+        err.print(error_line(f"{names} stopped on its own; stopping the stack"))
         code = EXIT_ERROR
     except (KeyboardInterrupt, _Terminate):
         err.print("stopping...")

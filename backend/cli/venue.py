@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from execbatch.cli.common import EXIT_BAD_INPUT, EXIT_ERROR, CliError, fail, out, run
+from execbatch.cli.usage import whole_number
 
 if TYPE_CHECKING:
     from execbatch.dtos.execution import ExecutionCommand
@@ -16,7 +17,9 @@ if TYPE_CHECKING:
 
 def venue(
     host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8700,
+    port: Annotated[
+        int, typer.Option(metavar="PORT", parser=whole_number(1), help="TCP port.")
+    ] = 8700,
     db: Annotated[Path, typer.Option(help="SQLite file (created if missing).")] = Path("venue.db"),
     prices: Annotated[Path | None, typer.Option(help='JSON file {"AAPL": "190.00", ...}.')] = None,
     cash: Annotated[str, typer.Option(help="Cash of account 'default' when created.")] = "1000000",

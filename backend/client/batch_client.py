@@ -3,6 +3,9 @@
 A directive submitted twice runs once: the workflow id is the batch id, a
 running batch is attached to (``USE_EXISTING``) and a closed one is never
 started again (``REJECT_DUPLICATE``); either way the caller gets that run.
+A directive id submitted again with other content is refused
+(``DirectiveConflict``) before anything is sent: the existing batch's input is
+read back and compared first.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from execbatch.dtos.strategy import StrategyDirective
 from execbatch.observability.tracing import ATTR_BATCH_ID, ATTR_MODE, tracer
 from execbatch.planning import BaseExecutionPlanner
 from execbatch.recovery.settlement import has_settlement, start_settlement
-from execbatch.runs.read import ENDINGS, NothingToSettle, unsettled_ending
+from execbatch.runs.read import ENDINGS, NothingToSettle, read_run_request, unsettled_ending
 from execbatch.runs.start import BatchHandle, Submission, batch_handle, start_run
 from execbatch.temporal.search_attributes import BATCH_MODE, BATCH_STATUS
 from execbatch.workflows.batch_workflow import WORKFLOW_NAME, ExecutionBatchWorkflow
@@ -46,6 +49,7 @@ __all__ = [
     "BatchHandle",
     "BatchRecoveryPending",
     "BatchSummary",
+    "DirectiveConflict",
     "NothingToSettle",
     "Submission",
 ]
@@ -64,6 +68,29 @@ MAX_RUNS_FOLLOWED = 100
 
 class BatchAlreadyFinal(Exception):
     """The batch cannot be cancelled: it has ended or is already winding down."""
+
+    def __init__(self, message: str, status: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        """The batch's status when it has ended (a BatchStatus value, UNSETTLED or
+        SETTLING), None while it winds down."""
+
+
+class DirectiveConflict(Exception):
+    """A batch with this id exists with other content: the directive id was reused for
+    a different batch. Nothing was started or sent; give the new directive its own id."""
+
+    def __init__(self, batch_id: str, differences: Sequence[str]) -> None:
+        self.batch_id = batch_id
+        self.differences = tuple(differences)
+        """Each field that differs, existing first: ``"commands[0].quantity: 100 != 120"``."""
+        shown = "; ".join(self.differences[:5])
+        more = f"; +{len(self.differences) - 5} more" if len(self.differences) > 5 else ""
+        super().__init__(
+            f"batch {batch_id} already exists with other content (existing != submitted: "
+            f"{shown}{more}): "
+            "a directive id names one batch; give the changed directive a new directive_id"
+        )
 
 
 UNSETTLED = "UNSETTLED"
@@ -121,6 +148,15 @@ class BatchClient:
         return await self.start_batch(batch)
 
     async def start_batch(self, batch: ExecutionCommandBatch) -> Submission:
+        """Start the batch, or attach to the batch with its id if it has the same content.
+
+        Raises ``DirectiveConflict``, having started and sent nothing, when a batch with
+        this id exists (running or closed) with other content (``created_at`` aside).
+        """
+        existing = await self._existing_batch(batch.batch_id)
+        if existing is not None:
+            self._refuse_conflict(existing, batch)
+            return Submission(batch=batch, handle=self.handle(batch.batch_id), attached=True)
         legs = ", ".join(c.describe() for c in batch.commands[:5])
         more = f" +{len(batch.commands) - 5} more" if len(batch.commands) > 5 else ""
         # The root of the batch's trace (a child of the caller's span, if any); with a
@@ -133,7 +169,7 @@ class BatchClient:
             return await self._start(batch, f"{legs}{more}")
 
     async def _start(self, batch: ExecutionCommandBatch, legs: str) -> Submission:
-        return await start_run(
+        submission = await start_run(
             self._client,
             BatchRunRequest(batch=batch, settings=self._settings),
             task_queue=self._task_queue,
@@ -144,6 +180,26 @@ class BatchClient:
             summary=f"{batch.mode.value} batch, {len(batch.commands)} legs: {legs}",
             eager=self._eager_start,
         )
+        if submission.attached:  # started by someone else since we looked
+            existing = await self._existing_batch(batch.batch_id)
+            if existing is not None:
+                self._refuse_conflict(existing, batch)
+        return submission
+
+    async def _existing_batch(self, batch_id: str) -> ExecutionCommandBatch | None:
+        """The input of the batch with this id, read back from its history; None if none."""
+        try:
+            return (await read_run_request(self._client, batch_id)).batch
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+
+    @staticmethod
+    def _refuse_conflict(existing: ExecutionCommandBatch, batch: ExecutionCommandBatch) -> None:
+        differences = existing.differences(batch)
+        if differences:
+            raise DirectiveConflict(batch.batch_id, differences)
 
     async def recover(self, batch_id: str, run_id: str | None = None) -> Submission:
         """Start (or attach to) the settlement run of a batch whose run Temporal closed
@@ -221,8 +277,10 @@ class BatchClient:
         handle = self.handle(batch_id)
         description = await handle.describe()
         if description.status is not WorkflowExecutionStatus.RUNNING:
-            status = description.status.name if description.status else "UNKNOWN"
-            raise BatchAlreadyFinal(f"batch {batch_id} is already closed ({status})")
+            status = await self._ended_status(batch_id, description.status)
+            raise BatchAlreadyFinal(
+                f"batch {batch_id} has already ended: {status}; nothing to cancel", status
+            )
         try:
             return await handle.execute_update(ExecutionBatchWorkflow.cancel, reason)
         except WorkflowUpdateFailedError as exc:
@@ -273,6 +331,17 @@ class BatchClient:
             )
             if len(seen) >= limit:
                 return
+
+    async def _ended_status(
+        self, batch_id: str, workflow_status: WorkflowExecutionStatus | None
+    ) -> str:
+        """The status of a batch whose run has closed: its result's, or its settlement's
+        (as ``list`` shows it) when Temporal closed the run without a result."""
+        if workflow_status is WorkflowExecutionStatus.COMPLETED:
+            return (await self.handle(batch_id).result()).status.value
+        if workflow_status in ENDINGS:
+            return await self._settlement_status(batch_id)
+        return workflow_status.name if workflow_status else "UNKNOWN"
 
     async def _settlement_status(self, batch_id: str) -> str:
         try:

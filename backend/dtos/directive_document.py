@@ -1,7 +1,9 @@
 """The JSON document users (and other tools) write: a directive with its commands.
 
 ``{"directive": {...}, "commands": [...]}``: exactly this shape; quantities
-and prices are strings. This is the file the CLI's ``submit`` reads.
+and prices are decimal strings (``"0.05"``) or whole JSON numbers (``100``),
+never numbers with a fraction or an exponent. This is the file the CLI's
+``submit`` reads.
 """
 
 from __future__ import annotations

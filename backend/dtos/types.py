@@ -42,12 +42,16 @@ def _reject_float(value: Any) -> Any:
     """Money and quantities must not pass through binary floating point.
 
     A JSON number such as ``0.1`` would already have lost precision by the time
-    it reached us, so only strings, ints and Decimals are accepted.
+    it reached us, so only strings, ints and Decimals are accepted: ``"10.5"``
+    or ``100``, never ``10.5`` or ``1e2``.
     """
     if isinstance(value, float):
-        raise ValueError('must be a decimal string such as "10.5", not a float')
+        raise ValueError(
+            'must be a decimal string such as "10.5" or a whole number, not a float '
+            f"({value!r} may already have lost precision)"
+        )
     if isinstance(value, bool):
-        raise ValueError("must be a decimal string, not a boolean")
+        raise ValueError("must be a decimal string or a whole number, not a boolean")
     if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value.strip()):
         # Python's Decimal also reads "1_000", "NaN" and "Infinity"; other tools
         # reading the same document would not, so only plain decimals pass.

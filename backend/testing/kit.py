@@ -28,7 +28,12 @@ from os import PathLike
 
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from execbatch.client.batch_client import BatchClient, BatchHandle, Submission
+from execbatch.client.batch_client import (
+    BatchClient,
+    BatchHandle,
+    DirectiveConflict,
+    Submission,
+)
 from execbatch.dtos.directive_document import DirectiveDocument
 from execbatch.dtos.execution import BatchResult, ExecutionSettings
 from execbatch.testing.clock import DEFAULT_MAX_WALL_TIME, KitClock
@@ -180,12 +185,18 @@ class BatchTestKit:
             own = self._with_account(settings)
             client = BatchClient(self.client, self.task_queue, settings=own)
         batch_id = batch_id_of(document)
-        submission = await client.submit_document(document)
+        reused = DirectiveIdReused(
+            f"directive {document.directive.directive_id!r} already ran on this test "
+            "server (batch ids are never reused); pass kit.unique(document)"
+        )
+        try:
+            submission = await client.submit_document(document)
+        except DirectiveConflict as exc:
+            if batch_id in self._started:
+                raise
+            raise reused from exc
         if submission.attached and batch_id not in self._started:
-            raise DirectiveIdReused(
-                f"directive {document.directive.directive_id!r} already ran on this test "
-                "server (batch ids are never reused); pass kit.unique(document)"
-            )
+            raise reused
         self._started[batch_id] = client.handle(batch_id)
         return submission
 

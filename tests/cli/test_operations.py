@@ -61,6 +61,34 @@ def test_submit_wait_shows_the_result_table(stack_env: dict[str, str], tmp_path:
     assert "SELL 20 SPY" in run.stdout and "BUY 23 QQQ" in run.stdout
 
 
+def test_the_same_directive_id_with_other_content_is_refused(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    directive_id = f"cli-conflict-{uuid.uuid4().hex[:8]}"
+    batch_id = f"batch-{directive_id}"
+    document = example_document("pair_trade", directive_id)
+    path = _write(tmp_path, document)
+    first = execbatch("submit", str(path), "--json", env=stack_env)
+    assert first.code == 0, first.stderr
+
+    same = execbatch("submit", str(path), env=stack_env)  # the same content attaches
+    assert same.code == 0 and f"attached to existing batch {batch_id}" in same.stdout
+    document["commands"][0]["quantity"] = "120"  # type: ignore[index]
+    changed = tmp_path / "changed.json"
+    changed.write_text(json.dumps(document))
+    refused = execbatch("submit", str(changed), "--wait", env=stack_env)
+
+    assert refused.code == 2
+    assert refused.stdout == ""
+    assert refused.stderr.strip() == (
+        f"error: batch {batch_id} already exists with other content (existing != submitted: "
+        "commands[0].quantity: 100 != 120): a directive id names one batch; give the changed "
+        "directive a new directive_id"
+    )
+    status = execbatch("status", batch_id, "--json", env=stack_env)
+    assert status.json() == first.json()  # the batch is as it was
+
+
 def test_cancel_winds_a_resting_batch_down(stack_env: dict[str, str], tmp_path: Path) -> None:
     directive_id = f"cli-cancel-{uuid.uuid4().hex[:8]}"
     document = example_document("dca", directive_id)
@@ -81,8 +109,9 @@ def test_cancel_winds_a_resting_batch_down(stack_env: dict[str, str], tmp_path: 
 
     again = execbatch("cancel", batch_id, env=stack_env)
     assert again.code == 1
-    assert "already closed" in again.stderr
-    assert "Traceback" not in again.stderr
+    assert again.stderr.strip() == (
+        f"error: batch {batch_id} has already ended: CANCELLED; nothing to cancel"
+    )
 
     listed = execbatch("list", "--status", "CANCELLED", "--limit", "100", env=stack_env)
     assert batch_id in listed.stdout
@@ -123,6 +152,9 @@ def test_recover_settles_a_batch_its_execution_timeout_ended(
     assert after.json() == result
     again = execbatch("recover", batch_id, "--json", env=stack_env)  # attaches, settles once
     assert again.code == 0 and again.json() == result
+    cancelled = execbatch("cancel", batch_id, env=stack_env)  # the batch's status, settled
+    assert cancelled.code == 1
+    assert f"batch {batch_id} has already ended: TIMED_OUT" in cancelled.stderr
 
     not_timed_out = execbatch("recover", "batch-does-not-exist", env=stack_env)
     assert not_timed_out.code == 1

@@ -8,6 +8,8 @@ runs against a real stack and checks no workflow exists afterwards.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,6 +64,26 @@ CASES = {
         _set(["directive", "target_plan_ids"], ["long-aapl", "short-googl"]),
         ["target_plan_ids", "short-googl", "short-msft"],
     ),
+    "no-commands": (
+        _set(["commands"], []),
+        ["commands: needs at least 1 item, has 0"],
+    ),
+    "bad-id": (
+        _set(["directive", "directive_id"], "desk 42!"),
+        ["directive.directive_id: may hold only letters, digits"],
+    ),
+    "lower-case-symbol": (
+        _set(["commands", 0, "symbol"], "aapl"),
+        ["commands[0].symbol: must be an upper-case symbol such as AAPL"],
+    ),
+    "unknown-side": (
+        _set(["commands", 0, "side"], "HOLD"),
+        ["commands[0].side: must be one of 'BUY' or 'SELL', not 'HOLD'"],
+    ),
+    "timeout-as-text": (
+        _set(["directive", "execution_policy", "timeout_seconds"], "30"),
+        ["directive.execution_policy.timeout_seconds: must be a whole number, not '30'"],
+    ),
     "limit-without-price": (
         _set(["commands", 0, "order_type"], "LIMIT"),
         ["commands[0]", "limit_price is required"],
@@ -86,6 +108,48 @@ def test_bad_document_names_field_and_file_and_exits_2(case: str, tmp_path: Path
     for fragment in expected:
         assert fragment in message
     assert "Traceback" not in run.stderr
+    for pydantic_wording in ("Input should", "after validation", "Tuple", "String should"):
+        assert pydantic_wording not in message
+
+
+def test_a_document_on_standard_input(tmp_path: Path) -> None:
+    document = example_document("pair_trade", "from-stdin")
+    document["commands"][1]["quantity"] = "-5"  # type: ignore[index]
+    proc = subprocess.run(
+        [sys.executable, "-m", "execbatch.cli.app", "submit", "-"],
+        input=json.dumps(document),
+        env=clean_env(TEMPORAL_ADDRESS=UNREACHABLE),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "error: <stdin>: invalid directive document: commands[1].quantity: must be greater than 0"
+    )
+    empty = subprocess.run(
+        [sys.executable, "-m", "execbatch.cli.app", "submit", "-"],
+        input="",
+        env=clean_env(TEMPORAL_ADDRESS=UNREACHABLE),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert empty.returncode == 2
+    assert "<stdin> is empty" in empty.stderr
+
+
+def test_whole_number_quantities_are_accepted(tmp_path: Path) -> None:
+    """Quantities and prices are decimal strings or whole JSON numbers (exact either way)."""
+    document = example_document("pair_trade", "integer-quantities")
+    document["commands"][0]["quantity"] = 100  # type: ignore[index]
+    path = tmp_path / "integers.json"
+    path.write_text(json.dumps(document))
+    run = execbatch("submit", str(path), env=clean_env(TEMPORAL_ADDRESS=UNREACHABLE))
+    assert run.code == 1  # valid: it went on to connect
+    assert "cannot reach Temporal" in run.stderr
 
 
 def test_invalid_json_names_line_and_file(tmp_path: Path) -> None:

@@ -162,3 +162,28 @@ def test_json_round_trip_is_equal() -> None:
     assert data["created_at"] == "2025-12-07T09:30:00Z"
     assert data["commands"][0]["quantity"] == "10"
     assert ExecutionCommandBatch.model_validate_json(text) == batch
+
+
+def test_differences_ignore_created_at_and_name_each_field() -> None:
+    first = make_batch()
+    later = make_batch(created_at="2026-01-02T10:00:00Z")
+    assert first.differences(later) == []
+    written_as_text = make_batch(commands=[command_data(quantity="10.0")])
+    written_as_integer = make_batch(commands=[command_data(quantity=10)])
+    assert written_as_text.differences(written_as_integer) == []  # one quantity, two ways
+
+    changed = make_batch(
+        mode="COORDINATED",
+        timeout_seconds=30,
+        commands=[
+            command_data(quantity="12"),
+            command_data(command_id="c2", plan_id="p2", side="SELL"),
+            command_data(command_id="c3", plan_id="p3"),
+        ],
+    )
+    assert first.differences(changed) == [
+        "commands: 2 != 3 items",
+        "commands[0].quantity: 10 != 12",
+        "mode: INDEPENDENT != COORDINATED",
+        "timeout_seconds: none != 30",
+    ]

@@ -22,6 +22,8 @@ from execbatch.security.codec import ENCODING, EncryptionCodec
 from execbatch.venue.adapters.paper import PaperVenueAdapter
 from execbatch.venue.paper.service.process import VenueProcess
 from execbatch.worker import build_worker
+from execbatch.workflows.batch_workflow import VENUE_RULES_PATCH
+from execbatch.workflows.wind_down import SETTLE_WITHOUT_FENCE_PATCH
 from tests.security.batches import MARKERS, secret_document
 from tests.security.history import FoundPayload, payloads
 from tests.security.stack import DevServer, SecretSet
@@ -59,10 +61,18 @@ LOCAL_ACTIVITY_MARKER_FIELDS = {
 }
 
 
+PATCH_IDS = frozenset({VENUE_RULES_PATCH, SETTLE_WITHOUT_FENCE_PATCH})
+"""The workflow's patch ids (names of code changes, never order data)."""
+
+
 def is_sdk_bookkeeping(payload: FoundPayload) -> bool:
-    """The SDK core's own local-activity marker data (sequence number, activity
-    type, times): written by the core, not by a converter, so never encoded;
-    it holds no order data, which this checks field by field."""
+    """The SDK core's own marker data (a local activity's sequence number, type and
+    times; a patch's id): written by the core, not by a converter, so never
+    encoded; it holds no order data, which this checks field by field."""
+    if payload.path.endswith("markerRecordedEventAttributes.details.patch-data.payloads[0]"):
+        # A workflow.patched() marker: the patch id and whether it is deprecated.
+        data = json.loads(payload.data)
+        return set(data) <= {"id", "deprecated"} and data.get("id") in PATCH_IDS
     if not payload.path.endswith("markerRecordedEventAttributes.details.data.payloads[0]"):
         return False
     return set(json.loads(payload.data)) <= LOCAL_ACTIVITY_MARKER_FIELDS

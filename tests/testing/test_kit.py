@@ -66,6 +66,10 @@ async def test_a_directive_id_from_an_earlier_test_is_refused(
     async with BatchTestKit.open(batch_test_environment) as second:
         with pytest.raises(DirectiveIdReused, match=r"kit\.unique"):
             await second.run(document)
+        other_leg = document.commands[0].model_copy(update={"quantity": Decimal("7")})
+        changed = document.model_copy(update={"commands": (other_leg, *document.commands[1:])})
+        with pytest.raises(DirectiveIdReused, match=r"kit\.unique"):  # other content too
+            await second.run(changed)
         assert (await second.run(second.unique(document))).status is BatchStatus.COMPLETED
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from temporalio.client import WorkflowFailureError
 
-from execbatch.client.batch_client import BatchAlreadyFinal
+from execbatch.client.batch_client import BatchAlreadyFinal, DirectiveConflict
 from execbatch.core.enums import BatchExecutionMode, BatchStatus, LegStatus
 from execbatch.dtos.execution import ExecutionSettings
 from tests.workflows.conftest import load_example, with_policy
@@ -181,8 +181,9 @@ async def test_cancel_by_update_winds_down_and_returns_the_result(harness: Harne
         assert result.status is BatchStatus.CANCELLED
         assert result.reason == "cancelled: desk closed"
         assert (await submission.handle.result()).status is BatchStatus.CANCELLED
-        with pytest.raises(BatchAlreadyFinal, match="already closed"):
+        with pytest.raises(BatchAlreadyFinal, match="has already ended: CANCELLED") as ended:
             await h.client.cancel(submission.batch.batch_id, "again")
+        assert ended.value.status == "CANCELLED"  # the batch's status, not the workflow's
     assert await venue.net("AAPL") == 0
 
 
@@ -213,6 +214,32 @@ async def test_duplicate_submission_attaches_to_the_first_run(harness: Harness) 
         third = await h.submit(document)  # after it closed
         assert third.attached
         assert (await third.handle.result()).status is BatchStatus.CANCELLED
+    assert venue.place_calls.count(f"{first.batch.batch_id}:c1:place") == 1
+
+
+async def test_the_same_directive_id_with_other_content_is_refused(harness: Harness) -> None:
+    venue = ScriptedVenue().script("MSFT", rest=True)
+    document = load_example("pair_trade")
+    first_leg = document.commands[0]
+    changed = document.model_copy(
+        update={
+            "commands": (
+                first_leg.model_copy(update={"quantity": Decimal("120")}),
+                *document.commands[1:],
+            )
+        }
+    )
+    async with harness(venue, FAST_CANCEL) as h:
+        first = await h.submit(document)
+        with pytest.raises(DirectiveConflict) as running:  # while it runs
+            await h.submit(changed)
+        assert running.value.batch_id == first.batch.batch_id
+        assert running.value.differences == ("commands[0].quantity: 100 != 120",)
+        assert first.batch.batch_id in str(running.value)
+        assert (await h.submit(document)).attached  # the same content still attaches
+        await h.client.cancel(first.batch.batch_id, "test over")
+        with pytest.raises(DirectiveConflict):  # after it closed
+            await h.submit(changed)
     assert venue.place_calls.count(f"{first.batch.batch_id}:c1:place") == 1
 
 

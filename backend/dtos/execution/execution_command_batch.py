@@ -8,6 +8,9 @@ field, so an old producer cannot silently lose its intent.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -43,3 +46,37 @@ class ExecutionCommandBatch(BaseModel):
                 raise ValueError(f"command ids must be unique; duplicated: {command.command_id!r}")
             seen.add(command.command_id)
         return value
+
+    def differences(self, other: ExecutionCommandBatch) -> list[str]:
+        """What differs between two batches, ignoring ``created_at`` (when each was
+        planned): one ``"field: this != other"`` line per difference, empty when the
+        batches are the same. Quantities compare as numbers (``100`` = ``100.0``)."""
+        mine = self.model_dump(exclude={"created_at"})
+        theirs = other.model_dump(exclude={"created_at"})
+        found: list[str] = []
+        _compare("", mine, theirs, found)
+        return found
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return "none" if value is None else str(value)
+
+
+def _compare(where: str, mine: Any, theirs: Any, found: list[str]) -> None:
+    if isinstance(mine, dict) and isinstance(theirs, dict):
+        for key in [*mine, *(k for k in theirs if k not in mine)]:
+            path = f"{where}.{key}" if where else str(key)
+            _compare(path, mine.get(key), theirs.get(key), found)
+        return
+    if isinstance(mine, list | tuple) and isinstance(theirs, list | tuple):
+        if len(mine) != len(theirs):
+            found.append(f"{where}: {len(mine)} != {len(theirs)} items")
+        for index, (a, b) in enumerate(zip(mine, theirs, strict=False)):
+            _compare(f"{where}[{index}]", a, b, found)
+        return
+    if mine != theirs:
+        found.append(f"{where}: {_show(mine)} != {_show(theirs)}")

@@ -1,0 +1,175 @@
+"""What the venue holds for a trader: an account's positions, and a batch's orders.
+
+Both go through the adapter of the configured venue (``EXECBATCH_VENUE``,
+``execbatch.venue.adapters.factory``) with the trading credentials a worker
+uses (for the paper venue ``EXECBATCH_VENUE_API_KEY``), never the admin key:
+
+* ``positions`` is the venue's positions call (``GET /positions?account=``);
+* ``orders`` looks each order of the batch up by its client order id. The ids
+  are derived from the batch id and the command ids (``execbatch.core.order_ids``:
+  ``<batch>:<command>:place``, ``...:revert-1``, ``-2``, ...) and the commands are
+  read back from the batch's own input in Temporal, so it needs no order listing
+  (on the paper venue ``GET /orders`` lists every account's orders; Alpaca and
+  Binance scope listings differently) and works on every venue that looks
+  orders up by client order id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import typer
+from temporalio.service import RPCError, RPCStatusCode
+
+from execbatch.cli import render
+from execbatch.cli.common import CliError, open_client, out, run
+from execbatch.config.environment import ExecbatchConfig
+from execbatch.core.order_ids import placement_order_id, revert_order_id
+from execbatch.dtos.execution import ExecutionCommand
+from execbatch.runs.read import read_run_request
+from execbatch.venue.adapters.factory import DEFAULT_VENUE, ENV_VENUE, create_adapter
+from execbatch.venue.port.adapter import ExchangeAdapter, OrderNotFound, VenueUnavailable
+
+MAX_REVERTS = 100
+"""Revert orders looked up per leg at most (a leg rarely needs more than one)."""
+
+LOOKUPS_IN_FLIGHT = 16
+"""Concurrent order look-ups (a 1000-leg batch is 1000 look-ups at least)."""
+
+
+def _adapter(config: ExecbatchConfig) -> ExchangeAdapter:
+    venue = os.environ.get(ENV_VENUE, DEFAULT_VENUE)
+    try:
+        return create_adapter(venue, account=config.venue_account, paper_url=config.venue_url)
+    except ValueError as exc:  # an unknown venue, missing keys
+        raise CliError(str(exc)) from exc
+
+
+def _venue_failure(config: ExecbatchConfig, exc: Exception) -> CliError:
+    """One line for a venue that is down or refused the request (credentials, account)."""
+    if isinstance(exc, VenueUnavailable):
+        return CliError(f"venue at {config.venue_url} did not answer: {exc}")
+    return CliError(f"venue refused the request: {exc}")
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def positions(
+    account: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ACCOUNT",
+            help="The venue account (default: EXECBATCH_VENUE_ACCOUNT, else 'default').",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show an account's net positions at the venue (negative = short)."""
+    config = ExecbatchConfig.from_env()
+    name = account or config.venue_account
+
+    async def go() -> list[Any]:
+        adapter = _adapter(config)
+        try:
+            return sorted(await adapter.positions(name), key=lambda p: p.symbol)
+        except (VenueUnavailable, RuntimeError) as exc:
+            if "ACCOUNT_NOT_FOUND" in str(exc):
+                raise CliError(f"the venue has no account {name!r}") from exc
+            raise _venue_failure(config, exc) from exc
+        finally:
+            await adapter.aclose()
+
+    held = run(go(), config)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "symbol": p.symbol,
+                        "quantity": render.decimal_text(p.quantity),
+                        "avg_price": render.decimal_text(p.avg_price),
+                    }
+                    for p in held
+                ],
+                indent=2,
+            )
+        )
+        return
+    if not held:
+        out.print(f"no positions in account {name}", highlight=False)
+        return
+    out.print(render.positions_table(held, name))
+
+
+async def _lookup(adapter: ExchangeAdapter, client_order_id: str) -> Any:
+    try:
+        return await adapter.get_order(client_order_id)
+    except OrderNotFound:
+        return None
+
+
+async def _leg_orders(
+    adapter: ExchangeAdapter, batch_id: str, command: ExecutionCommand, slots: asyncio.Semaphore
+) -> list[render.BatchOrder]:
+    async with slots:
+        placement = placement_order_id(batch_id, command.command_id)
+        rows = [render.BatchOrder(command, "place", placement, await _lookup(adapter, placement))]
+        if rows[0].order is None:
+            return rows  # never placed (or not yet): nothing to revert
+        for attempt in range(1, MAX_REVERTS + 1):
+            revert = revert_order_id(batch_id, command.command_id, attempt)
+            order = await _lookup(adapter, revert)
+            if order is None:
+                break
+            rows.append(render.BatchOrder(command, f"revert-{attempt}", revert, order))
+        return rows
+
+
+async def batch_orders(
+    adapter: ExchangeAdapter, batch_id: str, commands: Sequence[ExecutionCommand]
+) -> list[render.BatchOrder]:
+    """Every venue order of the batch's legs, by derived client order id, leg by leg."""
+    slots = asyncio.Semaphore(LOOKUPS_IN_FLIGHT)
+    per_leg = await asyncio.gather(*(_leg_orders(adapter, batch_id, c, slots) for c in commands))
+    return [row for rows in per_leg for row in rows]
+
+
+def orders(
+    batch_id: Annotated[
+        str, typer.Argument(metavar="BATCH_ID", help="The batch id (batch-<directive_id>).")
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a batch's orders at the venue: each leg's placement and its reverts."""
+    config = ExecbatchConfig.from_env()
+
+    async def go() -> list[render.BatchOrder]:
+        client = await open_client(config)
+        try:
+            request = await read_run_request(client, batch_id)
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                raise CliError(
+                    f"no batch with id {batch_id!r} in namespace {config.namespace} "
+                    f"at {config.address}"
+                ) from exc
+            raise
+        adapter = _adapter(config)
+        try:
+            return await batch_orders(adapter, batch_id, request.batch.commands)
+        except (VenueUnavailable, RuntimeError) as exc:
+            raise _venue_failure(config, exc) from exc
+        finally:
+            await adapter.aclose()
+
+    rows = run(go(), config)
+    if as_json:
+        typer.echo(json.dumps([row.as_json() for row in rows if row.order], indent=2))
+        return
+    out.print(render.orders_table(rows, batch_id))
