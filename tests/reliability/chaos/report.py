@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+VENUE_ROWS = {
+    "alpaca": "alpaca: AlpacaAdapter (alpaca-py) -> paper venue /v2",
+    "binance": "binance: CcxtAdapter (ccxt) -> paper venue /api/v3",
+}
+
 
 @dataclass
 class ChaosReport:
@@ -35,6 +40,8 @@ class ChaosReport:
     transient_retried: int = 0
     seconds: float = 0.0
     command: str = ""
+    venue: str = "paper"
+    """``paper`` (the native API) or the real venue whose dialect the workers traded."""
     violations: dict[str, list[str]] = field(default_factory=dict)
     """Invariant name -> one line per offending batch/order (empty lists are fine)."""
 
@@ -58,6 +65,12 @@ class ChaosReport:
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(self.place_outcomes.items()) if v)
         rows = [
             ("batches run", f"{self.batches_run} of {self.batches_planned} ({modes})"),
+        ]
+        if self.venue != "paper":
+            rows.append(
+                ("venue (workers' adapter, dialect)", VENUE_ROWS.get(self.venue, self.venue))
+            )
+        rows += [
             ("final statuses", statuses or "-"),
             (
                 "settled after their run closed without a result",
