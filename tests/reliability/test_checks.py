@@ -292,7 +292,11 @@ def _binance_view(plan: PlannedBatch, refused: frozenset[str] = frozenset()) -> 
         for action in ("place", "revert-1", "revert-2")
     ]
     return checks.VenueView(
-        ours=id_mapper(venue, ids), stores_refusals=False, refused=refused, ignore_prefix="seed-"
+        ours=id_mapper(venue, ids),
+        stores_refusals=False,
+        refusals_visible=False,
+        refused=refused,
+        ignore_prefix="seed-",
     )
 
 
@@ -335,6 +339,39 @@ def test_binance_orders_are_grouped_under_our_ids_and_a_refusal_stores_nothing()
     unproven = ChaosReport()
     checks.check_batches([plan], {plan.batch_id: result}, at_venue, unproven, _binance_view(plan))
     assert unproven.count(checks.INCONSISTENT) == 1
+
+
+def test_a_refusal_answered_to_an_abandoned_placement_may_end_cancelled_where_unseen() -> None:
+    plan = _coordinated()
+    orders, first, second = _fill_first_reject_second(plan)
+    command = plan.document.commands[0]
+    qty = command.quantity
+    revert = _order(
+        f"{plan.batch_id}:{first}:revert-1",
+        command.side.opposite,
+        qty,
+        qty,
+        VenueOrderStatus.FILLED,
+    )
+    legs = _legs(
+        plan,
+        **{
+            first: (LegStatus.COMPENSATED, qty, qty, Decimal(0)),
+            second: (LegStatus.CANCELLED, Decimal(0), Decimal(0), Decimal(0)),
+        },
+    )
+    result = _result(plan, BatchStatus.COMPENSATED, legs)
+    refused = frozenset({f"{plan.batch_id}:{second}:place"})
+    at_binance = [_at_binance(orders[0]), _at_binance(revert)]
+    report = ChaosReport()
+    view = _binance_view(plan, refused)
+    checks.check_batches([plan], {plan.batch_id: result}, at_binance, report, view)
+    assert report.ok, report.violation_details()
+    assert report.refusals_unseen == 1
+    # The native API shows the REJECTED order: there the leg must say REJECTED.
+    native = ChaosReport()
+    checks.check_batches([plan], {plan.batch_id: result}, [*orders, revert], native)
+    assert native.count(checks.INCONSISTENT) == 1
 
 
 def test_a_second_binance_order_under_a_reused_id_is_a_duplicate() -> None:

@@ -37,7 +37,10 @@ duplicate (Binance keeps ids unique among open orders only, so a re-send after
 the first order closed would place it; the SQL check counts it too). Where the
 venue stores nothing for a refused placement (Binance), a leg is REJECTED at
 the venue when the proxy saw the venue answer its placement with a business
-rejection and the venue holds no order for it.
+rejection and the venue holds no order for it. Where the venue's API shows no
+refused order afterwards (Alpaca, Binance), a refused placement the workflow
+had already abandoned may also end CANCELLED with nothing filled (counted in
+the report): to the executor it is a placement that never landed.
 """
 
 from __future__ import annotations
@@ -77,6 +80,12 @@ class VenueView:
     """The venue's client order id -> ours (Binance's derived ids mapped back)."""
     stores_refusals: bool = True
     """A refused placement is stored as a REJECTED order (paper, Alpaca's dialect)."""
+    refusals_visible: bool = True
+    """The venue's API shows a refused placement afterwards (the paper venue's native
+    API: the REJECTED order). Alpaca and Binance do not (a refused POST creates no
+    order), so a placement the workflow abandoned (a COORDINATED sibling failed while
+    it was on the wire) and the venue refused is, to the executor, one that never
+    landed: the leg ends CANCELLED with nothing placed."""
     refused: frozenset[str] = frozenset()
     """Our placement ids the venue answered with a business rejection (from the proxy)."""
     ignore_prefix: str | None = None
@@ -233,9 +242,17 @@ def _check_leg_result(
             f"venue reverts filled {leg.reverted_fill}",
         )
     venue_rejected = view.rejected_at_venue(f"{where}:place", placement)
-    if venue_rejected != (res.status is LegStatus.REJECTED):
+    unseen = (
+        venue_rejected
+        and not view.refusals_visible
+        and res.status is LegStatus.CANCELLED
+        and res.filled_quantity == 0
+    )
+    if unseen:
+        report.refusals_unseen += 1
+    elif venue_rejected != (res.status is LegStatus.REJECTED):
         venue_status = placement.status.value if placement is not None else "no order"
-        if venue_rejected:
+        if venue_rejected and placement is None:
             venue_status = "refused the placement, stored nothing"
         report.add(INCONSISTENT, f"{where}: result {res.status.value}, venue {venue_status}")
     if res.status is LegStatus.FILLED and (

@@ -539,6 +539,7 @@ async def run_chaos(config: ChaosConfig, command: str = "") -> ChaosReport:
         view = checks.VenueView(
             ours=ours,
             stores_refusals=venue.stores_refusals,
+            refusals_visible=venue.refusals_visible,
             refused=frozenset(
                 e.client_order_id
                 for e in exchanges

@@ -35,6 +35,9 @@ class ChaosReport:
     inputs_tried: int = 0
     inputs_wrongly_accepted: int = 0
     rejections_seen: int = 0
+    refusals_unseen: int = 0
+    """Placements the venue refused while the workflow had abandoned them, on a venue
+    whose API shows no refused order afterwards: legs CANCELLED, nothing placed."""
     rejections_reexecuted: int = 0
     transient_answers: int = 0
     transient_retried: int = 0
@@ -87,6 +90,15 @@ class ChaosReport:
             ("venue place outcomes", outcomes or "-"),
             ("venue orders", str(self.venue_orders)),
             ("business rejections answered", str(self.rejections_seen)),
+        ]
+        if self.venue != "paper":
+            rows.append(
+                (
+                    "refusals answered to an abandoned placement (leg CANCELLED, nothing placed)",
+                    str(self.refusals_unseen),
+                )
+            )
+        rows += [
             (
                 "rejections re-sent after a lost workflow task (same id, nothing placed)",
                 str(self.rejections_reexecuted),

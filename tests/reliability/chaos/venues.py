@@ -61,6 +61,9 @@ class ChaosVenue:
     stores_refusals: bool
     """A refused placement leaves an order (REJECTED) in the venue's store: the
     paper venue and its Alpaca dialect keep it; Binance stores nothing."""
+    refusals_visible: bool = True
+    """The venue's API shows a refused order afterwards: only the native API
+    (Alpaca's dialect hides the stored refusal, as Alpaca creates no order)."""
     holdings: Mapping[str, Decimal] = field(default_factory=dict)
     """Long positions bought before the run (sells need them)."""
 
@@ -148,6 +151,7 @@ def chaos_venue(name: str) -> ChaosVenue:
             name="alpaca",
             account=ALPACA_ACCOUNT,
             stores_refusals=True,
+            refusals_visible=False,
             holdings={symbol: Decimal(100_000) for symbol in equities},
         )
     if name == "binance":
@@ -155,6 +159,7 @@ def chaos_venue(name: str) -> ChaosVenue:
             name="binance",
             account=BINANCE_ACCOUNT,
             stores_refusals=False,
+            refusals_visible=False,
             holdings={"BTC/USDT": Decimal(1000), "ETH/USDT": Decimal(20_000)},
         )
     return ChaosVenue(name="paper", account="default", stores_refusals=True)
