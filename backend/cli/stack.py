@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from enum import Enum
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -153,7 +154,23 @@ def dev(
     raise typer.Exit(code)
 
 
-def demo() -> None:
+class DemoVenueOption(str, Enum):
+    paper = "paper"
+    alpaca = "alpaca"
+    binance = "binance"
+
+
+def demo(
+    venue: Annotated[
+        DemoVenueOption,
+        typer.Option(
+            help="paper: the paper venue's own API. alpaca: the same scenarios through"
+            " alpaca-py against the paper venue's Alpaca dialect. binance: DCA on BTC/USDT"
+            " and a crypto pair (completed, compensated) through ccxt against its Binance"
+            " spot dialect. The last two always run on a temporary stack.",
+        ),
+    ] = DemoVenueOption.paper,
+) -> None:
     """Run the ADR scenarios (and two failing on purpose) and print one table."""
     from execbatch.cli.demo import run_demo
     from execbatch.devstack import PortInUse, StackFailed
@@ -162,7 +179,7 @@ def demo() -> None:
     config = ExecbatchConfig.from_env()
     try:
         with err.status("running the demo scenarios..."):
-            outcome = run_demo(config)
+            outcome = run_demo(config, venue.value)
     except (StackFailed, PortInUse, BinaryNotFound, CliError) as exc:
         fail(str(exc))
     except httpx.TransportError as exc:

@@ -5,6 +5,12 @@
     with DevStack.on_free_ports(tmp_path) as stack:  # tests, the demo
         ...
 
+The workers trade the paper venue's native API unless ``worker_venue_env``
+says otherwise: given the venue's URL it returns the workers' venue settings
+(``EXECBATCH_VENUE=alpaca`` and its keys and URL, say, to trade the paper
+venue's Alpaca dialect), and ``venue_env`` is added to the venue's environment
+(``EXECBATCH_PAPER_BINANCE_KEYS``). ``execbatch demo --venue`` uses both.
+
 Start order is Temporal, venue, workers, each waited for (Temporal answers,
 ``GET /health``, the task queue has a poller). Stop order is the reverse; it
 runs on leaving the ``with`` block and, as a last resort, at interpreter exit.
@@ -18,7 +24,7 @@ from __future__ import annotations
 import atexit
 import os
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -76,6 +82,8 @@ class DevStack:
         task_queue: str = DEFAULT_TASK_QUEUE,
         workers: int = 1,
         venue_args: tuple[str, ...] = (),
+        venue_env: Mapping[str, str] | None = None,
+        worker_venue_env: Callable[[str], Mapping[str, str]] | None = None,
         startup_timeout: float = 60.0,
         metrics_port: int | None = DEFAULT_METRICS_PORT,
         build_id: str = "dev",
@@ -89,6 +97,8 @@ class DevStack:
         self.task_queue = task_queue
         self.worker_count = workers
         self.venue_args = venue_args
+        self.venue_env = dict(venue_env or {})
+        self.worker_venue_env = worker_venue_env
         self.startup_timeout = startup_timeout
         self.metrics_port = metrics_port
         self.build_id = build_id
@@ -136,7 +146,8 @@ class DevStack:
 
     def worker_env(self, number: int = 1) -> dict[str, str]:
         """Worker ``number``'s environment: ours, minus any Temporal settings pointing
-        elsewhere; its /metrics port, and Worker Versioning (deployment ``execbatch-dev``)."""
+        elsewhere; its /metrics port, Worker Versioning (deployment ``execbatch-dev``),
+        and the venue settings ``worker_venue_env`` gives for this stack's venue."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
         env.update(
             TEMPORAL_ADDRESS=self.temporal_address,
@@ -152,6 +163,8 @@ class DevStack:
             env["EXECBATCH_METRICS_PORT"] = str(self.metrics_port + number - 1)
         else:
             env.pop("EXECBATCH_METRICS_PORT", None)
+        if self.worker_venue_env is not None:
+            env.update(self.worker_venue_env(self.venue_url))
         return env
 
     def services(self) -> list[Service]:
@@ -258,7 +271,8 @@ class DevStack:
             str(self.state_dir / "venue.db"),
             *self.venue_args,
         ]
-        process = self._spawn("venue", argv, {**os.environ, "PYTHONUNBUFFERED": "1"})
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.venue_env}
+        process = self._spawn("venue", argv, env)
         self._await(
             process, wait_for_venue(self.venue_url, self.startup_timeout, lambda: process.alive)
         )

@@ -61,3 +61,17 @@ def test_stop_leaves_no_process_and_history_survives_a_restart(tmp_path: Path) -
     with DevStack.on_free_ports(tmp_path, workers=1) as again:
         assert again.dead() == []
     assert os.path.exists(tmp_path / "logs" / "temporal.log")
+
+
+def test_workers_can_trade_another_venue_of_the_stacks_paper_venue(tmp_path: Path) -> None:
+    # What `execbatch demo --venue alpaca` builds: the workers get the venue settings
+    # for this stack's venue URL, the venue its own extra environment.
+    stack = DevStack.on_free_ports(
+        tmp_path,
+        venue_env={"EXECBATCH_PAPER_BINANCE_KEYS": "k:s:acct"},
+        worker_venue_env=lambda url: {"EXECBATCH_VENUE": "alpaca", "EXECBATCH_ALPACA_URL": url},
+    )
+    env = stack.worker_env()
+    assert env["EXECBATCH_VENUE"] == "alpaca"
+    assert env["EXECBATCH_ALPACA_URL"] == stack.venue_url == env["EXECBATCH_VENUE_URL"]
+    assert stack.venue_env == {"EXECBATCH_PAPER_BINANCE_KEYS": "k:s:acct"}

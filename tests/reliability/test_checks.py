@@ -6,6 +6,7 @@ never fires would make every chaos run pass.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -21,9 +22,10 @@ from execbatch.core.enums import (
 from execbatch.dtos.execution import BatchResult, LegResult
 from execbatch.venue.port.orders import VenueOrder
 from tests.reliability.chaos import checks
-from tests.reliability.chaos.proxy import Exchange
+from tests.reliability.chaos.proxy import AlpacaDialect, BinanceDialect, Exchange
 from tests.reliability.chaos.report import ChaosReport
 from tests.reliability.chaos.scenario import PlannedBatch, plan_batches
+from tests.reliability.chaos.venues import chaos_venue, id_mapper
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -277,3 +279,200 @@ def test_a_poll_failing_after_the_order_was_settled_needs_no_follow_up() -> None
     unsettled = ChaosReport()
     checks.check_requests([_exchange(cid, 1.0, 201), poll], [], 5, 8, unsettled)
     assert unsettled.count(checks.TRANSIENT_NOT_RETRIED) == 1
+
+
+# ------------------------------------------------- real venues' dialects
+
+
+def _binance_view(plan: PlannedBatch, refused: frozenset[str] = frozenset()) -> checks.VenueView:
+    venue = chaos_venue("binance")
+    ids = [
+        f"{plan.batch_id}:{c.command_id}:{action}"
+        for c in plan.document.commands
+        for action in ("place", "revert-1", "revert-2")
+    ]
+    return checks.VenueView(
+        ours=id_mapper(venue, ids),
+        stores_refusals=False,
+        refusals_visible=False,
+        refused=refused,
+        ignore_prefix="seed-",
+    )
+
+
+def _at_binance(order: VenueOrder, venue_order_id: str = "V0000000001") -> VenueOrder:
+    venue_id = chaos_venue("binance").venue_id(order.client_order_id)
+    assert venue_id != order.client_order_id and len(venue_id) <= 36
+    return order.model_copy(update={"client_order_id": venue_id, "venue_order_id": venue_order_id})
+
+
+def test_binance_orders_are_grouped_under_our_ids_and_a_refusal_stores_nothing() -> None:
+    plan = _coordinated()
+    orders, first, second = _fill_first_reject_second(plan)
+    command = plan.document.commands[0]
+    qty = command.quantity
+    revert = _order(
+        f"{plan.batch_id}:{first}:revert-1",
+        command.side.opposite,
+        qty,
+        qty,
+        VenueOrderStatus.FILLED,
+    )
+    seed = _order("seed-BTC-USDT", OrderSide.BUY, qty, qty, VenueOrderStatus.FILLED)
+    at_venue = [_at_binance(orders[0]), _at_binance(revert), seed]  # the refusal left no order
+    legs = _legs(
+        plan,
+        **{
+            first: (LegStatus.COMPENSATED, qty, qty, Decimal(0)),
+            second: (LegStatus.REJECTED, Decimal(0), Decimal(0), Decimal(0)),
+        },
+    )
+    result = _result(plan, BatchStatus.COMPENSATED, legs)
+    refused = frozenset({f"{plan.batch_id}:{second}:place"})
+    report = ChaosReport()
+    checks.check_batches(
+        [plan], {plan.batch_id: result}, at_venue, report, _binance_view(plan, refused)
+    )
+    assert report.ok, report.violation_details()
+    # Without the venue's refusal in the request log, a REJECTED leg with no order is not
+    # the venue's word: inconsistent.
+    unproven = ChaosReport()
+    checks.check_batches([plan], {plan.batch_id: result}, at_venue, unproven, _binance_view(plan))
+    assert unproven.count(checks.INCONSISTENT) == 1
+
+
+def test_a_refusal_answered_to_an_abandoned_placement_may_end_cancelled_where_unseen() -> None:
+    plan = _coordinated()
+    orders, first, second = _fill_first_reject_second(plan)
+    command = plan.document.commands[0]
+    qty = command.quantity
+    revert = _order(
+        f"{plan.batch_id}:{first}:revert-1",
+        command.side.opposite,
+        qty,
+        qty,
+        VenueOrderStatus.FILLED,
+    )
+    legs = _legs(
+        plan,
+        **{
+            first: (LegStatus.COMPENSATED, qty, qty, Decimal(0)),
+            second: (LegStatus.CANCELLED, Decimal(0), Decimal(0), Decimal(0)),
+        },
+    )
+    result = _result(plan, BatchStatus.COMPENSATED, legs)
+    refused = frozenset({f"{plan.batch_id}:{second}:place"})
+    at_binance = [_at_binance(orders[0]), _at_binance(revert)]
+    report = ChaosReport()
+    view = _binance_view(plan, refused)
+    checks.check_batches([plan], {plan.batch_id: result}, at_binance, report, view)
+    assert report.ok, report.violation_details()
+    assert report.refusals_unseen == 1
+    # The native API shows the REJECTED order: there the leg must say REJECTED.
+    native = ChaosReport()
+    checks.check_batches([plan], {plan.batch_id: result}, [*orders, revert], native)
+    assert native.count(checks.INCONSISTENT) == 1
+
+
+def test_a_second_binance_order_under_a_reused_id_is_a_duplicate() -> None:
+    plan = _coordinated()
+    orders, first, second = _fill_first_reject_second(plan)
+    command = plan.document.commands[0]
+    qty = command.quantity
+    # The id was free again once the first order filled (OPEN_ORDERS scope): a re-send
+    # placed a second one.
+    again = _at_binance(orders[0], venue_order_id="V0000000002")
+    legs = _legs(
+        plan,
+        **{
+            first: (LegStatus.FILLED, qty, Decimal(0), qty),
+            second: (LegStatus.REJECTED, Decimal(0), Decimal(0), Decimal(0)),
+        },
+    )
+    result = _result(plan, BatchStatus.NEEDS_ATTENTION, legs).model_copy(
+        update={"reason": f"leg {first}: exposed"}
+    )
+    refused = frozenset({f"{plan.batch_id}:{second}:place"})
+    report = ChaosReport()
+    checks.check_batches(
+        [plan],
+        {plan.batch_id: result},
+        [_at_binance(orders[0]), again],
+        report,
+        _binance_view(plan, refused),
+    )
+    assert report.count(checks.DUPLICATES) == 1
+    assert "a second order at the venue" in report.violation_details()
+
+
+def test_the_proxy_reads_alpacas_requests() -> None:
+    dialect = AlpacaDialect()
+    body = json.dumps({"client_order_id": "b:c1:place", "qty": "1"}).encode()
+    assert dialect.kind("POST", "/v2/orders") == "place"
+    assert dialect.client_order_id("POST", "/v2/orders", body) == "b:c1:place"
+    lookup = "/v2/orders:by_client_order_id?client_order_id=b%3Ac1%3Aplace"
+    assert (dialect.kind("GET", lookup), dialect.client_order_id("GET", lookup, b"")) == (
+        "get",
+        "b:c1:place",
+    )
+    order = json.dumps(
+        {"id": "a1bca000-0000-4000-8000-000000000001", "client_order_id": "b:c1:place"}
+    )
+    dialect.learn("GET", lookup, 200, order.encode())
+    cancel = "/v2/orders/a1bca000-0000-4000-8000-000000000001"
+    assert (dialect.kind("DELETE", cancel), dialect.client_order_id("DELETE", cancel, b"")) == (
+        "cancel",
+        "b:c1:place",
+    )
+
+    def error(status: int, message: str, code: int = 40310000) -> str | None:
+        answer = json.dumps({"code": code, "message": message}).encode()
+        return dialect.error("POST", "/v2/orders", status, answer)
+
+    assert error(403, "insufficient buying power") == "INSUFFICIENT_FUNDS"
+    assert error(422, 'asset "ZZZ" not found', 42210000) == "UNKNOWN_SYMBOL"
+    assert error(422, "chaos: leg c1 rejected on purpose", 40010001) == "INVALID_ORDER"
+    assert error(422, "client_order_id must be unique", 40010001) == "DUPLICATE_ID"
+    assert error(503, "venue unavailable") == "UNAVAILABLE"
+    assert error(429, "rate limit exceeded", 42910000) == "RATE_LIMITED"
+
+
+def test_the_proxy_reads_binances_requests() -> None:
+    dialect = BinanceDialect()
+    body = b"symbol=BTCUSDT&side=BUY&newClientOrderId=x-c1-place-abc&timestamp=1&signature=f"
+    assert dialect.kind("POST", "/api/v3/order") == "place"
+    assert dialect.client_order_id("POST", "/api/v3/order", body) == "x-c1-place-abc"
+    query = "/api/v3/order?symbol=BTCUSDT&origClientOrderId=x-c1-place-abc&signature=f"
+    assert dialect.kind("DELETE", query) == "cancel"
+    assert dialect.client_order_id("GET", query, b"") == "x-c1-place-abc"
+    assert dialect.kind("GET", "/api/v3/account?timestamp=1") == "other"
+
+    def error(status: int, code: int, msg: str) -> str | None:
+        answer = json.dumps({"code": code, "msg": msg}).encode()
+        return dialect.error("POST", "/api/v3/order", status, answer)
+
+    assert error(400, -2010, "Account has insufficient balance for requested action.") == (
+        "INSUFFICIENT_FUNDS"
+    )
+    assert error(400, -1121, "Invalid symbol.") == "UNKNOWN_SYMBOL"
+    assert error(400, -2010, "chaos: leg c1 rejected on purpose") == "INVALID_ORDER"
+    assert error(400, -1013, "Filter failure: LOT_SIZE") == "INVALID_ORDER"
+    assert error(400, -2010, "Duplicate order sent.") == "DUPLICATE_ID"
+    assert error(400, -2013, "Order does not exist.") == "NOT_FOUND"
+    assert error(503, -1007, "Timeout waiting for response from backend server.") == "UNAVAILABLE"
+    assert error(400, -1021, "Timestamp for this request is outside of the recvWindow.") == (
+        "EXPIRED_WINDOW"
+    )
+
+
+def test_dialect_rejections_and_expired_windows_are_checked_like_the_native_ones() -> None:
+    def sent(at: float, status: int, error: str | None) -> Exchange:
+        return Exchange(at, at + 0.01, "POST", "/v2/orders", "b:c1:place", status, error, "place")
+
+    report = ChaosReport()
+    log = [sent(1.0, 403, "INSUFFICIENT_FUNDS"), sent(2.0, 403, "INSUFFICIENT_FUNDS")]
+    checks.check_requests(log, [], 5, 8, report)
+    assert report.count(checks.REJECTION_RETRIED) == 1
+    expired = ChaosReport()
+    checks.check_requests([sent(1.0, 400, "EXPIRED_WINDOW")], [], 5, 8, expired)
+    assert expired.count(checks.TRANSIENT_NOT_RETRIED) == 1

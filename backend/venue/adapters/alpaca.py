@@ -301,16 +301,39 @@ def venue_status(order: AlpacaOrder, quantity: Decimal, filled: Decimal) -> Venu
     return VenueOrderStatus.PARTIALLY_FILLED if filled > 0 else VenueOrderStatus.NEW
 
 
+def time_in_force_sent(request: OrderRequest) -> TimeInForce:
+    """The time in force sent to Alpaca for ``request``.
+
+    Alpaca takes a fractional equity order only as a DAY order. A fractional
+    MARKET order asked as GTC (the executor's default, and every revert of a
+    partial fill) is sent as DAY: a market order executes at once in the
+    session, so DAY and GTC mean the same for it, while GTC would be refused
+    ("fractional orders must be DAY orders") and leave the leg unreverted.
+    Crypto symbols (``BTC/USD``) keep GTC, which Alpaca takes for crypto (DAY it
+    does not). Everything else is sent as asked; a fractional GTC *limit*
+    order is refused by Alpaca, as it should be (the two differ for a limit).
+    """
+    if (
+        request.order_type is OrderType.MARKET
+        and request.time_in_force is TimeInForce.GTC
+        and request.quantity != request.quantity.to_integral_value()
+        and "/" not in request.symbol
+    ):
+        return TimeInForce.DAY
+    return request.time_in_force
+
+
 def order_differences(request: OrderRequest, order: VenueOrder) -> tuple[str, ...]:
     """Fields where a re-sent placement differs from the order Alpaca holds
-    (Decimals by value: ``10`` and ``10.0`` are the same order)."""
+    (Decimals by value: ``10`` and ``10.0`` are the same order; the time in force
+    as sent, ``time_in_force_sent``)."""
     pairs: list[tuple[str, object, object]] = [
         ("symbol", request.symbol, order.symbol),
         ("side", request.side, order.side),
         ("order_type", request.order_type, order.order_type),
         ("quantity", request.quantity, order.quantity),
         ("limit_price", request.limit_price, order.limit_price),
-        ("time_in_force", request.time_in_force, order.time_in_force),
+        ("time_in_force", time_in_force_sent(request), order.time_in_force),
     ]
     return tuple(name for name, new, old in pairs if new != old)
 
@@ -644,7 +667,7 @@ class AlpacaAdapter:
             "symbol": request.symbol,
             "qty": request.quantity,
             "side": _SIDES_OUT[request.side],
-            "time_in_force": _TIFS_OUT[request.time_in_force],
+            "time_in_force": _TIFS_OUT[time_in_force_sent(request)],
             "client_order_id": self.venue_client_order_id(request.client_order_id),
         }
         model: AlpacaOrderRequest
@@ -917,4 +940,5 @@ __all__ = [
     "classify_refusal",
     "exact_decimal",
     "retry_after_seconds",
+    "time_in_force_sent",
 ]

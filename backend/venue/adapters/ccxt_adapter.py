@@ -17,6 +17,7 @@ Configuration (arguments win over the environment):
                                       dialect, ``http://127.0.0.1:8700``); the
                                       other entries are removed, so nothing can
                                       reach the real exchange
+``EXECBATCH_CCXT_TIMEOUT``            seconds per HTTP request (default 10)
 ====================================  ==========================================
 
 Guarantees this adapter adds on top of ccxt:
@@ -79,6 +80,7 @@ ENV_API_KEY = "EXECBATCH_CCXT_API_KEY"
 ENV_SECRET = "EXECBATCH_CCXT_SECRET"
 ENV_SANDBOX = "EXECBATCH_VENUE_SANDBOX"
 ENV_API_URL = "EXECBATCH_CCXT_API_URL"
+ENV_TIMEOUT = "EXECBATCH_CCXT_TIMEOUT"
 
 DEFAULT_RECV_WINDOW_MS = 5000
 BINANCE_CLOCK_TOLERANCE_SECONDS = 1.0
@@ -384,8 +386,9 @@ class CcxtAdapter:
     ) -> CcxtAdapter:
         """The adapter a worker builds (``EXECBATCH_VENUE=ccxt:<exchange>``).
 
-        Keys, sandbox and URL override from the environment; missing keys are a
-        ``KeyConfigError`` (a ValueError naming the variables, never values).
+        Keys, sandbox, URL override and HTTP timeout (``EXECBATCH_CCXT_TIMEOUT``,
+        seconds) from the environment; missing keys are a ``KeyConfigError`` (a
+        ValueError naming the variables, never values).
         """
         env = os.environ if environ is None else environ
         missing = [name for name in (ENV_API_KEY, ENV_SECRET) if not env.get(name, "").strip()]
@@ -394,7 +397,16 @@ class CcxtAdapter:
                 f"ccxt:{exchange_id} needs {' and '.join(missing)} (the exchange's API key"
                 f" and secret; testnet keys with {ENV_SANDBOX}=1)"
             )
-        return cls(exchange_id, account=account, environ=env)
+        options: dict[str, Any] = {}
+        raw_timeout = env.get(ENV_TIMEOUT, "").strip()
+        if raw_timeout:
+            try:
+                options["timeout"] = float(raw_timeout)
+            except ValueError:
+                raise KeyConfigError(f"{ENV_TIMEOUT} must be a number of seconds") from None
+            if options["timeout"] <= 0:
+                raise KeyConfigError(f"{ENV_TIMEOUT} must be a positive number of seconds")
+        return cls(exchange_id, account=account, environ=env, **options)
 
     def __repr__(self) -> str:
         return (
@@ -911,6 +923,7 @@ __all__ = [
     "ENV_API_URL",
     "ENV_SANDBOX",
     "ENV_SECRET",
+    "ENV_TIMEOUT",
     "CcxtAdapter",
     "binance_rules",
     "check_order",

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tests.reliability.chaos.config import ChaosConfig
 from tests.reliability.chaos.driver import run_chaos
+from tests.reliability.chaos.scenario import VENUES
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +38,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--fault-scale", type=float, default=1.0, help="x every fault rate")
     parser.add_argument("--fuzz-examples", type=int, default=200, help="bad submit files")
     parser.add_argument("--settle-timeout", type=float, default=600.0)
+    parser.add_argument(
+        "--venue",
+        choices=VENUES,
+        default="paper",
+        help="paper: the native API; alpaca, binance: the real SDK adapter against the"
+        " paper venue's dialect of that venue",
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="keep DBs and logs here")
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser
@@ -64,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         fault_scale=args.fault_scale,
         fuzz_examples=args.fuzz_examples,
         settle_timeout=args.settle_timeout,
+        venue=args.venue,
         workdir=args.workdir,
     )
     command = "python -m tests.reliability.chaos " + shlex.join(

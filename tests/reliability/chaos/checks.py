@@ -27,15 +27,27 @@ and each batch's BatchResult is checked against them.
 * **settled although a newer run continued the batch**: a batch whose latest
   run (after a reset) completed normally also has a settlement run.
 * **transient faults not retried**: a request answered with a transient fault
-  (5xx, or slower than the adapter's timeout) was never followed by another
-  request for that order, although attempts were left.
+  (5xx, 429, Binance's -1021, or slower than the adapter's timeout) was never
+  followed by another request for that order, although attempts were left.
+
+On a real venue's dialect (``VenueView``) orders are grouped by *our* client
+order ids: the venue's own (Binance's derived ids) are mapped back first. A
+second order the venue holds for one leg's placement or revert is a
+duplicate (Binance keeps ids unique among open orders only, so a re-send after
+the first order closed would place it; the SQL check counts it too). Where the
+venue stores nothing for a refused placement (Binance), a leg is REJECTED at
+the venue when the proxy saw the venue answer its placement with a business
+rejection and the venue holds no order for it. Where the venue's API shows no
+refused order afterwards (Alpaca, Binance), a refused placement the workflow
+had already abandoned may also end CANCELLED with nothing filled (counted in
+the report): to the executor it is a placement that never landed.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -43,14 +55,52 @@ from pathlib import Path
 from execbatch.core.enums import BatchExecutionMode, BatchStatus, LegStatus, VenueOrderStatus
 from execbatch.dtos.execution import BatchResult, LegResult
 from execbatch.venue.port.orders import VenueOrder
-from tests.reliability.chaos.proxy import Exchange
+from tests.reliability.chaos.proxy import BUSINESS_REJECTIONS, Exchange
 from tests.reliability.chaos.report import ChaosReport
 from tests.reliability.chaos.scenario import PlannedBatch
 
 ZERO = Decimal(0)
-BUSINESS_REJECTIONS = frozenset({"INSUFFICIENT_FUNDS", "UNKNOWN_SYMBOL", "INVALID_ORDER"})
 ADAPTER_TIMEOUT_SECONDS = 5.0
-"""``PaperVenueAdapter``'s default timeout, which the worker uses."""
+"""``PaperVenueAdapter``'s default timeout, which the worker uses (the chaos run sets
+the SDK adapters' HTTP timeout to the same)."""
+TRANSIENT_ERRORS = frozenset({"EXPIRED_WINDOW", "RATE_LIMITED"})
+"""Refused before processing, to be sent again: Binance's -1021 (the request's
+recvWindow passed), rate limits."""
+
+
+def _same(client_order_id: str) -> str:
+    return client_order_id
+
+
+@dataclass(frozen=True)
+class VenueView:
+    """How to read one venue's records against our batches (the paper venue: as they are)."""
+
+    ours: Callable[[str], str] = _same
+    """The venue's client order id -> ours (Binance's derived ids mapped back)."""
+    stores_refusals: bool = True
+    """A refused placement is stored as a REJECTED order (paper, Alpaca's dialect)."""
+    refusals_visible: bool = True
+    """The venue's API shows a refused placement afterwards (the paper venue's native
+    API: the REJECTED order). Alpaca and Binance do not (a refused POST creates no
+    order), so a placement the workflow abandoned (a COORDINATED sibling failed while
+    it was on the wire) and the venue refused is, to the executor, one that never
+    landed: the leg ends CANCELLED with nothing placed."""
+    refused: frozenset[str] = frozenset()
+    """Our placement ids the venue answered with a business rejection (from the proxy)."""
+    ignore_prefix: str | None = None
+    """Venue orders that belong to the run's set-up (seed holdings), not to a batch."""
+
+    def rejected_at_venue(self, client_order_id: str, placement: VenueOrder | None) -> bool:
+        if placement is not None:
+            return placement.status is VenueOrderStatus.REJECTED
+        return not self.stores_refusals and client_order_id in self.refused
+
+
+def is_rejection(exchange: Exchange) -> bool:
+    """A business rejection answered (any dialect: 422 natively, 400/403 elsewhere)."""
+    return 400 <= exchange.status < 500 and exchange.error in BUSINESS_REJECTIONS
+
 
 DUPLICATES = "duplicates found"
 EXPOSED = "exposed legs not flagged"
@@ -108,25 +158,43 @@ def duplicate_ids_in_db(db_path: Path) -> list[str]:
 
 
 def _group_orders(
-    planned: Sequence[PlannedBatch], orders: Iterable[VenueOrder], report: ChaosReport
+    planned: Sequence[PlannedBatch],
+    orders: Iterable[VenueOrder],
+    report: ChaosReport,
+    view: VenueView,
 ) -> dict[str, dict[str, LegOrders]]:
     legs: dict[str, dict[str, LegOrders]] = {
         p.batch_id: {c.command_id: LegOrders() for c in p.document.commands} for p in planned
     }
     for order in orders:
-        parts = order.client_order_id.split(":")
+        if view.ignore_prefix is not None and order.client_order_id.startswith(view.ignore_prefix):
+            continue
+        cid = view.ours(order.client_order_id)
+        shown = (
+            cid if cid == order.client_order_id else f"{cid} (at the venue {order.client_order_id})"
+        )
+        parts = cid.split(":")
         batch = legs.get(parts[0])
         leg = batch.get(parts[1]) if batch is not None and len(parts) == 3 else None
         if leg is None:
-            report.add(DUPLICATES, f"{order.client_order_id}: not an order of any planned leg")
+            report.add(DUPLICATES, f"{shown}: not an order of any planned leg")
             continue
         action = parts[2]
+        earlier: VenueOrder | None = None
         if action == "place":
-            leg.placement = order
+            earlier, leg.placement = leg.placement, leg.placement or order
         elif action.startswith("revert-") and action[len("revert-") :].isdigit():
-            leg.reverts[int(action[len("revert-") :])] = order
+            number = int(action[len("revert-") :])
+            earlier = leg.reverts.get(number)
+            leg.reverts.setdefault(number, order)
         else:
-            report.add(DUPLICATES, f"{order.client_order_id}: unknown action {action!r}")
+            report.add(DUPLICATES, f"{shown}: unknown action {action!r}")
+        if earlier is not None:
+            report.add(
+                DUPLICATES,
+                f"{shown}: a second order at the venue ({earlier.venue_order_id} "
+                f"{earlier.status.value}, then {order.venue_order_id} {order.status.value})",
+            )
     return legs
 
 
@@ -152,7 +220,12 @@ def _check_reverts(
 
 
 def _check_leg_result(
-    plan: PlannedBatch, result: BatchResult, res: LegResult, leg: LegOrders, report: ChaosReport
+    plan: PlannedBatch,
+    result: BatchResult,
+    res: LegResult,
+    leg: LegOrders,
+    report: ChaosReport,
+    view: VenueView,
 ) -> None:
     where = f"{plan.batch_id}:{res.command_id}"
     placement = leg.placement
@@ -168,9 +241,19 @@ def _check_leg_result(
             f"{where}: result compensated {res.compensated_quantity}, "
             f"venue reverts filled {leg.reverted_fill}",
         )
-    venue_rejected = placement is not None and placement.status is VenueOrderStatus.REJECTED
-    if venue_rejected != (res.status is LegStatus.REJECTED):
+    venue_rejected = view.rejected_at_venue(f"{where}:place", placement)
+    unseen = (
+        venue_rejected
+        and not view.refusals_visible
+        and res.status is LegStatus.CANCELLED
+        and res.filled_quantity == 0
+    )
+    if unseen:
+        report.refusals_unseen += 1
+    elif venue_rejected != (res.status is LegStatus.REJECTED):
         venue_status = placement.status.value if placement is not None else "no order"
+        if venue_rejected and placement is None:
+            venue_status = "refused the placement, stored nothing"
         report.add(INCONSISTENT, f"{where}: result {res.status.value}, venue {venue_status}")
     if res.status is LegStatus.FILLED and (
         placement is None or placement.status is not VenueOrderStatus.FILLED
@@ -187,7 +270,11 @@ def _check_leg_result(
 
 
 def _check_batch(
-    plan: PlannedBatch, result: BatchResult, legs: Mapping[str, LegOrders], report: ChaosReport
+    plan: PlannedBatch,
+    result: BatchResult,
+    legs: Mapping[str, LegOrders],
+    report: ChaosReport,
+    view: VenueView,
 ) -> None:
     if not result.status.is_final:
         report.add(LOST, f"{plan.batch_id}: result status {result.status.value} is not final")
@@ -199,7 +286,7 @@ def _check_batch(
         if res is None:
             report.add(INCONSISTENT, f"{plan.batch_id}:{command.command_id}: missing from result")
             continue
-        _check_leg_result(plan, result, res, leg, report)
+        _check_leg_result(plan, result, res, leg, report, view)
     if result.status is BatchStatus.NEEDS_ATTENTION:
         for res in result.exposed_legs:
             if res.command_id not in (result.reason or ""):
@@ -259,6 +346,7 @@ def _transient(exchange: Exchange) -> bool:
     return (
         exchange.status >= 500
         or exchange.status in (408, 429)
+        or exchange.error in TRANSIENT_ERRORS
         or (exchange.finished - exchange.started >= ADAPTER_TIMEOUT_SECONDS)
     )
 
@@ -298,9 +386,7 @@ def check_requests(
             (
                 e
                 for e in places
-                if e.status == 422
-                and e.error in BUSINESS_REJECTIONS
-                and e.finished - e.started < ADAPTER_TIMEOUT_SECONDS
+                if is_rejection(e) and e.finished - e.started < ADAPTER_TIMEOUT_SECONDS
             ),
             None,
         )
@@ -321,7 +407,7 @@ def check_requests(
                     break
         attempts = placement_attempts if cid.endswith(":place") else compensation_attempts
         settled_at = min(
-            (e.finished for e in seen if e.endpoint == "cancel" and e.status == 200),
+            (e.finished for e in seen if e.endpoint == "cancel" and 200 <= e.status < 300),
             default=None,
         )
         for position, exchange in enumerate(seen):
@@ -351,11 +437,13 @@ def check_batches(
     outcomes: Mapping[str, BatchResult | str],
     orders: Iterable[VenueOrder],
     report: ChaosReport,
+    view: VenueView | None = None,
 ) -> None:
     """Every invariant that needs the venue's orders and the batches' results."""
+    view = view or VenueView()
     for invariant in INVARIANTS:
         report.add(invariant)
-    legs = _group_orders(planned, orders, report)
+    legs = _group_orders(planned, orders, report, view)
     for plan in planned:
         outcome = outcomes.get(plan.batch_id, "never submitted")
         if isinstance(outcome, str):
@@ -364,4 +452,4 @@ def check_batches(
             _check_lost_batch(plan, legs[plan.batch_id], report)
             continue
         report.batches_by_status[outcome.status.value] += 1
-        _check_batch(plan, outcome, legs[plan.batch_id], report)
+        _check_batch(plan, outcome, legs[plan.batch_id], report, view)

@@ -35,6 +35,9 @@ class ChaosConfig:
     """Bad documents thrown at ``execbatch submit`` before the batches (0: skip)."""
     settle_timeout: float = 600.0
     """How long to wait, after the last submission, for every batch to end."""
+    venue: str = "paper"
+    """Which venue the workers trade: ``paper`` (the native API), ``alpaca`` or ``binance``
+    (the real SDK adapters against the paper venue's dialect; ``chaos.venues``)."""
     workdir: Path | None = None
     """Where databases and logs go; a temporary directory (removed) when None."""
     keep_workdir: bool = False

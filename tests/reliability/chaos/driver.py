@@ -12,6 +12,10 @@ reference prices so near-market limit orders fill at unpredictable moments.
 When every batch has ended (or ``settle_timeout`` ran out) the evidence is
 collected (venue orders, venue counters, the proxy's request log) and
 ``checks`` turns it into a ChaosReport.
+
+With ``venue`` alpaca or binance the workers trade through the real SDK
+adapters against the venue's dialect (``chaos.venues``), and the proxy reads
+that dialect's requests.
 """
 
 from __future__ import annotations
@@ -39,7 +43,9 @@ from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.service import RPCError
 
+from execbatch.activities.order_activities import MAX_REVERT_ORDERS
 from execbatch.client.batch_client import BatchClient, BatchRecoveryPending
+from execbatch.core.order_ids import placement_order_id, revert_order_id
 from execbatch.core.workflow_ids import recovery_workflow_id
 from execbatch.dtos.execution import BatchResult, ExecutionSettings
 from execbatch.venue.adapters.paper import PaperVenueAdmin
@@ -52,11 +58,12 @@ from tests.reliability.chaos.processes import DevServer, WorkerProcess
 from tests.reliability.chaos.proxy import Exchange, RecordingProxy
 from tests.reliability.chaos.report import ChaosReport
 from tests.reliability.chaos.scenario import (
-    START_PRICES,
     PlannedBatch,
     global_fault_rules,
     plan_batches,
+    start_prices,
 )
+from tests.reliability.chaos.venues import SEED_PREFIX, chaos_venue, id_mapper
 
 RECOVERY_WAIT = timedelta(minutes=3)
 """How long a batch closed without a result may wait for its settlement run (workers
@@ -75,6 +82,8 @@ class _Stack:
         self.workdir = workdir
         self.rng = rng
         self.task_queue = f"chaos-{uuid.uuid4().hex[:8]}"
+        self.chaos_venue = chaos_venue(config.venue)
+        self.prices = start_prices(config.venue)
         self.venue = VenueProcess(
             workdir / "venue.db",
             extra_args=[
@@ -85,8 +94,9 @@ class _Stack:
                 "--log-level",
                 "WARNING",
             ],
+            env=self.chaos_venue.venue_env(),
         )
-        self.proxy = RecordingProxy(self.venue.base_url)
+        self.proxy = RecordingProxy(self.venue.base_url, self.chaos_venue.dialect())
         self.server = DevServer(workdir)
         self.workers: list[WorkerProcess] = []
         self.admin: PaperVenueAdmin | None = None
@@ -100,7 +110,9 @@ class _Stack:
         await self.venue.astart()
         await self.proxy.start()
         self.admin = PaperVenueAdmin(self.venue.base_url)
+        await self.chaos_venue.prepare(self.admin, self.venue.base_url, VENUE_CASH)
         await self.server.start()
+        native = self.chaos_venue.name == "paper"
         for index in range(self.config.workers):
             worker = WorkerProcess(
                 index=index,
@@ -108,6 +120,7 @@ class _Stack:
                 task_queue=self.task_queue,
                 venue_url=self.proxy.base_url,
                 workdir=self.workdir,
+                venue_env=None if native else self.chaos_venue.worker_env(self.proxy.base_url),
             )
             worker.start()
             self.workers.append(worker)
@@ -116,6 +129,7 @@ class _Stack:
         assert self.admin is not None
         for rule in self.rules:
             await self.admin.add_fault(**rule)
+        await self.chaos_venue.install_controls(self.admin)
 
     # ------------------------------------------------------------- events
 
@@ -196,9 +210,9 @@ class _Stack:
     async def wiggle_prices(self, stop: asyncio.Event) -> None:
         assert self.admin is not None
         while not stop.is_set():
-            symbol = self.rng.choice(list(START_PRICES))
+            symbol = self.rng.choice(list(self.prices))
             factor = Decimal(str(round(self.rng.uniform(0.985, 1.015), 4)))
-            price = (START_PRICES[symbol] * factor).quantize(Decimal("0.01"))
+            price = (self.prices[symbol] * factor).quantize(Decimal("0.01"))
             # While the venue restarts this fails; the next wiggle will do.
             with contextlib.suppress(VenueUnavailable):
                 await self.admin.set_prices({symbol: price})
@@ -263,7 +277,7 @@ async def _batches_with_lost_workflow_tasks(
     rejected = {
         e.client_order_id.split(":", 1)[0]
         for e in exchanges
-        if e.client_order_id is not None and e.status == 422
+        if e.client_order_id is not None and (e.status == 422 or checks.is_rejection(e))
     }
     lost_task_events = {
         EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
@@ -473,16 +487,18 @@ async def run_chaos(config: ChaosConfig, command: str = "") -> ChaosReport:
     workdir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(config.seed)
     run_id = f"chaos{config.seed}-{uuid.uuid4().hex[:6]}"
-    planned = plan_batches(config.batches, config.seed, run_id, config.mix)
+    planned = plan_batches(config.batches, config.seed, run_id, config.mix, config.venue)
     stack = _Stack(config, workdir, rng)
     report = stack.report
     report.command = command
+    report.venue = config.venue
     report.batches_planned = len(planned)
     stop = asyncio.Event()
     background: list[asyncio.Task[None]] = []
     try:
         await stack.start()
-        stack.rules = [rule for plan in planned for rule in plan.reject_rules()]
+        venue = stack.chaos_venue
+        stack.rules = [rule for plan in planned for rule in plan.reject_rules(venue.venue_id)]
         stack.rules += global_fault_rules(config.fault_rates, config.seed)
         await stack.install_rules()
         client = await stack.server.connect()
@@ -507,11 +523,33 @@ async def run_chaos(config: ChaosConfig, command: str = "") -> ChaosReport:
             report.worker_unexpected_exits += len(worker.unexpected_exits)
         assert stack.admin is not None
         await _collect_stats(stack)
-        orders = await stack.admin.orders()
+        orders = [
+            o for o in await stack.admin.orders() if not o.client_order_id.startswith(SEED_PREFIX)
+        ]
         report.venue_orders = len(orders)
         report.batches_run = sum(1 for o in outcomes.values() if not isinstance(o, str))
         settings = ExecutionSettings()
-        checks.check_batches(planned, outcomes, orders, report)
+        ours = id_mapper(venue, _client_order_ids(planned))
+        exchanges = [
+            e
+            if e.client_order_id is None
+            else dataclasses.replace(e, client_order_id=ours(e.client_order_id))
+            for e in stack.proxy.exchanges
+        ]
+        view = checks.VenueView(
+            ours=ours,
+            stores_refusals=venue.stores_refusals,
+            refusals_visible=venue.refusals_visible,
+            refused=frozenset(
+                e.client_order_id
+                for e in exchanges
+                if e.client_order_id is not None
+                and e.endpoint == "place"
+                and checks.is_rejection(e)
+            ),
+            ignore_prefix=SEED_PREFIX,
+        )
+        checks.check_batches(planned, outcomes, orders, report, view)
         for detail in checks.duplicate_ids_in_db(stack.venue.db_path):
             report.add(checks.DUPLICATES, detail)
         if report.place_outcomes.get("conflict"):
@@ -519,13 +557,13 @@ async def run_chaos(config: ChaosConfig, command: str = "") -> ChaosReport:
                 checks.DUPLICATES, f"venue answered {report.place_outcomes['conflict']} x 409"
             )
         checks.check_requests(
-            stack.proxy.exchanges,
+            exchanges,
             stack.disruptions,
             settings.placement_attempts,
             settings.compensation_attempts,
             report,
             lost=frozenset(bid for bid, outcome in outcomes.items() if isinstance(outcome, str)),
-            reexecuted=await _batches_with_lost_workflow_tasks(client, stack.proxy.exchanges),
+            reexecuted=await _batches_with_lost_workflow_tasks(client, exchanges),
         )
         _save_evidence(workdir, stack.proxy, outcomes)
     finally:
@@ -539,6 +577,22 @@ async def run_chaos(config: ChaosConfig, command: str = "") -> ChaosReport:
         else:
             log.info("logs and databases kept in %s", workdir)
     return report
+
+
+def _client_order_ids(planned: Sequence[PlannedBatch]) -> list[str]:
+    """Every client order id the run's batches can use: placements and their reverts."""
+    return [
+        order_id
+        for plan in planned
+        for command in plan.document.commands
+        for order_id in (
+            placement_order_id(plan.batch_id, command.command_id),
+            *(
+                revert_order_id(plan.batch_id, command.command_id, k)
+                for k in range(1, MAX_REVERT_ORDERS + 1)
+            ),
+        )
+    ]
 
 
 def _save_evidence(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,24 +109,31 @@ class DevServer:
 
 @dataclass
 class WorkerProcess:
-    """``python worker.py`` against the dev server, the task queue and the venue URL."""
+    """``python worker.py`` against the dev server, the task queue and the venue URL
+    (``venue_env``: the environment of another venue's adapter, which replaces it)."""
 
     index: int
     temporal_address: str
     task_queue: str
     venue_url: str
     workdir: Path
+    venue_env: Mapping[str, str] | None = None
     spawns: int = 0
     unexpected_exits: list[int] = field(default_factory=list)
     _child: ManagedProcess | None = None
 
     def _env(self) -> dict[str, str]:
+        venue = (
+            dict(self.venue_env)
+            if self.venue_env is not None
+            else {"EXECBATCH_VENUE_URL": self.venue_url}
+        )
         return python_child_env(
             {
                 "TEMPORAL_ADDRESS": self.temporal_address,
                 "TEMPORAL_NAMESPACE": "default",
                 "EXECBATCH_TASK_QUEUE": self.task_queue,
-                "EXECBATCH_VENUE_URL": self.venue_url,
+                **venue,
             }
         )
 

@@ -7,9 +7,21 @@ request the workers sent, in order, with the answer each got. This proxy
 records exactly that (time, method, path, client order id, HTTP status,
 error code, how long the venue took) and forwards the bytes unchanged.
 
-It speaks just enough HTTP/1.1 for httpx's requests (``Content-Length``
-framed, keep-alive). While the venue is down (restarted mid-run) it answers
-502, which the adapter treats like any 5xx: transient, retry.
+It speaks just enough HTTP/1.1 for httpx's, requests' (alpaca-py) and
+aiohttp's (ccxt) requests (``Content-Length`` framed, keep-alive). While the
+venue is down (restarted mid-run) it answers 502, which every adapter treats
+like any 5xx: transient, retry.
+
+A ``Dialect`` tells which requests are order requests and reads their client
+order id and error code: the paper venue's native API (``/orders``), Alpaca's
+(``/v2/orders``: the id is in the body, the query, or, for ``/v2/orders/{id}``,
+learnt from an earlier answer naming that order) and Binance spot's
+(``/api/v3/order``: ``newClientOrderId`` / ``origClientOrderId``). Error codes
+are named as the worker's adapter reads them (``INSUFFICIENT_FUNDS``,
+``UNKNOWN_SYMBOL``, ``INVALID_ORDER`` for business rejections; ``DUPLICATE_ID``,
+``NOT_FOUND``, ``UNAVAILABLE``, ``EXPIRED_WINDOW``, ``RATE_LIMITED``...). Client
+order ids are recorded as sent, i.e. in the venue's form (Binance's derived ids);
+the checks map them back to ours.
 """
 
 from __future__ import annotations
@@ -19,6 +31,8 @@ import contextlib
 import json
 import time
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 
@@ -38,12 +52,178 @@ class Exchange:
     status: int
     error: str | None
     """The ``error`` code of a non-2xx body (``INSUFFICIENT_FUNDS``, ``UNAVAILABLE``...)."""
+    kind: str | None = None
+    """``place``, ``get``, ``cancel``, ``list`` or ``other`` as a dialect classified the
+    request; None for the native API, whose paths say it (``endpoint``)."""
 
     @property
     def endpoint(self) -> str:
+        if self.kind is not None:
+            return self.kind
         if self.path.split("?", 1)[0] == "/orders":
             return "place" if self.method == "POST" else "list"
         return "cancel" if self.path.split("?", 1)[0].endswith("/cancel") else "get"
+
+
+BUSINESS_REJECTIONS = frozenset({"INSUFFICIENT_FUNDS", "UNKNOWN_SYMBOL", "INVALID_ORDER"})
+
+
+class Dialect:
+    """The paper venue's native API: ``POST /orders``, ``GET /orders/{id}``, ``.../cancel``."""
+
+    name = "paper"
+
+    def kind(self, method: str, path: str) -> str | None:
+        return None
+
+    def client_order_id(self, method: str, path: str, body: bytes) -> str | None:
+        return _client_order_id(method, path, body)
+
+    def error(self, method: str, path: str, status: int, body: bytes) -> str | None:
+        return _error_code(status, body)
+
+    def learn(self, method: str, path: str, status: int, body: bytes) -> None:
+        """Remember what an answer tells about orders (Alpaca: order id -> client id)."""
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+class AlpacaDialect(Dialect):
+    """Alpaca's ``/v2``: ``POST /v2/orders``, ``GET /v2/orders:by_client_order_id``,
+    ``GET``/``DELETE /v2/orders/{order_id}`` (Alpaca's own id, mapped back to the client
+    order id its order carried in an earlier answer)."""
+
+    name = "alpaca"
+
+    def __init__(self) -> None:
+        self._client_ids: dict[str, str] = {}
+
+    def kind(self, method: str, path: str) -> str | None:
+        bare = path.split("?", 1)[0]
+        if bare == "/v2/orders":
+            return "place" if method == "POST" else "list"
+        if bare == "/v2/orders:by_client_order_id":
+            return "get"
+        if bare.startswith("/v2/orders/"):
+            return "cancel" if method == "DELETE" else "get"
+        return "other"
+
+    def client_order_id(self, method: str, path: str, body: bytes) -> str | None:
+        bare, _, query = path.partition("?")
+        if method == "POST" and bare == "/v2/orders":
+            value = _json(body)
+            found = value.get("client_order_id") if isinstance(value, dict) else None
+            return found if isinstance(found, str) else None
+        if bare == "/v2/orders:by_client_order_id":
+            return dict(parse_qsl(query)).get("client_order_id")
+        if bare.startswith("/v2/orders/"):
+            return self._client_ids.get(bare[len("/v2/orders/") :])
+        return None
+
+    def error(self, method: str, path: str, status: int, body: bytes) -> str | None:
+        if status < 400:
+            return None
+        parsed = _json(body)
+        if not isinstance(parsed, dict):
+            return f"HTTP_{status}"
+        if isinstance(parsed.get("error"), str):
+            return str(parsed["error"])  # the proxy's own 502
+        message = str(parsed.get("message", ""))
+        code = parsed.get("code")
+        if status == 429:
+            return "RATE_LIMITED"
+        if status >= 500:
+            return "UNAVAILABLE"
+        if status == 404:
+            return "NOT_FOUND"
+        if status == 401:
+            return "UNAUTHORIZED"
+        if self.kind(method, path) == "place" and status in (403, 422):
+            if "client_order_id must be unique" in message.lower():
+                return "DUPLICATE_ID"
+            # What the worker's adapter makes of it.
+            from execbatch.venue.adapters.alpaca import classify_refusal
+
+            rejection = classify_refusal(status, code if isinstance(code, int) else None, message)
+            return rejection.error if rejection is not None else "UNAUTHORIZED"
+        return f"HTTP_{status}"
+
+    def learn(self, method: str, path: str, status: int, body: bytes) -> None:
+        if not 200 <= status < 300 or not path.startswith("/v2/orders"):
+            return
+        parsed = _json(body)
+        for item in parsed if isinstance(parsed, list) else [parsed]:
+            if isinstance(item, dict):
+                order_id, client_id = item.get("id"), item.get("client_order_id")
+                if isinstance(order_id, str) and isinstance(client_id, str):
+                    self._client_ids[order_id] = client_id
+
+
+class BinanceDialect(Dialect):
+    """Binance spot's ``/api/v3/order`` (POST place, GET query, DELETE cancel), the client
+    order id in ``newClientOrderId`` (placement) or ``origClientOrderId``; signed
+    parameters in the query string or the form body."""
+
+    name = "binance"
+
+    def kind(self, method: str, path: str) -> str | None:
+        bare = path.split("?", 1)[0]
+        if bare == "/api/v3/order":
+            return {"POST": "place", "GET": "get", "DELETE": "cancel"}.get(method, "other")
+        if bare == "/api/v3/openOrders":
+            return "list"
+        return "other"
+
+    def client_order_id(self, method: str, path: str, body: bytes) -> str | None:
+        bare, _, query = path.partition("?")
+        if bare != "/api/v3/order":
+            return None
+        params = dict(parse_qsl(body.decode("utf-8", errors="replace")))
+        params.update(parse_qsl(query))  # the query string wins, as at Binance
+        name = "newClientOrderId" if method == "POST" else "origClientOrderId"
+        return params.get(name)
+
+    def error(self, method: str, path: str, status: int, body: bytes) -> str | None:
+        if status < 400:
+            return None
+        parsed = _json(body)
+        if not isinstance(parsed, dict):
+            return f"HTTP_{status}"
+        if isinstance(parsed.get("error"), str):
+            return str(parsed["error"])  # the proxy's own 502
+        code = parsed.get("code")
+        message = str(parsed.get("msg", ""))
+        if code in (-1000, -1001, -1006, -1007, -1008) or status >= 500:
+            return "UNAVAILABLE"
+        if code == -1003 or status in (418, 429):
+            return "RATE_LIMITED"
+        if code == -1021:
+            return "EXPIRED_WINDOW"
+        if code in (-2011, -2013):
+            return "NOT_FOUND"
+        if code in (-2014, -2015, -1022):
+            return "UNAUTHORIZED"
+        if code == -2010 and "Duplicate order sent" in message:
+            return "DUPLICATE_ID"
+        if code == -2010 and "insufficient balance" in message:
+            return "INSUFFICIENT_FUNDS"
+        if code == -1121:
+            return "UNKNOWN_SYMBOL"
+        if code in (-2010, -1013):
+            return "INVALID_ORDER"
+        return f"BINANCE_{code}"
+
+
+DIALECTS: dict[str, type[Dialect]] = {
+    "paper": Dialect,
+    "alpaca": AlpacaDialect,
+    "binance": BinanceDialect,
+}
 
 
 def _client_order_id(method: str, path: str, body: bytes) -> str | None:
@@ -74,8 +254,9 @@ def _error_code(status: int, body: bytes) -> str | None:
 class RecordingProxy:
     """Forward ``127.0.0.1:<port>`` to ``upstream``, recording every exchange."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, dialect: Dialect | None = None) -> None:
         self.upstream = upstream.rstrip("/")
+        self.dialect = dialect or Dialect()
         self.exchanges: list[Exchange] = []
         self._server: asyncio.Server | None = None
         self._client = httpx.AsyncClient(
@@ -133,15 +314,19 @@ class RecordingProxy:
         body = await reader.readexactly(int(headers.get("content-length", "0")))
         started = time.monotonic()
         status, reply_headers, content = await self._forward(method, path, headers, body)
+        dialect = self.dialect
+        client_order_id = dialect.client_order_id(method, path, body)
+        dialect.learn(method, path, status, content)
         self.exchanges.append(
             Exchange(
                 started=started,
                 finished=time.monotonic(),
                 method=method,
                 path=path,
-                client_order_id=_client_order_id(method, path, body),
+                client_order_id=client_order_id,
                 status=status,
-                error=_error_code(status, content),
+                error=dialect.error(method, path, status, content),
+                kind=dialect.kind(method, path),
             )
         )
         keep_alive = headers.get("connection", "").lower() != "close"

@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+VENUE_ROWS = {
+    "alpaca": "alpaca: AlpacaAdapter (alpaca-py) -> paper venue /v2",
+    "binance": "binance: CcxtAdapter (ccxt) -> paper venue /api/v3",
+}
+
 
 @dataclass
 class ChaosReport:
@@ -30,11 +35,16 @@ class ChaosReport:
     inputs_tried: int = 0
     inputs_wrongly_accepted: int = 0
     rejections_seen: int = 0
+    refusals_unseen: int = 0
+    """Placements the venue refused while the workflow had abandoned them, on a venue
+    whose API shows no refused order afterwards: legs CANCELLED, nothing placed."""
     rejections_reexecuted: int = 0
     transient_answers: int = 0
     transient_retried: int = 0
     seconds: float = 0.0
     command: str = ""
+    venue: str = "paper"
+    """``paper`` (the native API) or the real venue whose dialect the workers traded."""
     violations: dict[str, list[str]] = field(default_factory=dict)
     """Invariant name -> one line per offending batch/order (empty lists are fine)."""
 
@@ -58,6 +68,12 @@ class ChaosReport:
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(self.place_outcomes.items()) if v)
         rows = [
             ("batches run", f"{self.batches_run} of {self.batches_planned} ({modes})"),
+        ]
+        if self.venue != "paper":
+            rows.append(
+                ("venue (workers' adapter, dialect)", VENUE_ROWS.get(self.venue, self.venue))
+            )
+        rows += [
             ("final statuses", statuses or "-"),
             (
                 "settled after their run closed without a result",
@@ -74,6 +90,15 @@ class ChaosReport:
             ("venue place outcomes", outcomes or "-"),
             ("venue orders", str(self.venue_orders)),
             ("business rejections answered", str(self.rejections_seen)),
+        ]
+        if self.venue != "paper":
+            rows.append(
+                (
+                    "refusals answered to an abandoned placement (leg CANCELLED, nothing placed)",
+                    str(self.refusals_unseen),
+                )
+            )
+        rows += [
             (
                 "rejections re-sent after a lost workflow task (same id, nothing placed)",
                 str(self.rejections_reexecuted),

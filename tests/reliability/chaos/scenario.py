@@ -6,13 +6,26 @@ id), some are resting limit orders far from the market under a short batch
 timeout (they end by the batch's own deadline), some are marketable limits or
 IOC. The global fault rules inject transient faults at high rates on every
 endpoint; rejections are business answers and must never be retried.
+
+The venue (``plan_batches(venue=...)``) shapes the legs as that venue needs
+them; ``paper`` is the original mix, draw for draw:
+
+* ``alpaca``: the same batches, except that a leg with a fractional quantity is
+  a DAY order (Alpaca takes fractional equity orders as DAY orders only) and an
+  IOC leg's quantity is whole (an IOC order cannot be fractional there).
+* ``binance``: crypto legs on BTC/USDT and ETH/USDT, quantities on the LOT_SIZE
+  step and above the minimum notional, chosen as multiples of a unit that
+  stays on the step when halved four times (a ``partial_fill`` fault fills half
+  of an order, and a revert of half a fill must be a valid order too), limit
+  prices on the tick, GTC or IOC.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from execbatch.core.enums import BatchExecutionMode, OrderSide, OrderType, TimeInForce
@@ -26,7 +39,22 @@ from execbatch.venue.paper.service.config import DEFAULT_PRICES
 SYMBOLS = ("AAPL", "MSFT", "GOOGL", "AMZN", "NVDA", "SPY", "QQQ", "TSLA")
 START_PRICES = {symbol: DEFAULT_PRICES[symbol] for symbol in SYMBOLS}
 """The venue's own opening prices, which the price wiggler moves around."""
+CRYPTO_START_PRICES = {"BTC/USDT": Decimal("60000.00"), "ETH/USDT": Decimal("3000.00")}
+"""Binance runs: the dialect's default instruments, priced by the run (they trade once priced)."""
+CRYPTO_LOTS = {
+    # unit (a multiple of the LOT_SIZE step x 16), fewest and most units per leg
+    "BTC/USDT": (Decimal("0.0008"), 4, 60),  # step 0.00001: 0.0032..0.048 BTC
+    "ETH/USDT": (Decimal("0.016"), 2, 40),  # step 0.0001: 0.032..0.64 ETH
+}
+"""Halved four times the smallest legs stay on the step and above the 5 USDT minimum
+notional (0.0002 BTC = 12 USDT, 0.002 ETH = 6 USDT at the start prices)."""
 REJECT_ERRORS = ("INSUFFICIENT_FUNDS", "UNKNOWN_SYMBOL", "INVALID_ORDER")
+VENUES = ("paper", "alpaca", "binance")
+
+
+def start_prices(venue: str = "paper") -> dict[str, Decimal]:
+    """The reference prices a run of ``venue`` starts from (and wiggles around)."""
+    return dict(CRYPTO_START_PRICES if venue == "binance" else START_PRICES)
 
 
 @dataclass(frozen=True)
@@ -48,13 +76,18 @@ class PlannedBatch:
         policy = self.document.directive.execution_policy
         return policy.mode if policy is not None else BatchExecutionMode.INDEPENDENT
 
-    def reject_rules(self) -> list[dict[str, Any]]:
-        """The venue fault rules that reject this batch's designated legs."""
+    def reject_rules(self, venue_id: Callable[[str], str] | None = None) -> list[dict[str, Any]]:
+        """The venue fault rules that reject this batch's designated legs.
+
+        ``venue_id`` maps our client order id to the one the venue stores (Binance's
+        derived form); the rules match what the venue sees.
+        """
         rng = random.Random(f"{self.batch_id}-reject")
+        as_sent = venue_id or (lambda cid: cid)
         return [
             {
                 "kind": "reject",
-                "client_order_id_prefix": placement_order_id(self.batch_id, command_id),
+                "client_order_id_prefix": as_sent(placement_order_id(self.batch_id, command_id)),
                 "error": rng.choice(REJECT_ERRORS),
                 "message": f"chaos: leg {command_id} rejected on purpose",
             }
@@ -79,16 +112,24 @@ def _quantity(rng: random.Random) -> Decimal:
     return Decimal(rng.randint(1, 100))
 
 
-def _command(rng: random.Random, index: int, mix: ScenarioMix, resting: bool) -> ExecutionCommand:
-    symbol = rng.choice(SYMBOLS)
+def _lot_quantity(rng: random.Random, symbol: str) -> Decimal:
+    unit, fewest, most = CRYPTO_LOTS[symbol]
+    return unit * rng.randint(fewest, most)
+
+
+def _command(
+    rng: random.Random, index: int, mix: ScenarioMix, resting: bool, venue: str = "paper"
+) -> ExecutionCommand:
+    crypto = venue == "binance"
+    symbol = rng.choice(tuple(CRYPTO_START_PRICES) if crypto else SYMBOLS)
     side = rng.choice((OrderSide.BUY, OrderSide.SELL))
-    price = START_PRICES[symbol]
+    price = CRYPTO_START_PRICES[symbol] if crypto else START_PRICES[symbol]
     fields: dict[str, Any] = {
         "command_id": f"c{index + 1}",
         "plan_id": f"p{index + 1}",
         "symbol": symbol,
         "side": side,
-        "quantity": _quantity(rng),
+        "quantity": _lot_quantity(rng, symbol) if crypto else _quantity(rng),
         "order_type": OrderType.MARKET,
     }
     if resting:
@@ -106,13 +147,30 @@ def _command(rng: random.Random, index: int, mix: ScenarioMix, resting: bool) ->
         )
         if rng.random() < mix.ioc_share / max(mix.limit_share, 1e-9):
             fields["time_in_force"] = TimeInForce.IOC
+    if venue == "alpaca":
+        _as_alpaca_needs(fields)
     return ExecutionCommand(**fields)
 
 
+def _as_alpaca_needs(fields: dict[str, Any]) -> None:
+    """Fractional equity orders are DAY orders at Alpaca: a fractional leg becomes DAY,
+    an IOC leg whole (no random draw, so the batches stay the paper run's otherwise)."""
+    quantity: Decimal = fields["quantity"]
+    if quantity == quantity.to_integral_value():
+        return
+    if fields.get("time_in_force") is TimeInForce.IOC:
+        fields["quantity"] = quantity.to_integral_value(rounding=ROUND_CEILING)
+    else:
+        fields["time_in_force"] = TimeInForce.DAY
+
+
 def plan_batches(
-    count: int, seed: int, run_id: str, mix: ScenarioMix | None = None
+    count: int, seed: int, run_id: str, mix: ScenarioMix | None = None, venue: str = "paper"
 ) -> list[PlannedBatch]:
-    """``count`` batches, reproducible from ``seed``; directive ids carry ``run_id``."""
+    """``count`` batches, reproducible from ``seed``; directive ids carry ``run_id``;
+    legs shaped for ``venue`` (module docstring)."""
+    if venue not in VENUES:
+        raise ValueError(f"venue {venue!r}: one of {', '.join(VENUES)}")
     mix = mix or ScenarioMix()
     rng = random.Random(seed)
     modes = list(BatchExecutionMode)
@@ -122,7 +180,7 @@ def plan_batches(
         legs = rng.choice((2, 2, 3))
         resting = rng.random() < mix.resting_share
         resting_leg = rng.randrange(legs) if resting else -1
-        commands = tuple(_command(rng, i, mix, i == resting_leg) for i in range(legs))
+        commands = tuple(_command(rng, i, mix, i == resting_leg, venue) for i in range(legs))
         rejected: tuple[str, ...] = ()
         if rng.random() < mix.reject_share:
             rejected = (commands[rng.randrange(legs)].command_id,)

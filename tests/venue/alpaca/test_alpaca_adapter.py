@@ -186,7 +186,9 @@ async def test_invalid_quantities_are_rejected(
     alpaca: AlpacaAdapter, dialect: httpx.AsyncClient, account: str
 ) -> None:
     cases = {
-        "fractional orders must be DAY orders": order(account, "AAPL", quantity="0.5"),
+        "fractional orders must be DAY orders": order(
+            account, "AAPL", quantity="0.5", order_type=LIMIT, limit_price="189"
+        ),
         "at most 9 decimal places": order(account, "AAPL", quantity="0.0000000001", tif=DAY),
         "fractional orders cannot be sold short": order(account, "AAPL", SELL, "0.5", tif=DAY),
     }
@@ -200,6 +202,27 @@ async def test_invalid_quantities_are_rejected(
         assert (refused.value.error, expected in refused.value.message) == ("INVALID_ORDER", True)
     # Whole shares of a non-fractionable asset are fine.
     assert (await alpaca.place_order(order(account, "NVDA", quantity="2"))).filled_quantity == 2
+
+
+async def test_a_fractional_market_order_goes_as_a_day_order(
+    alpaca: AlpacaAdapter, admin: PaperVenueAdmin, account: str
+) -> None:
+    # What a revert of a partial fill sends: MARKET, GTC (the default), fractional.
+    # Alpaca takes fractional equity orders as DAY orders only; for a market order the
+    # two are the same, so it is sent as DAY instead of being refused.
+    await alpaca.place_order(order(account, "AAPL", quantity="3"))
+    revert = order(account, "AAPL", SELL, "1.5")
+    placed = await alpaca.place_order(revert)
+    assert (placed.status, placed.filled_quantity) == (VenueOrderStatus.FILLED, Decimal("1.5"))
+    assert placed.time_in_force is DAY
+    # A re-send (its first answer lost) is the same order, not a conflict.
+    assert await alpaca.place_order(revert) == placed
+    await only_order_of(admin, account, revert.client_order_id)
+    # Whole quantities and crypto keep their time in force.
+    whole = await alpaca.place_order(order(account, "AAPL", quantity="2"))
+    assert whole.time_in_force is TimeInForce.GTC
+    crypto = await alpaca.place_order(order(account, "BTC/USD", quantity="0.01"))
+    assert crypto.time_in_force is TimeInForce.GTC
 
 
 async def test_refused_before_sending(

@@ -117,6 +117,15 @@ async def test_configuration_from_the_environment_never_shows_the_keys() -> None
     with pytest.raises(KeyConfigError, match="EXECBATCH_CCXT_SECRET") as missing:
         CcxtAdapter.from_env(environ={"EXECBATCH_CCXT_API_KEY": "key-must-not-leak"})
     assert "must-not-leak" not in str(missing.value)
+    keys = {"EXECBATCH_CCXT_API_KEY": "k", "EXECBATCH_CCXT_SECRET": "s"}
+    timed = CcxtAdapter.from_env(environ={**keys, "EXECBATCH_CCXT_TIMEOUT": "2.5"})
+    try:
+        assert timed._exchange.timeout == 2500  # ccxt counts milliseconds
+    finally:
+        await timed.aclose()
+    for bad in ("soon", "0"):
+        with pytest.raises(KeyConfigError, match="EXECBATCH_CCXT_TIMEOUT"):
+            CcxtAdapter.from_env(environ={**keys, "EXECBATCH_CCXT_TIMEOUT": bad})
 
 
 def test_client_order_ids_are_sent_as_is_or_derived_deterministically() -> None:
