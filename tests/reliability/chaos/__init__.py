@@ -1,7 +1,8 @@
 """Chaos suite: worker kills, server and venue restarts, venue faults, fuzzed input.
 
-``python -m tests.reliability.chaos --batches 500 --kills 50`` runs the long version;
-``tests/reliability`` runs a short one in CI. See docs/RELIABILITY.md.
+``python -m tests.reliability.chaos --batches 500 --kills 50`` runs the long version
+(``--venue alpaca|binance``: through the real SDK adapters against the paper venue's
+dialect of that venue); ``tests/reliability`` runs short ones in CI. See docs/RELIABILITY.md.
 """
 
 from tests.reliability.chaos.config import ChaosConfig

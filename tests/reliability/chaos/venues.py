@@ -10,7 +10,7 @@ venue's dialect (``/v2`` or ``/api/v3``) behind the recording proxy:
 * **alpaca**: the key id names the paper account the workers trade
   (``ALPACA_ACCOUNT``, created and funded by the run); our name for it in the
   batches stays ``default`` (``EXECBATCH_VENUE_ACCOUNT``). Alpaca's 200
-  requests a minute per key are lifted (the run sends a hundred times that);
+  requests a minute per key are lifted (a run sends several times that);
   a fractional sell needs a position, so the account first buys a long one of
   every symbol.
 * **binance**: one API key (``EXECBATCH_PAPER_BINANCE_KEYS``, read by the venue
