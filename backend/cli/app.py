@@ -3,7 +3,8 @@
 * batches (``batches.py``): submit, status, cancel, recover, list;
 * stack (``stack.py``): worker, dev, demo;
 * venue (``venue.py``): the paper venue;
-* security (``security.py``): the codec server.
+* security (``security.py``): the codec server;
+* risk (``risk.py``): halt, reduce, resume, trading (the kill switch).
 
 The client library (``execbatch.client``) has no CLI code; this package only
 renders and reports what it returns.
@@ -17,7 +18,7 @@ import sys
 import click
 import typer
 
-from execbatch.cli import batches, security, stack, venue
+from execbatch.cli import batches, risk, security, stack, venue
 
 app = typer.Typer(
     name="execbatch",
@@ -38,6 +39,10 @@ app.command()(stack.demo)
 app.command()(venue.venue)
 app.command("venue-check")(venue.venue_check)
 app.command("codec-server")(security.codec_server)
+app.command()(risk.halt)
+app.command()(risk.reduce)
+app.command()(risk.resume)
+app.command()(risk.trading)
 
 
 def main() -> None:

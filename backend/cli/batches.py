@@ -21,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from execbatch.cli import render
 from execbatch.cli.common import (
     EXIT_NOT_COMPLETED,
+    EXIT_TRADING_REFUSED,
     POLL_SECONDS,
     QUERY_TIMEOUT,
     CliError,
@@ -37,10 +38,11 @@ from execbatch.client.batch_client import (
     BatchRecoveryPending,
     NothingToSettle,
 )
+from execbatch.client.trading import TradingControl, TradingRefused
 from execbatch.config.environment import ExecbatchConfig
 from execbatch.core.enums import BatchExecutionMode, BatchStatus
 from execbatch.core.workflow_ids import recovery_workflow_id
-from execbatch.dtos.execution import BatchResult
+from execbatch.dtos.execution import BatchResult, ExecutionSettings
 from execbatch.workflows.batch_workflow import ExecutionBatchWorkflow
 
 
@@ -168,6 +170,14 @@ def submit(
     async def go() -> BatchResult | None:
         client = await open_client(config)
         batches = BatchClient(client, config.task_queue)
+        try:
+            await TradingControl(client, config.task_queue).refuse_if_not_active(
+                ExecutionSettings().account
+            )
+        except TradingRefused as exc:
+            raise CliError(
+                f"batch {batch.batch_id} not submitted: {exc}", EXIT_TRADING_REFUSED
+            ) from exc
         submission = await batches.start_batch(batch)
         note = err if as_json else out
         verb = "attached to existing" if submission.attached else "started"

@@ -40,6 +40,10 @@ EXIT_BAD_INPUT = 2
 EXIT_NOT_COMPLETED = 3
 
 
+EXIT_TRADING_REFUSED = 4
+"""A submission refused because trading is HALTED or REDUCING (``execbatch resume``)."""
+
+
 QUERY_TIMEOUT = timedelta(seconds=10)
 
 
