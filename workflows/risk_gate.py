@@ -23,6 +23,7 @@ through here.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 
 from temporalio import workflow
 from temporalio.exceptions import FailureError
@@ -31,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from execbatch.activities.risk_activities import RiskActivities, RiskInputsRequest
     from execbatch.dtos.execution.batch_run import ExecutionSettings
     from execbatch.dtos.execution.leg_requests import PlaceLegRequest
-    from execbatch.risk.decision import RISK_LIMIT, Breach, RiskInputs, check_legs
+    from execbatch.risk.decision import RISK_LIMIT, Breach, RiskInputs, check_legs, notional
     from execbatch.venue.port.orders import VenueOrder
     from execbatch.workflows import activity_options as opts
     from execbatch.workflows.leg_state import LegState, Rejected
@@ -49,6 +50,7 @@ class RiskGate:
         self._settings = settings
         self._changed = changed
         self._throttle_queue: str | None = None
+        self._accepted_notional = Decimal(0)
         self.refused_batch = False
         """A COORDINATED batch was refused whole: it ends REJECTED_BY_RISK."""
 
@@ -82,7 +84,20 @@ class RiskGate:
                 for leg in legs
             ]
         else:
-            breaches = check_legs([leg.command for leg in legs], inputs)
+            breaches = check_legs(
+                [leg.command for leg in legs],
+                inputs,
+                batch_notional_before=self._accepted_notional,
+            )
+            refused = {b.command_id for b in breaches}
+            self._accepted_notional += sum(
+                (
+                    notional(leg.command, inputs.prices)
+                    for leg in legs
+                    if leg.command.command_id not in refused
+                ),
+                Decimal(0),
+            )
         if not breaches:
             return None
         by_id = {leg.command.command_id: leg for leg in legs}

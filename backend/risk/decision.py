@@ -78,11 +78,25 @@ def reduces(position: Decimal, signed_quantity: Decimal) -> bool:
     )
 
 
-def check_legs(commands: Sequence[ExecutionCommand], inputs: RiskInputs) -> list[Breach]:
-    """Every leg of ``commands`` that may not be placed, in order (empty: all may)."""
+def notional(command: ExecutionCommand, prices: dict[str, Decimal]) -> Decimal:
+    """Quantity x price (limit price, else reference); 0 when no price is known."""
+    price = _price(command, prices)
+    return ZERO if price is None else command.quantity * price
+
+
+def check_legs(
+    commands: Sequence[ExecutionCommand],
+    inputs: RiskInputs,
+    *,
+    batch_notional_before: Decimal = ZERO,
+) -> list[Breach]:
+    """Every leg of ``commands`` that may not be placed, in order (empty: all may).
+
+    ``batch_notional_before``: the notional of the batch's legs already accepted
+    (a SEQUENTIAL batch checks one leg at a time)."""
     limits = inputs.limits
     positions = dict(inputs.positions)
-    batch_notional = ZERO
+    batch_notional = batch_notional_before
     breaches: list[Breach] = []
     for command in commands:
         breach = _check_one(command, inputs, limits, positions, batch_notional)

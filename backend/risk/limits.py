@@ -118,7 +118,7 @@ def _read_file(path: Path) -> dict[str, Any]:
         data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as exc:
         raise RiskConfigError(
-            f"{path}: not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}"
+            f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'JSON'}: {exc}"
         ) from exc
     if not isinstance(data, dict):
         raise RiskConfigError(f"{path}: expected an object with 'default' and/or 'accounts'")

@@ -17,6 +17,7 @@ from execbatch.core.enums import BatchExecutionMode
 from execbatch.dtos.directive_document import DirectiveDocument
 from execbatch.dtos.execution import BatchResult, ExecutionSettings
 from execbatch.dtos.strategy import ExecutionPolicy
+from execbatch.risk.limits import RiskLimits
 from execbatch.worker import build_worker
 from tests.workflows.scripted_venue import ScriptedVenue
 
@@ -45,6 +46,7 @@ class BatchHarness:
     env: WorkflowEnvironment
     venue: ScriptedVenue
     client: BatchClient
+    queue: str = ""
 
     async def submit(self, document: DirectiveDocument) -> Submission:
         return await self.client.submit_document(document)
@@ -61,12 +63,15 @@ def harness(time_skipping_env: WorkflowEnvironment) -> Callable[..., object]:
         venue: ScriptedVenue | None = None,
         settings: ExecutionSettings | None = None,
         interceptors: Sequence[Interceptor] = (),
+        limits: RiskLimits | None = None,
     ) -> AsyncIterator[BatchHarness]:
         venue = venue or ScriptedVenue()
         queue = f"tq-{uuid.uuid4().hex[:8]}"
-        worker = build_worker(time_skipping_env.client, queue, venue, interceptors=interceptors)
+        worker = build_worker(
+            time_skipping_env.client, queue, venue, interceptors=interceptors, limits=limits
+        )
         client = BatchClient(time_skipping_env.client, queue, settings=settings)
         async with worker:
-            yield BatchHarness(env=time_skipping_env, venue=venue, client=client)
+            yield BatchHarness(env=time_skipping_env, venue=venue, client=client, queue=queue)
 
     return make
