@@ -50,9 +50,9 @@ class RiskInputsRequest(BaseModel):
     symbols: tuple[str, ...]
 
 
-async def read_state(client: Client, scope: str) -> TradingStateView:
+async def read_state(client: Client, task_queue: str, scope: str) -> TradingStateView:
     """A scope's trading state; a scope never set is ACTIVE."""
-    handle = client.get_workflow_handle(trading_state_workflow_id(scope))
+    handle = client.get_workflow_handle(trading_state_workflow_id(task_queue, scope))
     try:
         view: TradingStateView = await handle.query("state", result_type=TradingStateView)
         return view
@@ -62,10 +62,13 @@ async def read_state(client: Client, scope: str) -> TradingStateView:
         raise
 
 
-async def effective_state(client: Client, account: str) -> tuple[TradingState, str | None]:
+async def effective_state(
+    client: Client, task_queue: str, account: str
+) -> tuple[TradingState, str | None]:
     """The most restrictive of the global and the account's state, and why."""
     views = await asyncio.gather(
-        read_state(client, scope_of(None)), read_state(client, scope_of(account))
+        read_state(client, task_queue, scope_of(None)),
+        read_state(client, task_queue, scope_of(account)),
     )
     state = most_restrictive(*(v.state for v in views))
     reasons = [
@@ -88,7 +91,7 @@ class RiskActivities:
 
     @activity.defn(name="risk_inputs")
     async def risk_inputs(self, request: RiskInputsRequest) -> RiskInputs:
-        state, reason = await effective_state(self._client, request.account)
+        state, reason = await effective_state(self._client, self._task_queue, request.account)
         async with venue_errors_as_temporal_errors():
             positions = await self._adapter.positions(request.account)
             prices: dict[str, Decimal] = {}
@@ -110,7 +113,7 @@ class RiskActivities:
     @activity.defn(name="place_leg_checked")
     async def place_leg_checked(self, request: PlaceLegRequest) -> VenueOrder:
         """``place_leg``, if the trading state allows it now (asked on every attempt)."""
-        state, reason = await effective_state(self._client, request.account)
+        state, reason = await effective_state(self._client, self._task_queue, request.account)
         command = request.command
         if state is TradingState.HALTED:
             raise ApplicationError(

@@ -67,7 +67,7 @@ class TradingControl:
         handle = await self.client.start_workflow(
             TradingStateWorkflow.run,
             TradingStateInput(view=TradingStateView(scope=scope)),
-            id=trading_state_workflow_id(scope),
+            id=trading_state_workflow_id(self.task_queue, scope),
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             static_summary=f"trading state of {scope}",
@@ -78,10 +78,10 @@ class TradingControl:
         return await handle.execute_update(TradingStateWorkflow.set_state, request)
 
     async def view(self, account: str | None = None) -> TradingStateView:
-        return await read_state(self.client, scope_of(account))
+        return await read_state(self.client, self.task_queue, scope_of(account))
 
     async def effective(self, account: str) -> tuple[TradingState, str | None]:
-        return await effective_state(self.client, account)
+        return await effective_state(self.client, self.task_queue, account)
 
     async def refuse_if_not_active(self, account: str) -> None:
         """Raise ``TradingRefused`` when a new batch of ``account`` may not start."""

@@ -43,9 +43,13 @@ def scope_of(account: str | None) -> str:
     return GLOBAL_SCOPE if account is None else f"account:{account}"
 
 
-def trading_state_workflow_id(scope: str) -> str:
-    """``execbatch-trading-state:global`` or ``execbatch-trading-state:account:<name>``."""
-    return f"{TRADING_STATE_ID_PREFIX}:{scope}"
+def trading_state_workflow_id(task_queue: str, scope: str) -> str:
+    """``execbatch-trading-state:<task queue>:global`` or ``...:account:<name>``.
+
+    The task queue is part of it: one deployment of execbatch (its workers and
+    their batches) is a namespace and a task queue, and two of them sharing a
+    namespace (tests, staging beside production) have their own kill switches."""
+    return f"{TRADING_STATE_ID_PREFIX}:{task_queue}:{scope}"
 
 
 class StateChange(BaseModel):
