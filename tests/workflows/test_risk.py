@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
 
 from execbatch.client.trading import TradingControl, TradingRefused
 from execbatch.core.enums import BatchExecutionMode, BatchStatus, LegStatus
@@ -159,14 +160,17 @@ async def test_halt_with_batches_of_every_mode_in_flight_places_nothing_after_th
         ack = await control.set_state(TradingState.HALTED, "halt test", quiet_seconds=1.5)
         mark = len(venue.log)
         for submission in submissions:  # what `execbatch halt` does after the ack
-            with contextlib.suppress(WorkflowUpdateFailedError):  # already final/winding down
+            with contextlib.suppress(WorkflowUpdateFailedError, RPCError):  # already final
                 await submission.handle.execute_update("cancel", "trading HALTED: halt test")
         results = [await s.handle.result() for s in submissions]
     after = venue.log[mark:]
     placed_after = [oid for _, kind, oid in after if kind == "place" and ":revert-" not in oid]
     print(f"\nhalt recorded {ack.recorded_at}, acknowledged {ack.acknowledged_at}")
-    for index, (_, kind, oid) in enumerate(venue.log[max(0, mark - 6) : mark + 8]):
-        print(("ACK ---- " if index == min(6, mark) else "         ") + f"{kind:6} {oid}")
+    start = max(0, mark - 6)
+    for index, (at, kind, oid) in enumerate(venue.log[start : mark + 8], start):
+        if index == mark:
+            print("---------- halt acknowledged ----------")
+        print(f"{at - venue.log[0][0]:7.3f}s {kind:6} {oid}")
     assert placed_after == []
     assert any(kind == "place" for _, kind, _ in venue.log[:mark])
     refused = [
@@ -189,10 +193,10 @@ async def test_halt_with_batches_of_every_mode_in_flight_places_nothing_after_th
 
 
 async def test_halt_during_a_coordinated_wind_down_still_compensates(harness: Harness) -> None:
-    # c1 AAPL fills after 1 s; c2 MSFT is rejected after 1.5 s: the batch winds down
-    # and reverts AAPL (another 1 s at the venue) while trading is halted.
+    # c1 AAPL fills after 0.5 s; c2 MSFT is rejected after 0.8 s: the batch winds down
+    # and reverts AAPL (another 0.5 s at the venue) while trading is being halted.
     venue = (
-        ScriptedVenue().script("AAPL", delay=1.0).script("MSFT", delay=1.5, reject="INVALID_ORDER")
+        ScriptedVenue().script("AAPL", delay=0.5).script("MSFT", delay=0.8, reject="INVALID_ORDER")
     )
     async with harness(venue=venue, settings=SETTINGS) as h:
         control = TradingControl(h.env.client, h.queue)
