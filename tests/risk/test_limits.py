@@ -75,3 +75,15 @@ def test_environment_sets_the_default_and_is_validated() -> None:
     with pytest.raises(RiskConfigError, match="EXECBATCH_RISK_MAX_ORDERS_PER_SECOND"):
         load_limits({"EXECBATCH_RISK_MAX_ORDERS_PER_SECOND": "0"})
     assert load_limits({}).default.max_order_notional is None
+
+
+def test_worker_refuses_a_bad_limits_file_at_start(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from execbatch.cli.app import app
+
+    path = write(tmp_path, {"default": {"max_position": -3}})
+    result = CliRunner().invoke(app, ["worker"], env={"EXECBATCH_RISK_LIMITS_FILE": str(path)})
+    assert result.exit_code == 1
+    assert str(path) in result.output
+    assert "default.max_position" in result.output
