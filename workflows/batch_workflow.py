@@ -204,12 +204,14 @@ class ExecutionBatchWorkflow:
         """Place legs by mode; return why the batch must stop, or None."""
         if self._recovering:
             return None  # a settlement run never places: it only settles and compensates
+        # Asked first, in the run's first activation (before any local activity), so
+        # its marker and the answer line up the same on every replay.
+        self._risk_gated = workflow.patched(RISK_PATCH)
         if workflow.patched(VENUE_RULES_PATCH):
             refused = await self._refuse_legs_that_break_venue_rules()
             if refused is not None:
                 return refused
-        if workflow.patched(RISK_PATCH):
-            self._risk_gated = True
+        if self._risk_gated:
             refused = await self._refuse_legs_that_break_risk_limits()
             if refused is not None:
                 return refused

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from temporalio.client import (
+    Client,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowFailureError,
@@ -59,6 +60,14 @@ async def live_status(batches: BatchClient, batch_id: str, config: ExecbatchConf
                 f"is a worker polling task queue {config.task_queue!r}?"
             ) from exc
         raise
+
+
+async def trading_line(client: Client, config: ExecbatchConfig) -> str:
+    """The trading state (kill switch) of the global scope and the default account."""
+    control = TradingControl(client, config.task_queue)
+    account = ExecutionSettings().account
+    views = [await control.view(None), await control.view(account)]
+    return "trading: " + "; ".join(v.describe() for v in views)
 
 
 async def final_result(
@@ -210,12 +219,15 @@ def status(
     """Show a batch's legs: live while it runs, its result once it has ended."""
     config = ExecbatchConfig.from_env()
 
-    async def go() -> BatchResult:
-        batches = BatchClient(await open_client(config), config.task_queue)
-        return await describe_batch(batches, batch_id, config)
+    async def go() -> tuple[BatchResult, str]:
+        client = await open_client(config)
+        batches = BatchClient(client, config.task_queue)
+        return await describe_batch(batches, batch_id, config), await trading_line(client, config)
 
-    result = run(go(), config)
+    result, trading = run(go(), config)
     show_result(result, as_json, config.workflow_url(batch_id))
+    if not as_json:
+        out.print(trading, highlight=False, soft_wrap=True)
 
 
 def cancel(
@@ -291,9 +303,13 @@ def list_batches(
     if mode is not None:
         conditions.append(f"BatchMode = '{mode.value}'")
 
-    async def go() -> Table:
-        batches = BatchClient(await open_client(config), config.task_queue)
+    async def go() -> tuple[Table, str]:
+        client = await open_client(config)
+        batches = BatchClient(client, config.task_queue)
         query = " AND ".join(conditions) or None
-        return render.list_table([s async for s in batches.list(limit=limit, query=query)])
+        table = render.list_table([s async for s in batches.list(limit=limit, query=query)])
+        return table, await trading_line(client, config)
 
-    out.print(run(go(), config))
+    table, trading = run(go(), config)
+    out.print(table)
+    out.print(trading, highlight=False, soft_wrap=True)
