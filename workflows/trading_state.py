@@ -49,20 +49,11 @@ class TradingStateWorkflow:
     @workflow.run
     async def run(self, request: TradingStateInput) -> None:
         self._publish()
-        while True:
-            try:
-                await workflow.wait_condition(
-                    lambda: (
-                        workflow.info().is_continue_as_new_suggested()
-                        and workflow.all_handlers_finished()
-                    ),
-                    # A daily timer: the entity always has a next event, so a
-                    # time-skipping test server never skips it to a timeout.
-                    timeout=timedelta(days=1),
-                )
-                break
-            except TimeoutError:
-                continue
+        await workflow.wait_condition(
+            lambda: (
+                workflow.info().is_continue_as_new_suggested() and workflow.all_handlers_finished()
+            )
+        )
         history = self._view.history[-AUDIT_KEPT:]
         workflow.continue_as_new(
             TradingStateInput(view=self._view.model_copy(update={"history": history}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Interceptor
 
@@ -18,6 +20,7 @@ from execbatch.dtos.directive_document import DirectiveDocument
 from execbatch.dtos.execution import BatchResult, ExecutionSettings
 from execbatch.dtos.strategy import ExecutionPolicy
 from execbatch.risk.limits import RiskLimits
+from execbatch.risk.states import scope_of, trading_state_workflow_id
 from execbatch.worker import build_worker
 from tests.workflows.scripted_venue import ScriptedVenue
 
@@ -73,5 +76,13 @@ def harness(time_skipping_env: WorkflowEnvironment) -> Callable[..., object]:
         client = BatchClient(time_skipping_env.client, queue, settings=settings)
         async with worker:
             yield BatchHarness(env=time_skipping_env, venue=venue, client=client, queue=queue)
+            # A trading-state entity runs forever: stop this test's ones, so the
+            # shared time-skipping server never waits on them.
+            for scope in (scope_of(None), scope_of("default")):
+                handle = time_skipping_env.client.get_workflow_handle(
+                    trading_state_workflow_id(queue, scope)
+                )
+                with contextlib.suppress(RPCError):
+                    await handle.terminate("test over")
 
     return make
