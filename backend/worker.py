@@ -27,6 +27,7 @@ from temporalio.service import RPCError
 from temporalio.worker import Interceptor, Worker, WorkflowRunner
 
 from execbatch.activities.order_activities import OrderActivities
+from execbatch.activities.risk_activities import RiskActivities
 from execbatch.config.connection import connect
 from execbatch.config.environment import ExecbatchConfig
 from execbatch.config.versioning import deployment_config, deployment_version, make_current_if_unset
@@ -38,14 +39,16 @@ from execbatch.observability.endpoint import serve_metrics, telemetry_runtime
 from execbatch.observability.logs import configure_logging as configure_log_output
 from execbatch.observability.tracing import configure_tracing
 from execbatch.recovery import start_sweeper
+from execbatch.risk.limits import RiskLimits, load_limits, throttle_task_queue
 from execbatch.temporal.sandbox import workflow_runner as sandboxed_runner
 from execbatch.venue.adapters.factory import create_adapter
 from execbatch.venue.port.adapter import ExchangeAdapter
 from execbatch.workflows.batch_workflow import ExecutionBatchWorkflow
+from execbatch.workflows.trading_state import TradingStateWorkflow
 
 log = logging.getLogger("execbatch.worker")
 
-WORKFLOWS: Sequence[type] = (ExecutionBatchWorkflow,)
+WORKFLOWS: Sequence[type] = (ExecutionBatchWorkflow, TradingStateWorkflow)
 
 PASSTHROUGH_MODULES = (
     "pydantic",
@@ -63,6 +66,7 @@ PASSTHROUGH_MODULES = (
             "security",
             "observability",
             "instrumentation",
+            "risk",
         )
     ),
     "prometheus_client",
@@ -92,6 +96,7 @@ def build_worker(
     interceptors: Sequence[Interceptor] = (),
     version: WorkerDeploymentVersion | None = None,
     workflows: Sequence[type] = WORKFLOWS,
+    limits: RiskLimits | None = None,
 ) -> Worker:
     """A worker with our workflow and the order activities bound to ``adapter``.
 
@@ -100,14 +105,16 @@ def build_worker(
     before ``interceptors`` (a test's injected faults). ``version``: poll as
     that Worker Deployment Version (Worker Versioning; None: unversioned).
     ``workflows``: ours, unless a test brings a changed version of it.
+    ``limits``: the pre-trade risk limits (None: none; docs/RISK.md).
     """
     instrumented = instrument(adapter)
     activities = OrderActivities(instrumented)
+    risk = RiskActivities(instrumented, client, limits or RiskLimits(), task_queue)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=list(workflows),
-        activities=activities.all(),
+        activities=[*activities.all(), *risk.all()],
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
         graceful_shutdown_timeout=timedelta(seconds=10),
@@ -118,6 +125,32 @@ def build_worker(
         interceptors=worker_interceptors(client, venue_name(adapter), interceptors),
         deployment_config=deployment_config(version),
     )
+
+
+def build_throttle_workers(
+    client: Client, task_queue: str, adapter: ExchangeAdapter, limits: RiskLimits
+) -> list[Worker]:
+    """One worker per throttled account's placement task queue, rate-limited there.
+
+    ``max_task_queue_activities_per_second`` is enforced by the Temporal server
+    for the task queue as a whole, so N orders/s hold across every worker
+    process polling it (all load the same limits; docs/RISK.md).
+    """
+    risk = RiskActivities(instrument(adapter), client, limits, task_queue)
+    workers = []
+    for account, rate in sorted(limits.throttled_accounts().items()):
+        queue = throttle_task_queue(task_queue, account, limits) if account != "*" else None
+        queue = queue or f"{task_queue}:placements:*"
+        workers.append(
+            Worker(
+                client,
+                task_queue=queue,
+                activities=[risk.place_leg_checked],
+                max_task_queue_activities_per_second=rate,
+                graceful_shutdown_timeout=timedelta(seconds=10),
+            )
+        )
+    return workers
 
 
 async def connect_with_retry(config: ExecbatchConfig, stop: asyncio.Event) -> Client | None:
@@ -147,6 +180,7 @@ async def run_worker(config: ExecbatchConfig, stop: asyncio.Event | None = None)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
+    limits = load_limits()  # a bad limits file stops the worker here, naming the field
     configure_tracing("execbatch-worker")
     if config.metrics_port is not None:
         serve_metrics(config.metrics_port)
@@ -156,7 +190,8 @@ async def run_worker(config: ExecbatchConfig, stop: asyncio.Event | None = None)
     adapter = create_adapter(config.venue, account=config.venue_account, paper_url=config.venue_url)
     version = deployment_version(config)
     try:
-        worker = build_worker(client, config.task_queue, adapter, version=version)
+        worker = build_worker(client, config.task_queue, adapter, version=version, limits=limits)
+        throttles = build_throttle_workers(client, config.task_queue, adapter, limits)
         log.info(
             "worker on %s namespace=%s task_queue=%s venue=%s (%s) version=%s",
             config.address,
@@ -169,7 +204,10 @@ async def run_worker(config: ExecbatchConfig, stop: asyncio.Event | None = None)
         if version is not None:
             # before polling, so no batch started meanwhile waits for a current version
             await _become_current_if_first(client, version)
-        async with worker:
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(worker)
+            for throttle in throttles:
+                await stack.enter_async_context(throttle)
             # Recover batches their execution timeout ended (see execbatch.recovery).
             interval = timedelta(seconds=config.recovery_interval_seconds)
             sweeper = start_sweeper(client, config.task_queue, interval, stop)

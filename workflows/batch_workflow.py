@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         VenueAnswered,
     )
     from execbatch.workflows.modes import MODES, Placement
+    from execbatch.workflows.risk_gate import RISK_PATCH, RiskGate
     from execbatch.workflows.settlement import settlement_outcome
     from execbatch.workflows.web_ui import details_markdown
     from execbatch.workflows.wind_down import (
@@ -63,7 +64,14 @@ VENUE_RULES_PATCH = "venue-rules-before-placing"
 
 WORKFLOW_NAME = "ExecutionBatchWorkflow"
 BUSINESS_REJECTIONS = frozenset(
-    {"INSUFFICIENT_FUNDS", "UNKNOWN_SYMBOL", "INVALID_ORDER", "ORDER_CONFLICT"}
+    {
+        "INSUFFICIENT_FUNDS",
+        "UNKNOWN_SYMBOL",
+        "INVALID_ORDER",
+        "ORDER_CONFLICT",
+        "RISK_LIMIT",  # refused by the risk gate (docs/RISK.md)
+        "TRADING_HALTED",
+    }
 )
 
 
@@ -99,6 +107,8 @@ class ExecutionBatchWorkflow:
         self._placement_slots = asyncio.Semaphore(self._settings.max_placements_in_flight)
         self._details_dirty = False
         self._recovering = request.recovery_of is not None
+        self._risk = RiskGate(self._settings.account, self._settings, self._refresh_details)
+        self._risk_gated = False
         self._wind_down_steps = WindDown(
             self._batch.batch_id,
             self._legs,
@@ -194,12 +204,24 @@ class ExecutionBatchWorkflow:
         """Place legs by mode; return why the batch must stop, or None."""
         if self._recovering:
             return None  # a settlement run never places: it only settles and compensates
+        # Asked first, in the run's first activation (before any local activity), so
+        # its marker and the answer line up the same on every replay.
+        self._risk_gated = workflow.patched(RISK_PATCH)
         if workflow.patched(VENUE_RULES_PATCH):
             refused = await self._refuse_legs_that_break_venue_rules()
             if refused is not None:
                 return refused
+        if self._risk_gated:
+            refused = await self._refuse_legs_that_break_risk_limits()
+            if refused is not None:
+                return refused
         if self._rules.placement is Placement.ONE_BY_ONE:
             for leg in self._legs:
+                if self._risk_gated and leg.status is LegStatus.PENDING:
+                    # SEQUENTIAL: checked just before it is placed, against positions now.
+                    breaches = await self._risk.refuse_breaching([leg], whole_batch=False)
+                    if breaches is not None:
+                        return "refused by risk: " + breaches[0].describe()
                 await self._run_legs([leg], abort_on_failure=False)
                 if not leg.fully_filled and self._rules.failure_stops_the_rest:
                     return _failure_text(leg)
@@ -237,6 +259,18 @@ class ExecutionBatchWorkflow:
         if self._rules.failure_stops_the_rest:
             return "; ".join(f"leg {r.command_id} {r.message}" for r in refusals)
         return None
+
+    async def _refuse_legs_that_break_risk_limits(self) -> str | None:
+        """All-at-once modes: check every leg before any is placed (SEQUENTIAL checks
+        each leg just before placing it). COORDINATED: any breach refuses the batch."""
+        if self._rules.placement is Placement.ONE_BY_ONE:
+            return None
+        pending = [leg for leg in self._legs if leg.status is LegStatus.PENDING]
+        whole = self._rules.failure_stops_the_rest
+        breaches = await self._risk.refuse_breaching(pending, whole_batch=whole)
+        if breaches is None or not whole:
+            return None
+        return "refused by risk: " + "; ".join(b.describe() for b in breaches)
 
     async def _run_legs(self, legs: Sequence[LegState], abort_on_failure: bool) -> str | None:
         """Run legs concurrently; with ``abort_on_failure``, stop the rest at the first failure.
@@ -425,6 +459,8 @@ class ExecutionBatchWorkflow:
         Following a resting order stays a regular, heartbeating activity, since
         that is what a cancel has to reach.
         """
+        if self._risk_gated:
+            return await self._risk.place(request, summary)
         if self._settings.local_placement:
             return await workflow.execute_local_activity_method(
                 OrderActivities.place_leg,
@@ -455,6 +491,9 @@ class ExecutionBatchWorkflow:
                 f"leg {leg.command.command_id}: {leg.exposed_quantity} {leg.command.symbol} exposed"
                 for leg in exposed
             ) + (f" (after {self._reason})" if self._reason else "")
+        elif self._risk.refused_batch:
+            status = BatchStatus.REJECTED_BY_RISK
+            self._reason = failure
         elif self._wind_down is not None:
             status = self._wind_down.status
             self._reason = self._wind_down.reason + (f"; {failure}" if failure else "")

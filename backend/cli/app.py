@@ -4,7 +4,8 @@
 * trading (``trading.py``): positions, a batch's venue orders;
 * stack (``stack.py``): worker, dev, demo;
 * venue (``venue.py``): the paper venue;
-* security (``security.py``): the codec server.
+* security (``security.py``): the codec server;
+* risk (``risk.py``): halt, reduce, resume, trading (the kill switch).
 
 The client library (``execbatch.client``) has no CLI code; this package only
 renders and reports what it returns. Usage errors are one line, exit 2
@@ -18,7 +19,7 @@ import sys
 
 import typer
 
-from execbatch.cli import batches, security, stack, trading, venue
+from execbatch.cli import batches, risk, security, stack, trading, venue
 from execbatch.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_ERROR,
@@ -54,6 +55,10 @@ app.command(cls=Command, epilog=exit_codes())(stack.demo)
 app.command(cls=Command, epilog=exit_codes())(venue.venue)
 app.command("venue-check", cls=Command, epilog=exit_codes())(venue.venue_check)
 app.command("codec-server", cls=Command, epilog=exit_codes())(security.codec_server)
+app.command(cls=Command, epilog=exit_codes())(risk.halt)
+app.command(cls=Command, epilog=exit_codes())(risk.reduce)
+app.command(cls=Command, epilog=exit_codes())(risk.resume)
+app.command(cls=Command, epilog=exit_codes())(risk.trading)
 
 
 def run_cli(args: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from temporalio.client import (
+    Client,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowFailureError,
@@ -26,6 +27,7 @@ from execbatch.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
     EXIT_NOT_COMPLETED,
+    EXIT_TRADING_REFUSED,
     POLL_SECONDS,
     QUERY_TIMEOUT,
     CliError,
@@ -45,10 +47,11 @@ from execbatch.client.batch_client import (
     DirectiveConflict,
     NothingToSettle,
 )
+from execbatch.client.trading import TradingControl, TradingRefused
 from execbatch.config.environment import ExecbatchConfig
 from execbatch.core.enums import BatchExecutionMode, BatchStatus
 from execbatch.core.workflow_ids import recovery_workflow_id
-from execbatch.dtos.execution import BatchResult
+from execbatch.dtos.execution import BatchResult, ExecutionSettings
 from execbatch.workflows.batch_workflow import ExecutionBatchWorkflow
 
 T = TypeVar("T")
@@ -72,6 +75,14 @@ async def live_status(batches: BatchClient, batch_id: str, config: ExecbatchConf
                 f"is a worker polling task queue {config.task_queue!r}?"
             ) from exc
         raise
+
+
+async def trading_line(client: Client, config: ExecbatchConfig) -> str:
+    """The trading state (kill switch) of the global scope and the default account."""
+    control = TradingControl(client, config.task_queue)
+    account = ExecutionSettings().account
+    views = [await control.view(None), await control.view(account)]
+    return "trading: " + "; ".join(v.describe() for v in views)
 
 
 async def final_result(
@@ -319,6 +330,14 @@ def submit(
         client = await open_client(config)
         batches = BatchClient(client, config.task_queue)
         try:
+            await TradingControl(client, config.task_queue).refuse_if_not_active(
+                ExecutionSettings().account
+            )
+        except TradingRefused as exc:
+            raise CliError(
+                f"batch {batch.batch_id} not submitted: {exc}", EXIT_TRADING_REFUSED
+            ) from exc
+        try:
             submission = await batches.start_batch(batch)
         except DirectiveConflict as exc:
             raise CliError(str(exc), EXIT_BAD_INPUT) from exc
@@ -361,12 +380,15 @@ def status(
     """Show a batch's legs: live while it runs, its result once it has ended."""
     config = ExecbatchConfig.from_env()
 
-    async def go() -> BatchResult:
-        batches = BatchClient(await open_client(config), config.task_queue)
-        return await describe_batch(batches, batch_id, config)
+    async def go() -> tuple[BatchResult, str]:
+        client = await open_client(config)
+        batches = BatchClient(client, config.task_queue)
+        return await describe_batch(batches, batch_id, config), await trading_line(client, config)
 
-    result = run(go(), config)
+    result, trading = run(go(), config)
     show_result(result, as_json, config.workflow_url(batch_id))
+    if not as_json:
+        out.print(trading, highlight=False, soft_wrap=True)
 
 
 def cancel(
@@ -472,9 +494,13 @@ def list_batches(
     if mode is not None:
         conditions.append(f"BatchMode = '{mode.value}'")
 
-    async def go() -> Table:
-        batches = BatchClient(await open_client(config), config.task_queue)
+    async def go() -> tuple[Table, str]:
+        client = await open_client(config)
+        batches = BatchClient(client, config.task_queue)
         query = " AND ".join(conditions) or None
-        return render.list_table([s async for s in batches.list(limit=limit, query=query)])
+        table = render.list_table([s async for s in batches.list(limit=limit, query=query)])
+        return table, await trading_line(client, config)
 
-    out.print(run(go(), config))
+    table, trading = run(go(), config)
+    out.print(table)
+    out.print(trading, highlight=False, soft_wrap=True)

@@ -60,6 +60,10 @@ def exit_codes(not_completed: bool = False, interrupted: bool = False) -> str:
     return "Exit codes: " + "; ".join(codes) + "."
 
 
+EXIT_TRADING_REFUSED = 4
+"""A submission refused because trading is HALTED or REDUCING (``execbatch resume``)."""
+
+
 QUERY_TIMEOUT = timedelta(seconds=10)
 
 

@@ -29,6 +29,7 @@ STATUS_STYLES: dict[str, str] = {
     BatchStatus.FAILED.value: "red",
     BatchStatus.COMPENSATED.value: "magenta",
     BatchStatus.NEEDS_ATTENTION.value: "bold red",
+    BatchStatus.REJECTED_BY_RISK.value: "bold red",
     BatchStatus.STOPPED.value: "yellow",
     BatchStatus.TIMED_OUT.value: "red",
     BatchStatus.CANCELLED.value: "yellow",

@@ -57,10 +57,15 @@ def worker(
     ] = 30.0,
 ) -> None:
     """Run a worker (configuration from the environment; see docs/OPERATING.md)."""
+    from execbatch.risk.limits import RiskConfigError, load_limits
     from execbatch.worker import configure_logging, run_worker
 
     configure_logging()
     config = ExecbatchConfig.from_env()
+    try:
+        load_limits()  # refused at start, naming the file and the field
+    except RiskConfigError as exc:
+        fail(str(exc))
 
     async def go() -> None:
         if config.venue == "paper":

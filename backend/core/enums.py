@@ -98,6 +98,9 @@ class BatchStatus(str, Enum):
     CANCELLED = "CANCELLED"
     TERMINATED = "TERMINATED"
     RUN_FAILED = "RUN_FAILED"
+    REJECTED_BY_RISK = "REJECTED_BY_RISK"
+    """The pre-trade risk check refused a COORDINATED batch before anything was
+    placed (a limit or the trading state; the reason names every breaching leg)."""
 
     @property
     def is_final(self) -> bool:

@@ -87,6 +87,7 @@ def _commands() -> list[str]:
 ARGUMENTS = {"submit": ["f.json"], "status": ["b"], "cancel": ["b"], "recover": ["b"]}
 ARGUMENTS["orders"] = ["b"]
 OPTIONAL_ARGUMENTS = {"venue-check": ["f.json"]}
+REQUIRED_OPTIONS = {"halt": ["--reason", "x"], "reduce": ["--reason", "x"]}
 
 
 def test_the_commands_are_the_ones_tested_here() -> None:
@@ -104,6 +105,10 @@ def test_the_commands_are_the_ones_tested_here() -> None:
         "venue",
         "venue-check",
         "codec-server",
+        "halt",
+        "reduce",
+        "resume",
+        "trading",
     ]
 
 
@@ -127,7 +132,10 @@ def test_every_command_refuses_an_unknown_option(
 def test_every_command_refuses_an_extra_argument(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    given = ARGUMENTS.get(command) or OPTIONAL_ARGUMENTS.get(command, [])
+    given = [
+        *REQUIRED_OPTIONS.get(command, []),
+        *(ARGUMENTS.get(command) or OPTIONAL_ARGUMENTS.get(command, [])),
+    ]
     code, out, err = _in_process([command, *given, "a", "b"], capsys)
     _assert_one_usage_line(code, out, err, ["unexpected argument 'a'"])
 

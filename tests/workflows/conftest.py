@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Interceptor
 
@@ -17,6 +19,8 @@ from execbatch.core.enums import BatchExecutionMode
 from execbatch.dtos.directive_document import DirectiveDocument
 from execbatch.dtos.execution import BatchResult, ExecutionSettings
 from execbatch.dtos.strategy import ExecutionPolicy
+from execbatch.risk.limits import RiskLimits
+from execbatch.risk.states import scope_of, trading_state_workflow_id
 from execbatch.worker import build_worker
 from tests.workflows.scripted_venue import ScriptedVenue
 
@@ -45,6 +49,7 @@ class BatchHarness:
     env: WorkflowEnvironment
     venue: ScriptedVenue
     client: BatchClient
+    queue: str = ""
 
     async def submit(self, document: DirectiveDocument) -> Submission:
         return await self.client.submit_document(document)
@@ -61,12 +66,23 @@ def harness(time_skipping_env: WorkflowEnvironment) -> Callable[..., object]:
         venue: ScriptedVenue | None = None,
         settings: ExecutionSettings | None = None,
         interceptors: Sequence[Interceptor] = (),
+        limits: RiskLimits | None = None,
     ) -> AsyncIterator[BatchHarness]:
         venue = venue or ScriptedVenue()
         queue = f"tq-{uuid.uuid4().hex[:8]}"
-        worker = build_worker(time_skipping_env.client, queue, venue, interceptors=interceptors)
+        worker = build_worker(
+            time_skipping_env.client, queue, venue, interceptors=interceptors, limits=limits
+        )
         client = BatchClient(time_skipping_env.client, queue, settings=settings)
         async with worker:
-            yield BatchHarness(env=time_skipping_env, venue=venue, client=client)
+            yield BatchHarness(env=time_skipping_env, venue=venue, client=client, queue=queue)
+            # A trading-state entity runs forever: stop this test's ones, so the
+            # shared time-skipping server never waits on them.
+            for scope in (scope_of(None), scope_of("default")):
+                handle = time_skipping_env.client.get_workflow_handle(
+                    trading_state_workflow_id(queue, scope)
+                )
+                with contextlib.suppress(RPCError):
+                    await handle.terminate("test over")
 
     return make

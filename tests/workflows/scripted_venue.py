@@ -16,6 +16,7 @@ request the venue has received is processed even if the client gave up.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,6 +56,12 @@ class ScriptedVenue:
     """Instrument rules by symbol; a symbol without an entry has none."""
     on_the_wire: dict[str, tuple[OrderRequest, asyncio.Event]] = field(default_factory=dict)
     landed_after_cancel: list[str] = field(default_factory=list)
+    prices: dict[str, Decimal] = field(default_factory=dict)
+    """Reference prices by symbol (PRICE when absent)."""
+    initial_positions: dict[str, Decimal] = field(default_factory=dict)
+    """Positions held before any order of the test."""
+    log: list[tuple[float, str, str]] = field(default_factory=list)
+    """(time.monotonic(), "place" | "cancel", client order id), every call in order."""
 
     @property
     def capabilities(self) -> VenueCapabilities:
@@ -114,6 +121,7 @@ class ScriptedVenue:
 
     async def place_order(self, request: OrderRequest) -> VenueOrder:
         self.place_calls.append(request.client_order_id)
+        self.log.append((time.monotonic(), "place", request.client_order_id))
         if request.client_order_id in self.orders:
             return self.orders[request.client_order_id]
         script = self.scripts.get(request.symbol, Script())
@@ -156,6 +164,7 @@ class ScriptedVenue:
 
     async def cancel_order(self, client_order_id: str) -> VenueOrder:
         self.cancel_calls.append(client_order_id)
+        self.log.append((time.monotonic(), "cancel", client_order_id))
         order = self.orders.get(client_order_id)
         if order is None and not self.fence:
             if self.land_after_unknown_cancel and client_order_id in self.on_the_wire:
@@ -185,12 +194,15 @@ class ScriptedVenue:
         return order
 
     async def positions(self, account: str) -> list[Position]:
-        net: dict[str, Decimal] = {}
+        net: dict[str, Decimal] = dict(self.initial_positions)
         for order in self.orders.values():
             if order.filled_quantity and order.symbol:
                 sign = 1 if order.side is OrderSide.BUY else -1
                 net[order.symbol] = net.get(order.symbol, Decimal(0)) + sign * order.filled_quantity
         return [Position(symbol=s, quantity=q) for s, q in net.items()]
+
+    async def reference_prices(self, symbols: Iterable[str]) -> dict[str, Decimal]:
+        return {symbol: self.prices.get(symbol, PRICE) for symbol in symbols}
 
     async def net(self, symbol: str) -> Decimal:
         return next(

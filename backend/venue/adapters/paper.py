@@ -288,6 +288,12 @@ class PaperVenueAdapter(_VenueHTTP):
         a symbol it has no price for is refused by the venue itself when placed."""
         return {symbol: InstrumentRules(symbol=symbol) for symbol in symbols}
 
+    async def reference_prices(self, symbols: Iterable[str]) -> dict[str, Decimal]:
+        """The paper venue's reference prices (what a market order fills at)."""
+        response = await self._request("GET", "/prices")
+        prices = _PRICES.validate_json(response.content)
+        return {symbol: prices[symbol] for symbol in symbols if symbol in prices}
+
     async def positions(self, account: str | None = None) -> list[Position]:
         response = await self._request(
             "GET", "/positions", params={"account": account or self.account}

@@ -12,7 +12,8 @@ The error classes are the contract for retry classification:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
 
 from execbatch.venue.port.capabilities import InstrumentRules, VenueCapabilities
 from execbatch.venue.port.orders import AccountOverview, OrderRequest, Position, VenueOrder
@@ -89,4 +90,14 @@ class ExchangeAdapter(Protocol):
 
     async def aclose(self) -> None:
         """Release pooled connections."""
+        ...
+
+
+@runtime_checkable
+class PriceSource(Protocol):
+    """A venue that states reference prices (the pre-trade risk check values market
+    orders with them); optional: without it only limit prices are known."""
+
+    async def reference_prices(self, symbols: Iterable[str]) -> dict[str, Decimal]:
+        """The venue's current reference price of each symbol it knows."""
         ...

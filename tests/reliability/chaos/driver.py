@@ -71,6 +71,9 @@ sweep every 5 s, but may be down)."""
 
 log = logging.getLogger("execbatch.chaos")
 
+OPERATOR_PATIENCE = 30.0
+"""How long an operator action waits for a running batch to act on."""
+
 VENUE_CASH = "1000000000000"
 
 
@@ -443,15 +446,24 @@ async def _run_batches(
     operator_rng = random.Random(f"operator-actions-{config.seed}")
 
     async def operator(event: str) -> None:
+        """Terminate or reset a running batch; most batches end within a second, so the
+        operator waits (up to OPERATOR_PATIENCE) for one that is still running."""
         await asyncio.sleep(operator_rng.uniform(0.0, 2.0))
-        candidates = await _running(client, [b for b, t in waiters.items() if not t.done()])
-        if not candidates:
-            return
-        batch_id = operator_rng.choice(candidates)
-        if event == "terminate" and await operator_terminate(client, batch_id):
-            stack.report.operator_terminations += 1
-        elif event == "reset" and await operator_reset(client, batch_id, operator_rng):
-            stack.report.operator_resets += 1
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + OPERATOR_PATIENCE
+        while True:
+            candidates = await _running(client, [b for b, t in waiters.items() if not t.done()])
+            for batch_id in operator_rng.sample(candidates, len(candidates)):
+                if event == "terminate" and await operator_terminate(client, batch_id):
+                    stack.report.operator_terminations += 1
+                    return
+                if event == "reset" and await operator_reset(client, batch_id, operator_rng):
+                    stack.report.operator_resets += 1
+                    return
+            if loop.time() >= give_up:
+                log.info("%s: no running batch to act on within %ss", event, OPERATOR_PATIENCE)
+                return
+            await asyncio.sleep(0.5)
 
     async def fire(event: str) -> None:
         if event in ("terminate", "reset"):

@@ -157,6 +157,11 @@ def create_app(settings: VenueSettings, credentials: VenueCredentials | None = N
     async def positions(account: Annotated[str, Query(min_length=1)]) -> Response:
         return json_response(await engine.positions(account))
 
+    @app.get("/prices", response_model=dict[str, Decimal])
+    async def reference_prices() -> Response:
+        """Reference prices (what a market order fills at), for a trading key too."""
+        return json_response(await engine.prices())
+
     @app.get("/accounts/{account}", response_model=Account, responses=_ERRORS)
     async def get_account(account: str) -> Response:
         return json_response(await engine.account(account))

@@ -1,0 +1,137 @@
+"""The pre-trade risk activities: fetch what the check reads, and place a leg
+only if the trading state allows it at the moment it is sent.
+
+``risk_inputs`` gathers the account's limits (this worker's, validated at its
+start), its positions and reference prices at the venue, and the trading
+state (global and the account's, the most restrictive wins); the workflow
+decides with them (``execbatch.risk.decision``), so the decision replays the
+same. ``place_leg_checked`` asks the trading state right before every attempt
+sends: HALTED refuses, REDUCING lets through only a leg that reduces the
+account's position. Together with the quiet period of ``set_state`` this is
+the halt's guarantee (docs/RISK.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from execbatch.activities.errors import venue_errors_as_temporal_errors
+from execbatch.activities.order_activities import OrderActivities
+from execbatch.core.enums import OrderSide
+from execbatch.dtos.execution.leg_requests import PlaceLegRequest
+from execbatch.risk.decision import RISK_LIMIT, RiskInputs, reduces
+from execbatch.risk.limits import RiskLimits, throttle_task_queue
+from execbatch.risk.states import (
+    TradingState,
+    TradingStateView,
+    most_restrictive,
+    scope_of,
+    trading_state_workflow_id,
+)
+from execbatch.venue.port.adapter import ExchangeAdapter, PriceSource
+from execbatch.venue.port.orders import VenueOrder
+
+TRADING_HALTED = "TRADING_HALTED"
+
+
+class RiskInputsRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    account: str
+    symbols: tuple[str, ...]
+
+
+async def read_state(client: Client, task_queue: str, scope: str) -> TradingStateView:
+    """A scope's trading state; a scope never set is ACTIVE."""
+    handle = client.get_workflow_handle(trading_state_workflow_id(task_queue, scope))
+    try:
+        view: TradingStateView = await handle.query("state", result_type=TradingStateView)
+        return view
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            return TradingStateView(scope=scope)
+        raise
+
+
+async def effective_state(
+    client: Client, task_queue: str, account: str
+) -> tuple[TradingState, str | None]:
+    """The most restrictive of the global and the account's state, and why."""
+    views = await asyncio.gather(
+        read_state(client, task_queue, scope_of(None)),
+        read_state(client, task_queue, scope_of(account)),
+    )
+    state = most_restrictive(*(v.state for v in views))
+    reasons = [
+        f"{v.scope} {v.state.value}: {v.last_change.reason}"
+        for v in views
+        if v.state is state and v.last_change is not None and state is not TradingState.ACTIVE
+    ]
+    return state, "; ".join(reasons) or None
+
+
+class RiskActivities:
+    def __init__(
+        self, adapter: ExchangeAdapter, client: Client, limits: RiskLimits, task_queue: str
+    ) -> None:
+        self._adapter = adapter
+        self._client = client
+        self._limits = limits
+        self._task_queue = task_queue
+        self._orders = OrderActivities(adapter)
+
+    @activity.defn(name="risk_inputs")
+    async def risk_inputs(self, request: RiskInputsRequest) -> RiskInputs:
+        state, reason = await effective_state(self._client, self._task_queue, request.account)
+        async with venue_errors_as_temporal_errors():
+            positions = await self._adapter.positions(request.account)
+            prices: dict[str, Decimal] = {}
+            if isinstance(self._adapter, PriceSource):
+                prices = await self._adapter.reference_prices(request.symbols)
+        wanted = set(request.symbols)
+        return RiskInputs(
+            account=request.account,
+            limits=self._limits.for_account(request.account),
+            positions={p.symbol: p.quantity for p in positions if p.symbol in wanted},
+            prices=prices,
+            state=state,
+            state_reason=reason,
+            throttle_task_queue=throttle_task_queue(
+                self._task_queue, request.account, self._limits
+            ),
+        )
+
+    @activity.defn(name="place_leg_checked")
+    async def place_leg_checked(self, request: PlaceLegRequest) -> VenueOrder:
+        """``place_leg``, if the trading state allows it now (asked on every attempt)."""
+        state, reason = await effective_state(self._client, self._task_queue, request.account)
+        command = request.command
+        if state is TradingState.HALTED:
+            raise ApplicationError(
+                f"trading is HALTED ({reason}): not placed", type=TRADING_HALTED, non_retryable=True
+            )
+        if state is TradingState.REDUCING:
+            async with venue_errors_as_temporal_errors():
+                positions = await self._adapter.positions(request.account)
+            held = next((p.quantity for p in positions if p.symbol == command.symbol), Decimal(0))
+            signed = command.quantity if command.side is OrderSide.BUY else -command.quantity
+            if not reduces(held, signed):
+                raise ApplicationError(
+                    f"trading state REDUCING ({reason}): {command.side.value} {command.quantity} "
+                    f"{command.symbol} does not reduce the position of {held}",
+                    type=RISK_LIMIT,
+                    non_retryable=True,
+                )
+        return await self._orders.place_leg(request)
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.risk_inputs, self.place_leg_checked]

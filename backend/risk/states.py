@@ -1,0 +1,116 @@
+"""Trading states (the kill switch), their audit records and the entity ids.
+
+One long-running "trading state" workflow per scope holds the state: the
+global scope and one per account. Its workflow id is derived from the scope,
+so every worker and every CLI finds the same one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+GLOBAL_SCOPE = "global"
+TRADING_STATE_WORKFLOW = "TradingStateWorkflow"
+TRADING_STATE_ID_PREFIX = "execbatch-trading-state"
+
+
+class TradingState(str, Enum):
+    """NautilusTrader's trading states, for our executor.
+
+    ACTIVE: normal. REDUCING: only legs that reduce the account's open position
+    in their symbol (by at most that position) are placed. HALTED: nothing new
+    is placed. Cancels, settling, compensation and settlement runs are never
+    blocked by a state: they reduce exposure.
+    """
+
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"
+    HALTED = "HALTED"
+
+    @property
+    def severity(self) -> int:
+        return {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}[self]
+
+
+def most_restrictive(*states: TradingState) -> TradingState:
+    return max(states, key=lambda s: s.severity, default=TradingState.ACTIVE)
+
+
+def scope_of(account: str | None) -> str:
+    return GLOBAL_SCOPE if account is None else f"account:{account}"
+
+
+def trading_state_workflow_id(task_queue: str, scope: str) -> str:
+    """``execbatch-trading-state:<task queue>:global`` or ``...:account:<name>``.
+
+    The task queue is part of it: one deployment of execbatch (its workers and
+    their batches) is a namespace and a task queue, and two of them sharing a
+    namespace (tests, staging beside production) have their own kill switches."""
+    return f"{TRADING_STATE_ID_PREFIX}:{task_queue}:{scope}"
+
+
+class StateChange(BaseModel):
+    """One audited change: who set which state, when and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    state: TradingState
+    reason: str
+    who: str
+    at: datetime
+
+
+class SetStateRequest(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    state: TradingState
+    reason: str = Field(min_length=1, max_length=2000)
+    who: str = Field(min_length=1, max_length=200)
+    quiet_seconds: float = Field(
+        default=8.0,
+        ge=0,
+        description=(
+            "How long a HALTED or REDUCING change waits, once durable, before it is "
+            "acknowledged: the longest a placement attempt that checked the state "
+            "before the change can still be sending (docs/RISK.md)."
+        ),
+    )
+
+
+class TradingStateView(BaseModel):
+    """A scope's state now and its audit history (oldest first)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    scope: str
+    state: TradingState = TradingState.ACTIVE
+    history: tuple[StateChange, ...] = ()
+
+    @property
+    def last_change(self) -> StateChange | None:
+        return self.history[-1] if self.history else None
+
+    def describe(self) -> str:
+        last = self.last_change
+        if last is None:
+            return f"{self.scope}: {self.state.value}"
+        return (
+            f"{self.scope}: {self.state.value} since {last.at.isoformat(timespec='seconds')} "
+            f"by {last.who}: {last.reason}"
+        )
+
+
+class StateChangeAck(BaseModel):
+    """What ``set_state`` returns once the change is durable and in force."""
+
+    model_config = ConfigDict(frozen=True)
+
+    view: TradingStateView
+    recorded_at: datetime
+    """When the entity recorded the change (workflow time)."""
+    acknowledged_at: datetime
+    """When it returned: no placement that checked the state before the change can
+    still reach the venue after this (the quiet period)."""

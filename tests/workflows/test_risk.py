@@ -1,0 +1,235 @@
+"""The pre-trade risk gate and the kill switch, per mode, on the time-skipping server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from execbatch.client.trading import TradingControl, TradingRefused
+from execbatch.core.enums import BatchExecutionMode, BatchStatus, LegStatus
+from execbatch.dtos.execution import ExecutionSettings
+from execbatch.risk.limits import AccountLimits, RiskLimits
+from execbatch.risk.states import TradingState
+from execbatch.worker import build_throttle_workers
+from tests.workflows.conftest import load_example, with_policy
+from tests.workflows.scripted_venue import ScriptedVenue
+
+Harness = Any
+D = Decimal
+
+
+def limits(**kw: Any) -> RiskLimits:
+    return RiskLimits(default=AccountLimits(**kw))
+
+
+def statuses(result: Any) -> list[str]:
+    return [leg.status.value for leg in result.legs]
+
+
+async def test_coordinated_breach_refuses_the_whole_batch_naming_every_leg(
+    harness: Harness,
+) -> None:
+    # pair_trade: BUY 100 AAPL (10000 at 100), SELL 46 MSFT (4600)
+    async with harness(limits=limits(max_order_notional=D(4000))) as h:
+        result = await h.run(load_example("pair_trade"))
+    assert result.status is BatchStatus.REJECTED_BY_RISK
+    assert statuses(result) == ["REJECTED", "REJECTED"]
+    assert result.reason == (
+        "refused by risk: leg c1: max_order_notional 10000 > 4000; "
+        "leg c2: max_order_notional 4600 > 4000"
+    )
+    assert result.legs[0].error == "RISK_LIMIT: max_order_notional 10000 > 4000"
+    assert h.venue.place_calls == []
+
+
+async def test_coordinated_one_breach_skips_the_other_legs(harness: Harness) -> None:
+    async with harness(limits=limits(max_position=D(50))) as h:
+        result = await h.run(load_example("pair_trade"))
+    assert result.status is BatchStatus.REJECTED_BY_RISK
+    assert statuses(result) == ["REJECTED", "SKIPPED"]
+    assert result.reason == "refused by risk: leg c1: max_position AAPL 100 > 50"
+    assert h.venue.place_calls == []
+
+
+async def test_independent_refuses_only_the_breaching_legs(harness: Harness) -> None:
+    # flash_crash_close: SELL 50 AAPL, SELL 120 NVDA, SELL 30 TSLA
+    async with harness(limits=limits(refused_symbols={"NVDA"}, max_batch_notional=D(8000))) as h:
+        result = await h.run(load_example("flash_crash_close"))
+    assert statuses(result) == ["FILLED", "REJECTED", "FILLED"]
+    assert result.legs[1].error == "RISK_LIMIT: refused_symbols: NVDA is refused"
+    assert result.status is BatchStatus.PARTIALLY_COMPLETED
+    assert sorted(c.split(":")[1] for c in h.venue.place_calls) == ["c1", "c3"]
+
+
+async def test_independent_batch_notional_refuses_the_legs_beyond_it(harness: Harness) -> None:
+    async with harness(limits=limits(max_batch_notional=D(8000))) as h:
+        result = await h.run(load_example("flash_crash_close"))
+    # 5000 fits, 5000 + 12000 does not, 5000 + 3000 does
+    assert statuses(result) == ["FILLED", "REJECTED", "FILLED"]
+    assert result.legs[1].error == "RISK_LIMIT: max_batch_notional 17000 > 8000"
+
+
+async def test_sequential_breach_discovered_mid_batch_against_positions_then(
+    harness: Harness,
+) -> None:
+    # rotation: SELL 20 SPY, then BUY 23 QQQ. While c1 is being placed, the account
+    # acquires 10 QQQ elsewhere: c2 is checked against 10 + 23 = 33 > 30.
+    venue = ScriptedVenue().script("SPY", delay=1.0)
+    async with harness(venue=venue, limits=limits(max_position=D(30))) as h:
+        submission = await h.submit(load_example("rotation"))
+        while not venue.place_calls:
+            await asyncio.sleep(0.05)
+        venue.initial_positions["QQQ"] = D(10)
+        result = await submission.handle.result()
+    assert result.status is BatchStatus.STOPPED
+    assert statuses(result) == ["FILLED", "REJECTED"]
+    assert result.reason == "refused by risk: leg c2: max_position QQQ 33 > 30"
+    assert [c.split(":")[1] for c in venue.place_calls] == ["c1"]
+
+
+async def test_reducing_lets_through_only_legs_that_reduce(harness: Harness) -> None:
+    venue = ScriptedVenue(initial_positions={"AAPL": D(100)})
+    async with harness(venue=venue) as h:
+        control = TradingControl(h.env.client, h.queue)
+        await control.set_state(TradingState.REDUCING, "test", who="tester", quiet_seconds=0)
+        with pytest.raises(TradingRefused, match="REDUCING"):
+            await control.refuse_if_not_active("default")
+        result = await h.run(load_example("flash_crash_close"))
+        view = await control.view()
+    assert statuses(result) == ["FILLED", "REJECTED", "REJECTED"]
+    assert "does not reduce the position of 0" in (result.legs[1].error or "")
+    assert [(c.state, c.who, c.reason) for c in view.history] == [
+        (TradingState.REDUCING, "tester", "test")
+    ]
+
+
+async def test_halted_account_refuses_new_batches(harness: Harness) -> None:
+    async with harness() as h:
+        control = TradingControl(h.env.client, h.queue)
+        ack = await control.set_state(
+            TradingState.HALTED, "fat finger", account="default", quiet_seconds=0
+        )
+        assert ack.view.scope == "account:default"
+        with pytest.raises(TradingRefused, match="HALTED"):
+            await control.refuse_if_not_active("default")
+        await control.refuse_if_not_active("other")  # another account trades on
+        result = await h.run(load_example("pair_trade"))
+        assert result.status is BatchStatus.REJECTED_BY_RISK
+        assert "trading state: HALTED (account:default HALTED: fat finger)" in (result.reason or "")
+        await control.set_state(TradingState.ACTIVE, "fixed", account="default")
+        # read before the next run: a time-skipping server with nothing else to wait
+        # for skips an idle entity to its (test server's default) execution timeout
+        view = await control.view("default")
+        after = await h.run(load_example("pair_trade"))
+        assert after.status is BatchStatus.COMPLETED
+    # (the time-skipping server may skip an idle entity to its default execution
+    # timeout while a batch runs, so only the last change is checked here)
+    assert [(c.state, c.reason) for c in ack.view.history] == [(TradingState.HALTED, "fat finger")]
+    assert view.state is TradingState.ACTIVE
+    assert view.last_change is not None and view.last_change.reason == "fixed"
+
+
+SETTINGS = ExecutionSettings(
+    venue_call_timeout_seconds=1.0, poll_interval_seconds=0.2, heartbeat_timeout_seconds=1
+)
+
+
+async def test_halt_with_batches_of_every_mode_in_flight_places_nothing_after_the_ack(
+    harness: Harness,
+) -> None:
+    """Placements take 0.3 s at the venue, legs rest or wait their turn; the halt comes
+    while some are on the wire. After its acknowledgement the venue sees only cancels
+    and reverts."""
+    venue = ScriptedVenue()
+    for symbol in ("AAPL", "NVDA", "TSLA", "SPY", "QQQ"):
+        venue.script(symbol, delay=0.3)
+    venue.script("MSFT", rest=True, delay=0.3)
+    async with harness(venue=venue, settings=SETTINGS) as h:
+        control = TradingControl(h.env.client, h.queue)
+        submissions = []
+        for _ in range(3):
+            for name, mode in (
+                ("flash_crash_close", BatchExecutionMode.INDEPENDENT),
+                ("pair_trade", BatchExecutionMode.COORDINATED),
+                ("rotation", BatchExecutionMode.SEQUENTIAL),
+            ):
+                submissions.append(await h.submit(with_policy(load_example(name), mode, 120)))
+        while len(venue.place_calls) < 4:
+            await asyncio.sleep(0.02)
+        # quiet period: the placement attempt's start-to-close (1 s) plus slack
+        ack = await control.set_state(TradingState.HALTED, "halt test", quiet_seconds=1.5)
+        mark = len(venue.log)
+        for submission in submissions:  # what `execbatch halt` does after the ack
+            with contextlib.suppress(WorkflowUpdateFailedError, RPCError):  # already final
+                await submission.handle.execute_update("cancel", "trading HALTED: halt test")
+        results = [await s.handle.result() for s in submissions]
+    after = venue.log[mark:]
+    placed_after = [oid for _, kind, oid in after if kind == "place" and ":revert-" not in oid]
+    print(f"\nhalt recorded {ack.recorded_at}, acknowledged {ack.acknowledged_at}")
+    start = max(0, mark - 6)
+    for index, (at, kind, oid) in enumerate(venue.log[start : mark + 8], start):
+        if index == mark:
+            print("---------- halt acknowledged ----------")
+        print(f"{at - venue.log[0][0]:7.3f}s {kind:6} {oid}")
+    assert placed_after == []
+    assert any(kind == "place" for _, kind, _ in venue.log[:mark])
+    refused = [
+        leg
+        for r in results
+        for leg in r.legs
+        if leg.error and ("TRADING_HALTED" in leg.error or "HALTED" in leg.error)
+    ]
+    assert refused, "some legs were refused by the halt"
+    for r in results:
+        assert r.status.is_final
+        assert all(leg.exposed_quantity == 0 for leg in r.legs)
+        if r.mode is BatchExecutionMode.COORDINATED:
+            # A batch whose pre-trade check ran after the halt is refused whole.
+            assert r.status in (
+                BatchStatus.COMPENSATED,
+                BatchStatus.CANCELLED,
+                BatchStatus.REJECTED_BY_RISK,
+            )
+            assert all(
+                leg.status in (LegStatus.COMPENSATED, LegStatus.CANCELLED, LegStatus.REJECTED)
+                or leg.filled_quantity == 0
+                for leg in r.legs
+            )
+
+
+async def test_halt_during_a_coordinated_wind_down_still_compensates(harness: Harness) -> None:
+    # c1 AAPL fills after 0.5 s; c2 MSFT is rejected after 0.8 s: the batch winds down
+    # and reverts AAPL (another 0.5 s at the venue) while trading is being halted.
+    venue = (
+        ScriptedVenue().script("AAPL", delay=0.5).script("MSFT", delay=0.8, reject="INVALID_ORDER")
+    )
+    async with harness(venue=venue, settings=SETTINGS) as h:
+        control = TradingControl(h.env.client, h.queue)
+        submission = await h.submit(load_example("pair_trade"))
+        while not any(":revert-" in oid for oid in venue.place_calls):
+            await asyncio.sleep(0.02)
+        await control.set_state(TradingState.HALTED, "during wind-down", quiet_seconds=0)
+        result = await submission.handle.result()
+    assert result.status is BatchStatus.COMPENSATED
+    assert statuses(result) == ["COMPENSATED", "REJECTED"]
+    assert result.legs[0].compensated_quantity == D(100)
+
+
+async def test_throttled_account_places_through_its_rate_limited_task_queue(
+    harness: Harness,
+) -> None:
+    """The pacing itself is Temporal's (a task-queue rate limit); the benchmark times it."""
+    throttled = limits(max_orders_per_second=5.0)
+    venue = ScriptedVenue()
+    async with harness(venue=venue, limits=throttled) as h:
+        [worker] = build_throttle_workers(h.env.client, h.queue, venue, throttled)
+        async with worker:
+            result = await h.run(load_example("flash_crash_close"))
+    assert result.status is BatchStatus.COMPLETED
+    assert worker.task_queue == f"{h.queue}:placements:*"

@@ -1,0 +1,140 @@
+"""The pre-trade risk gate of a batch (docs/RISK.md), used by ExecutionBatchWorkflow.
+
+A local activity fetches what the check reads (limits, the venue's positions
+and reference prices, the trading state); the decision is
+``execbatch.risk.decision.check_legs``, run here in workflow code so a replay
+makes the same one. By mode:
+
+* COORDINATED: any breach refuses the whole batch before anything is placed:
+  the breaching legs end REJECTED (``RISK_LIMIT: ...``), the others SKIPPED,
+  the batch REJECTED_BY_RISK with a reason naming every breach.
+* INDEPENDENT: only the breaching legs are refused; the others run.
+* SEQUENTIAL: each leg is checked just before it is placed, against the
+  positions as they are then; a breach stops the batch (STOPPED, the reason
+  names the leg, the limit and the value).
+
+Placements then go through ``place_leg_checked``, which asks the trading state
+right before sending; an account with an orders-per-second limit places
+through a regular activity on its throttle task queue (a Temporal task-queue
+rate limit, shared by every worker). Settling, cancels and reverts never pass
+through here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+
+from temporalio import workflow
+from temporalio.exceptions import FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from execbatch.activities.risk_activities import RiskActivities, RiskInputsRequest
+    from execbatch.dtos.execution.batch_run import ExecutionSettings
+    from execbatch.dtos.execution.leg_requests import PlaceLegRequest
+    from execbatch.risk.decision import RISK_LIMIT, Breach, RiskInputs, check_legs, notional
+    from execbatch.venue.port.orders import VenueOrder
+    from execbatch.workflows import activity_options as opts
+    from execbatch.workflows.leg_state import LegState, Rejected
+    from execbatch.workflows.wind_down import describe_failure
+
+RISK_PATCH = "pre-trade-risk"
+"""Runs started before the risk gate replay without it (no check, place_leg)."""
+
+
+class RiskGate:
+    def __init__(
+        self, account: str, settings: ExecutionSettings, changed: Callable[[], None]
+    ) -> None:
+        self._account = account
+        self._settings = settings
+        self._changed = changed
+        self._throttle_queue: str | None = None
+        self._accepted_notional = Decimal(0)
+        self.refused_batch = False
+        """A COORDINATED batch was refused whole: it ends REJECTED_BY_RISK."""
+
+    async def _inputs(self, legs: Sequence[LegState]) -> RiskInputs | str:
+        symbols = tuple(sorted({leg.command.symbol for leg in legs}))
+        try:
+            inputs = await workflow.execute_local_activity_method(
+                RiskActivities.risk_inputs,
+                RiskInputsRequest(account=self._account, symbols=symbols),
+                start_to_close_timeout=opts.venue_call_timeout(self._settings),
+                retry_policy=opts.placement_retry(self._settings),
+                summary="risk check: positions, reference prices, trading state",
+            )
+        except FailureError as err:
+            # Fail closed: without the inputs no limit can be checked.
+            return f"risk inputs unavailable: {describe_failure(err)}"
+        self._throttle_queue = inputs.throttle_task_queue
+        return inputs
+
+    async def refuse_breaching(
+        self, legs: Sequence[LegState], whole_batch: bool
+    ) -> list[Breach] | None:
+        """Check ``legs`` together; refuse the breaching ones (all, if ``whole_batch``
+        and any breaches). Returns the breaches, or None when all may be placed."""
+        inputs = await self._inputs(legs)
+        if isinstance(inputs, str):
+            breaches = [
+                Breach(
+                    command_id=leg.command.command_id, limit="risk check", value=inputs, bound=""
+                )
+                for leg in legs
+            ]
+        else:
+            breaches = check_legs(
+                [leg.command for leg in legs],
+                inputs,
+                batch_notional_before=self._accepted_notional,
+            )
+            refused = {b.command_id for b in breaches}
+            self._accepted_notional += sum(
+                (
+                    notional(leg.command, inputs.prices)
+                    for leg in legs
+                    if leg.command.command_id not in refused
+                ),
+                Decimal(0),
+            )
+        if not breaches:
+            return None
+        by_id = {leg.command.command_id: leg for leg in legs}
+        for breach in breaches:
+            by_id[breach.command_id].apply(Rejected(RISK_LIMIT, breach.message))
+        self.refused_batch = whole_batch
+        self._changed()
+        return breaches
+
+    async def place(self, request: PlaceLegRequest, summary: str) -> VenueOrder:
+        """Place through the state check; throttled accounts through their task queue."""
+        if self._throttle_queue is not None:
+            return await workflow.execute_activity_method(
+                RiskActivities.place_leg_checked,
+                request,
+                task_queue=self._throttle_queue,
+                start_to_close_timeout=opts.venue_call_timeout(self._settings),
+                # Waiting for the rate limit counts against the placement's budget,
+                # which settling at a venue without a fence relies on.
+                schedule_to_close_timeout=opts.placement_budget(self._settings),
+                retry_policy=opts.placement_retry(self._settings),
+                summary=summary,
+            )
+        if self._settings.local_placement:
+            return await workflow.execute_local_activity_method(
+                RiskActivities.place_leg_checked,
+                request,
+                start_to_close_timeout=opts.venue_call_timeout(self._settings),
+                schedule_to_close_timeout=opts.placement_budget(self._settings),
+                retry_policy=opts.placement_retry(self._settings),
+                summary=summary,
+            )
+        return await workflow.execute_activity_method(
+            RiskActivities.place_leg_checked,
+            request,
+            start_to_close_timeout=opts.venue_call_timeout(self._settings),
+            schedule_to_close_timeout=opts.placement_budget(self._settings),
+            retry_policy=opts.placement_retry(self._settings),
+            summary=summary,
+        )
