@@ -126,7 +126,8 @@ async def test_span_tree_of_a_compensated_pair_trade(
                 return span
         raise AssertionError(f"no span {name} {attrs}")
 
-    placed = find("StartActivity:place_leg", leg_index=1, command_id="c2")
+    # Placements go through the trading-state check before every send (docs/RISK.md).
+    placed = find("StartActivity:place_leg_checked", leg_index=1, command_id="c2")
     assert (placed.attributes or {})["execbatch.client_order_id"] == f"{batch_id}:c2:place"
     assert (placed.attributes or {})["execbatch.mode"] == "COORDINATED"
     assert (placed.attributes or {})["execbatch.batch_id"] == batch_id
