@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         VenueAnswered,
     )
     from execbatch.workflows.modes import MODES, Placement
+    from execbatch.workflows.placing import run_placement
     from execbatch.workflows.risk_gate import RISK_PATCH, RiskGate
     from execbatch.workflows.settlement import settlement_outcome
     from execbatch.workflows.web_ui import details_markdown
@@ -461,25 +462,7 @@ class ExecutionBatchWorkflow:
         """
         if self._risk_gated:
             return await self._risk.place(request, summary)
-        if self._settings.local_placement:
-            return await workflow.execute_local_activity_method(
-                OrderActivities.place_leg,
-                request,
-                start_to_close_timeout=opts.venue_call_timeout(self._settings),
-                # Bounds when the last attempt can start: what settling a leg at a
-                # venue without a fence waits out (docs/VENUES.md).
-                schedule_to_close_timeout=opts.placement_budget(self._settings),
-                retry_policy=opts.placement_retry(self._settings),
-                summary=summary,
-            )
-        return await workflow.execute_activity_method(
-            OrderActivities.place_leg,
-            request,
-            start_to_close_timeout=opts.venue_call_timeout(self._settings),
-            schedule_to_close_timeout=opts.placement_budget(self._settings),
-            retry_policy=opts.placement_retry(self._settings),
-            summary=summary,
-        )
+        return await run_placement(OrderActivities.place_leg, request, self._settings, summary)
 
     # ------------------------------------------------------------- helpers
 

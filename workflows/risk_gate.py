@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from execbatch.venue.port.orders import VenueOrder
     from execbatch.workflows import activity_options as opts
     from execbatch.workflows.leg_state import LegState, Rejected
+    from execbatch.workflows.placing import run_placement
     from execbatch.workflows.wind_down import describe_failure
 
 RISK_PATCH = "pre-trade-risk"
@@ -109,32 +110,10 @@ class RiskGate:
 
     async def place(self, request: PlaceLegRequest, summary: str) -> VenueOrder:
         """Place through the state check; throttled accounts through their task queue."""
-        if self._throttle_queue is not None:
-            return await workflow.execute_activity_method(
-                RiskActivities.place_leg_checked,
-                request,
-                task_queue=self._throttle_queue,
-                start_to_close_timeout=opts.venue_call_timeout(self._settings),
-                # Waiting for the rate limit counts against the placement's budget,
-                # which settling at a venue without a fence relies on.
-                schedule_to_close_timeout=opts.placement_budget(self._settings),
-                retry_policy=opts.placement_retry(self._settings),
-                summary=summary,
-            )
-        if self._settings.local_placement:
-            return await workflow.execute_local_activity_method(
-                RiskActivities.place_leg_checked,
-                request,
-                start_to_close_timeout=opts.venue_call_timeout(self._settings),
-                schedule_to_close_timeout=opts.placement_budget(self._settings),
-                retry_policy=opts.placement_retry(self._settings),
-                summary=summary,
-            )
-        return await workflow.execute_activity_method(
+        return await run_placement(
             RiskActivities.place_leg_checked,
             request,
-            start_to_close_timeout=opts.venue_call_timeout(self._settings),
-            schedule_to_close_timeout=opts.placement_budget(self._settings),
-            retry_policy=opts.placement_retry(self._settings),
-            summary=summary,
+            self._settings,
+            summary,
+            task_queue=self._throttle_queue,
         )
