@@ -86,6 +86,7 @@ class DevStack:
         worker_venue_env: Callable[[str], Mapping[str, str]] | None = None,
         startup_timeout: float = 60.0,
         metrics_port: int | None = DEFAULT_METRICS_PORT,
+        metrics_ports: tuple[int, ...] = (),
         build_id: str = "dev",
     ) -> None:
         self.state_dir = state_dir.resolve()
@@ -101,6 +102,7 @@ class DevStack:
         self.worker_venue_env = worker_venue_env
         self.startup_timeout = startup_timeout
         self.metrics_port = metrics_port
+        self.metrics_ports = metrics_ports
         self.build_id = build_id
         self._lock = StackLock(self.state_dir)
         self._processes: list[ManagedProcess] = []
@@ -108,13 +110,19 @@ class DevStack:
 
     @classmethod
     def on_free_ports(cls, state_dir: Path, **options: object) -> DevStack:
-        """A stack whose three ports the OS picked (for tests and the demo)."""
-        ports = {
+        """A stack whose ports the OS picked (for tests and the demo): one /metrics port
+        per worker, each picked on its own, because the port after a free one may be
+        anybody's (a CI run lost a worker to exactly that: ``Address already in use``)."""
+        workers = options.get("workers", 1)
+        assert isinstance(workers, int)
+        ports: dict[str, object] = {
             "temporal_port": free_port(),
             "ui_port": free_port(),
             "venue_port": free_port(),
-            "metrics_port": free_port(),
         }
+        if "metrics_port" not in options:
+            metrics = tuple(free_port() for _ in range(workers))
+            ports.update(metrics_port=metrics[0], metrics_ports=metrics)
         return cls(state_dir, **{**ports, **options})  # type: ignore[arg-type]
 
     # -------------------------------------------------------------- addresses
@@ -160,12 +168,20 @@ class DevStack:
             PYTHONUNBUFFERED="1",
         )
         if self.metrics_port is not None:
-            env["EXECBATCH_METRICS_PORT"] = str(self.metrics_port + number - 1)
+            env["EXECBATCH_METRICS_PORT"] = str(self.worker_metrics_port(number))
         else:
             env.pop("EXECBATCH_METRICS_PORT", None)
         if self.worker_venue_env is not None:
             env.update(self.worker_venue_env(self.venue_url))
         return env
+
+    def worker_metrics_port(self, number: int) -> int:
+        """Worker ``number``'s /metrics port: the one picked for it, else counted up from
+        ``metrics_port`` (``./run dev``: 9464, 9465, ...)."""
+        assert self.metrics_port is not None
+        if number <= len(self.metrics_ports):
+            return self.metrics_ports[number - 1]
+        return self.metrics_port + number - 1
 
     def services(self) -> list[Service]:
         addresses = {
