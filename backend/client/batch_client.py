@@ -152,11 +152,12 @@ class BatchClient:
 
         Raises ``DirectiveConflict``, having started and sent nothing, when a batch with
         this id exists (running or closed) with other content (``created_at`` aside).
+
+        The start comes first and the comparison only when it attached: an id that
+        exists never starts a second run (``USE_EXISTING`` while it runs,
+        ``REJECT_DUPLICATE`` once closed), so the new content cannot reach the venue,
+        and a new batch (the common case) pays no history read before its first order.
         """
-        existing = await self._existing_batch(batch.batch_id)
-        if existing is not None:
-            self._refuse_conflict(existing, batch)
-            return Submission(batch=batch, handle=self.handle(batch.batch_id), attached=True)
         legs = ", ".join(c.describe() for c in batch.commands[:5])
         more = f" +{len(batch.commands) - 5} more" if len(batch.commands) > 5 else ""
         # The root of the batch's trace (a child of the caller's span, if any); with a
@@ -180,7 +181,7 @@ class BatchClient:
             summary=f"{batch.mode.value} batch, {len(batch.commands)} legs: {legs}",
             eager=self._eager_start,
         )
-        if submission.attached:  # started by someone else since we looked
+        if submission.attached:  # this id was started before, by us or someone else
             existing = await self._existing_batch(batch.batch_id)
             if existing is not None:
                 self._refuse_conflict(existing, batch)
