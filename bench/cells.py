@@ -51,6 +51,11 @@ class CellResult:
     rss_mb: dict[str, float]
     loadavg_1m: float
     error_samples: list[str] = field(default_factory=list)
+    ttfo_p50_ms: float | None = None
+    """Time to first order: submit to the batch's first order at the venue (p50)."""
+    ttfo_p99_ms: float | None = None
+    actions_per_batch: int | None = None
+    """Temporal Cloud actions of one batch of this cell, counted from its history."""
 
 
 def percentile(ordered: Sequence[float], pct: float) -> float:
@@ -120,6 +125,7 @@ async def measure(
 ) -> CellResult:
     """Run one cell and summarise it. CPU covers warmup + window + drain, divided
     by batches timed; close enough for short batches and long windows."""
+    system.submits.clear()
     before = probe.cpu()
     wall = time.perf_counter()
 

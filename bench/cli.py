@@ -43,8 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--systems",
-        default="ours,naive,direct",
-        help="comma list of ours, naive, direct, ours-embedded (worker in the driver, eager start)",
+        default="floor,ours,naive,direct",
+        help=(
+            "comma list of floor (a no-op workflow, eager, default worker), ours, naive, "
+            "direct, ours-embedded (worker in the driver, eager start)"
+        ),
     )
     parser.add_argument("--modes", default=",".join(m.value for m in BatchExecutionMode))
     parser.add_argument("--concurrency", default=None, help="comma list, default 1,16,64")

@@ -35,6 +35,8 @@ def cells_table(title: str, cells: Sequence[CellResult]) -> Table:
         "p99 ms",
         "max ms",
         "err/lost",
+        "1st order p50/p99",
+        "actions",
         "cpu ms/batch (wkr+ven+srv+drv)",
         "RSS MB wkr/ven",
         "load1",
@@ -56,6 +58,8 @@ def cells_table(title: str, cells: Sequence[CellResult]) -> Table:
             _f(c.p99_ms),
             _f(c.max_ms),
             f"{c.errors}/{c.lost}",
+            f"{_f(c.ttfo_p50_ms)}/{_f(c.ttfo_p99_ms)}",
+            str(c.actions_per_batch) if c.actions_per_batch is not None else "-",
             cpu_text,
             rss,
             _f(c.loadavg_1m, 2),
@@ -64,7 +68,7 @@ def cells_table(title: str, cells: Sequence[CellResult]) -> Table:
 
 
 def ratio_rows(cells: Sequence[CellResult], ours: str = "ours") -> list[dict[str, Any]]:
-    """Ours against naive and direct, cell by cell (same mode, legs and load)."""
+    """Ours against the floor, naive and direct, cell by cell (same mode, legs, load)."""
     index = {(c.system, c.mode, c.legs, c.load): c for c in cells}
     rows: list[dict[str, Any]] = []
     for c in cells:
@@ -72,7 +76,12 @@ def ratio_rows(cells: Sequence[CellResult], ours: str = "ours") -> list[dict[str
             continue
         naive = index.get(("naive", c.mode, c.legs, c.load))
         direct = index.get(("direct", c.mode, c.legs, c.load))
+        floor = index.get(("floor", c.mode, c.legs, c.load))
         row: dict[str, Any] = {"mode": c.mode, "legs": c.legs, "load": c.load}
+        if floor and floor.batches_per_s:
+            row["throughput_x_floor"] = round(c.batches_per_s / floor.batches_per_s, 2)
+        if floor and floor.p50_ms and c.p50_ms:
+            row["p50_minus_floor_ms"] = round(c.p50_ms - floor.p50_ms, 1)
         if naive and naive.batches_per_s:
             row["throughput_x_naive"] = round(c.batches_per_s / naive.batches_per_s, 2)
         if direct and direct.batches_per_s:
@@ -82,6 +91,10 @@ def ratio_rows(cells: Sequence[CellResult], ours: str = "ours") -> list[dict[str
         if direct and direct.p50_ms and c.p50_ms:
             row["p50_x_direct"] = round(c.p50_ms / direct.p50_ms, 2)
             row["p50_minus_direct_ms"] = round(c.p50_ms - direct.p50_ms, 1)
+        if direct and direct.ttfo_p50_ms is not None and c.ttfo_p50_ms is not None:
+            row["first_order_p50_minus_direct_ms"] = round(c.ttfo_p50_ms - direct.ttfo_p50_ms, 1)
+        if naive and naive.cpu_ms_per_batch.get("worker") and c.cpu_ms_per_batch.get("worker"):
+            row["worker_cpu_ms"] = c.cpu_ms_per_batch["worker"]
         rows.append(row)
     return rows
 
@@ -92,11 +105,13 @@ def ratio_table(rows: Sequence[dict[str, Any]], ours: str = "ours") -> Table:
         "mode",
         "legs",
         "load",
+        "thr x floor",
         "thr x naive",
         "thr x direct",
+        "p50 - floor ms",
         "p50 x naive",
-        "p50 x direct",
         "p50 - direct ms",
+        "1st order - direct ms",
     ):
         table.add_column(column, justify="left" if column == "mode" else "right")
     for r in rows:
@@ -104,11 +119,13 @@ def ratio_table(rows: Sequence[dict[str, Any]], ours: str = "ours") -> Table:
             r["mode"],
             str(r["legs"]),
             r["load"],
+            _f(r.get("throughput_x_floor"), 2),
             _f(r.get("throughput_x_naive"), 2),
             _f(r.get("throughput_x_direct"), 3),
+            _f(r.get("p50_minus_floor_ms"), 1),
             _f(r.get("p50_x_naive"), 2),
-            _f(r.get("p50_x_direct"), 2),
             _f(r.get("p50_minus_direct_ms"), 1),
+            _f(r.get("first_order_p50_minus_direct_ms"), 1),
         )
     return table
 

@@ -21,9 +21,13 @@ from typing import Any
 import httpx
 from rich.console import Console
 from temporalio.client import Client
+from temporalio.worker import Worker
 
+from bench.actions import billable_actions
 from bench.batches import ACCOUNT, ACCOUNT_CASH, BatchFactory, BatchSpec
 from bench.cells import CellResult, Load, Probe, measure
+from bench.first_order import fill_ttfo, first_orders
+from bench.floor.workflow import FloorWorkflow
 from bench.growth import GrowthResult, run_growth_point
 from bench.report import (
     cells_table,
@@ -35,7 +39,14 @@ from bench.report import (
 )
 from bench.soak import SoakResult, soak
 from bench.stack import DevServer, WorkerProcess, worker_env
-from bench.systems import DirectSystem, NaiveSystem, OursSystem, System, bench_settings
+from bench.systems import (
+    DirectSystem,
+    FloorSystem,
+    NaiveSystem,
+    OursSystem,
+    System,
+    bench_settings,
+)
 from execbatch.client.embedded import EmbeddedExecutor
 from execbatch.core.enums import BatchExecutionMode
 from execbatch.temporal.server_tuning import DYNAMIC_CONFIG
@@ -65,7 +76,7 @@ class RunConfig:
     venue_sync: str = "FULL"
     db_filename: Path | None = None
     tuned_server: bool = True
-    systems: Sequence[str] = ("ours", "naive", "direct")
+    systems: Sequence[str] = ("floor", "ours", "naive", "direct")
     json_path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -166,6 +177,52 @@ def run_info(config: RunConfig, stack: Stack, started: str) -> dict[str, Any]:
     }
 
 
+FLOOR = "floor"
+WITH_HISTORY = ("ours", "ours-embedded", "naive", FLOOR)
+"""Systems whose batches are workflows (their actions are counted from a history)."""
+
+
+async def start_floor(
+    stack: Stack, factory: BatchFactory, result_bytes: dict[int, int], exits: AsyncExitStack
+) -> tuple[System, Probe]:
+    """The floor's default ``Worker`` in this (the driver's) process, where an eager
+    start can hand it the first workflow task; its CPU is the worker column."""
+    worker = Worker(stack.client, task_queue=stack.queue(FLOOR), workflows=[FloorWorkflow])
+    await exits.enter_async_context(worker)
+    system = FloorSystem(stack.client, stack.queue(FLOOR), factory, result_bytes)
+    probe = Probe(
+        {
+            "worker": [os.getpid()],
+            "venue": [stack.venue.pid] if stack.venue.pid else [],
+            "server": [stack.server.pid],
+            "driver": [],
+        }
+    )
+    return system, probe
+
+
+async def count_actions(
+    client: Client, cells: Sequence[tuple[CellResult, dict[str, float]]]
+) -> None:
+    """Each workflow cell's actions per batch, from the history of its last batch."""
+    for cell, submits in cells:
+        if cell.system not in WITH_HISTORY or not submits:
+            continue
+        batch_id = max(submits, key=submits.__getitem__)
+        history = await client.get_workflow_handle(batch_id).fetch_history()
+        cell.actions_per_batch = sum(billable_actions(history).values())
+
+
+async def time_to_first_order(
+    base_url: str, cells: Sequence[tuple[CellResult, dict[str, float]]]
+) -> None:
+    """Every cell's submit-to-first-order percentiles, from the venue's orders."""
+    async with PaperVenueAdmin(base_url) as admin:
+        first = first_orders(await admin.orders(account=ACCOUNT))
+    for cell, submits in cells:
+        fill_ttfo(cell, submits, first)
+
+
 EMBEDDED = "ours-embedded"
 """Our executor with its worker in the driver process (``EmbeddedExecutor``, eager start)."""
 
@@ -205,6 +262,7 @@ async def run_bench(config: RunConfig, console: Console) -> dict[str, Any]:
     factory = BatchFactory(tag)
     stack = Stack(config, tag)
     cells: list[CellResult] = []
+    submitted: list[tuple[CellResult, dict[str, float]]] = []
     growth: list[GrowthResult] = []
     soak_result: SoakResult | None = None
     async with AsyncExitStack() as exits:
@@ -222,6 +280,11 @@ async def run_bench(config: RunConfig, console: Console) -> dict[str, Any]:
             systems["direct"] = (DirectSystem(stack.http_pools, factory), stack.probe(None))
         if EMBEDDED in config.systems:
             systems[EMBEDDED] = await start_embedded(stack, factory, exits)
+        if FLOOR in config.systems:
+            ours_sizes = next(
+                (s.result_bytes for s, _ in systems.values() if isinstance(s, OursSystem)), {}
+            )
+            systems[FLOOR] = await start_floor(stack, factory, ours_sizes, exits)
         warm = BatchSpec(BatchExecutionMode.INDEPENDENT, 2)
         for system, _ in systems.values():
             await ready(system, warm)
@@ -242,6 +305,7 @@ async def run_bench(config: RunConfig, console: Console) -> dict[str, Any]:
                             probe,
                         )
                         cells.append(cell)
+                        submitted.append((cell, dict(system.submits)))
                         console.print(_line(cell))
         if config.rate > 0:
             for mode in config.modes:
@@ -251,6 +315,7 @@ async def run_bench(config: RunConfig, console: Console) -> dict[str, Any]:
                         system, spec, Load(rate=config.rate), config.duration, config.warmup, probe
                     )
                     cells.append(cell)
+                    submitted.append((cell, dict(system.submits)))
                     console.print(_line(cell))
 
         if "ours" in systems and (config.growth_legs or config.compensating_legs):
@@ -297,6 +362,8 @@ async def run_bench(config: RunConfig, console: Console) -> dict[str, Any]:
         for procs in stack.workers.values():
             for proc in procs:
                 proc.check_alive()
+        await time_to_first_order(stack.venue.base_url, submitted)
+        await count_actions(stack.client, submitted)
 
     rows = ratio_rows(cells)
     embedded_rows = ratio_rows(cells, ours=EMBEDDED)
@@ -323,6 +390,7 @@ async def run_bench(config: RunConfig, console: Console) -> dict[str, Any]:
 def _line(c: CellResult) -> str:
     return (
         f"{c.system:>13} {c.mode:<11} x{c.legs} {c.load:>6}: {c.batches_per_s:7.1f} b/s "
+        f"cpu {c.cpu_ms_per_batch} "
         f"p50 {c.p50_ms} p99 {c.p99_ms} max {c.max_ms} err {c.errors} lost {c.lost} "
         f"load1 {c.loadavg_1m}"
     )

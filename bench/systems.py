@@ -3,7 +3,13 @@
 * ``OursSystem``: ``BatchClient.start_batch`` + the workflow result (our executor);
 * ``NaiveSystem``: the naive-Temporal reference in ``bench.naive``;
 * ``DirectSystem``: the same legs straight to the venue with asyncio + httpx,
-  no durability at all (the floor).
+  no durability at all;
+* ``FloorSystem``: a Temporal workflow that does nothing but return a result the
+  size of ours, started eagerly on a default worker: the floor of any executor
+  built on this server.
+
+Each system notes when it sent each batch (``submits``, wall clock, the clock
+the venue stamps orders with), so a run can tell the time to the first order.
 
 ``run_batch`` returns None on success, or a short error text: a batch whose
 result is not what the load expects counts as an error, never as a success.
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -20,6 +27,7 @@ import httpx
 from temporalio.client import Client
 
 from bench.batches import ACCOUNT, BatchFactory, BatchSpec
+from bench.floor.workflow import FloorWorkflow
 from bench.naive.shared import NaiveBatch, NaiveLeg
 from bench.naive.workflow import NaiveBatchWorkflow
 from execbatch.client.batch_client import BatchClient
@@ -32,6 +40,8 @@ RESULT_TIMEOUT = 120.0
 
 class System(Protocol):
     name: str
+    submits: dict[str, float]
+    """Batch id -> wall-clock time (``time.time()``) its submission began."""
 
     async def run_batch(self, spec: BatchSpec) -> str | None: ...
 
@@ -53,6 +63,9 @@ class OursSystem:
         batches: BatchClient | None = None,
     ) -> None:
         self.name = name
+        self.submits: dict[str, float] = {}
+        self.result_bytes: dict[int, int] = {}
+        """Legs -> size of the JSON of the last result (what the floor returns)."""
         self._batches = batches or BatchClient(
             client, task_queue, settings=settings or bench_settings()
         )
@@ -63,8 +76,10 @@ class OursSystem:
         return await self.run(batch, BatchStatus.COMPLETED)
 
     async def run(self, batch: ExecutionCommandBatch, expected: BatchStatus) -> str | None:
+        self.submits[batch.batch_id] = time.time()
         submission = await self._batches.start_batch(batch)
         result = await asyncio.wait_for(submission.handle.result(), RESULT_TIMEOUT)
+        self.result_bytes[len(batch.commands)] = len(result.model_dump_json())
         if result.status is not expected:
             return f"{batch.batch_id}: {result.status.value} ({result.reason})"
         return None
@@ -79,9 +94,11 @@ class NaiveSystem:
         self._client = client
         self._task_queue = task_queue
         self._factory = factory
+        self.submits: dict[str, float] = {}
 
     async def run_batch(self, spec: BatchSpec) -> str | None:
         batch = self._factory.batch(spec, self.name)
+        self.submits[batch.batch_id] = time.time()
         naive = NaiveBatch(
             batch_id=batch.batch_id,
             mode=batch.mode.value,
@@ -119,9 +136,11 @@ class DirectSystem:
     def __init__(self, pools: Sequence[httpx.AsyncClient], factory: BatchFactory) -> None:
         self._pools = itertools.cycle(pools)
         self._factory = factory
+        self.submits: dict[str, float] = {}
 
     async def run_batch(self, spec: BatchSpec) -> str | None:
         batch = self._factory.batch(spec, self.name)
+        self.submits[batch.batch_id] = time.time()
         legs = [
             {
                 "client_order_id": f"{batch.batch_id}:{c.command_id}",
@@ -150,3 +169,36 @@ class DirectSystem:
         response.raise_for_status()
         status: str = response.json()["status"]
         return status
+
+
+class FloorSystem:
+    """The floor: ``FloorWorkflow`` on a default ``Worker`` in this (the driver's)
+    process, started eagerly, returning as many bytes as our result for the same
+    shape (``result_bytes``, measured from ours; 1 KiB per leg when ours is absent)."""
+
+    name = "floor"
+
+    def __init__(
+        self, client: Client, task_queue: str, factory: BatchFactory, result_bytes: dict[int, int]
+    ) -> None:
+        self._client = client
+        self._task_queue = task_queue
+        self._factory = factory
+        self._result_bytes = result_bytes
+        self.submits: dict[str, float] = {}
+
+    async def run_batch(self, spec: BatchSpec) -> str | None:
+        batch_id = self._factory.next_id(self.name)
+        size = self._result_bytes.get(spec.legs, 1024 * spec.legs)
+        self.submits[batch_id] = time.time()
+        handle = await self._client.start_workflow(
+            FloorWorkflow.run,
+            size,
+            id=batch_id,
+            task_queue=self._task_queue,
+            request_eager_start=True,
+        )
+        result = await asyncio.wait_for(handle.result(), RESULT_TIMEOUT)
+        if len(result) != size:
+            return f"{batch_id}: {len(result)} bytes, not {size}"
+        return None

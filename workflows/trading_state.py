@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
@@ -27,17 +26,12 @@ with workflow.unsafe.imports_passed_through():
         StateChange,
         StateChangeAck,
         TradingState,
+        TradingStateInput,
         TradingStateView,
     )
 
 AUDIT_KEPT = 1000
 """Audit records carried over a continue-as-new (the oldest are dropped beyond)."""
-
-
-class TradingStateInput(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    view: TradingStateView
 
 
 @workflow.defn(name=TRADING_STATE_WORKFLOW)

@@ -103,6 +103,17 @@ class TradingStateView(BaseModel):
         )
 
 
+class TradingStateInput(BaseModel):
+    """The trading-state workflow's input: the view it starts (or continues) with.
+
+    Defined here, outside the sandboxed workflow module, so a pydantic model is not
+    rebuilt for every run of the workflow."""
+
+    model_config = ConfigDict(frozen=True)
+
+    view: TradingStateView
+
+
 class StateChangeAck(BaseModel):
     """What ``set_state`` returns once the change is durable and in force."""
 
