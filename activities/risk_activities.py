@@ -38,7 +38,7 @@ from execbatch.risk.states import (
     trading_state_workflow_id,
 )
 from execbatch.venue.port.adapter import ExchangeAdapter, PriceSource
-from execbatch.venue.port.orders import VenueOrder
+from execbatch.venue.port.orders import Position, VenueOrder
 
 TRADING_HALTED = "TRADING_HALTED"
 
@@ -92,15 +92,21 @@ class RiskActivities:
     @activity.defn(name="risk_inputs")
     async def risk_inputs(self, request: RiskInputsRequest) -> RiskInputs:
         state, reason = await effective_state(self._client, self._task_queue, request.account)
+        limits = self._limits.for_account(request.account)
+        # Ask the venue only for what a check will read (``risk.decision``): positions
+        # for a position limit or REDUCING, prices for a notional limit. An account
+        # without such limits costs no venue request before its first order.
+        positions: list[Position] = []
+        prices: dict[str, Decimal] = {}
         async with venue_errors_as_temporal_errors():
-            positions = await self._adapter.positions(request.account)
-            prices: dict[str, Decimal] = {}
-            if isinstance(self._adapter, PriceSource):
+            if limits.max_position is not None or state is TradingState.REDUCING:
+                positions = await self._adapter.positions(request.account)
+            if limits.checks_notional and isinstance(self._adapter, PriceSource):
                 prices = await self._adapter.reference_prices(request.symbols)
         wanted = set(request.symbols)
         return RiskInputs(
             account=request.account,
-            limits=self._limits.for_account(request.account),
+            limits=limits,
             positions={p.symbol: p.quantity for p in positions if p.symbol in wanted},
             prices=prices,
             state=state,

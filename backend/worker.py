@@ -19,6 +19,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from temporalio.client import Client
@@ -86,10 +87,10 @@ gate, trading state) stay sandboxed, so their code is still checked.
 """
 
 
-def workflow_runner() -> WorkflowRunner:
+def workflow_runner(sandbox: bool | None = None) -> WorkflowRunner:
     """The sandbox with our pass-through modules and the workflow code compiled once
     (``execbatch.temporal.sandbox``); ``EXECBATCH_WORKFLOW_SANDBOX=0`` turns it off."""
-    return sandboxed_runner(PASSTHROUGH_MODULES)
+    return sandboxed_runner(PASSTHROUGH_MODULES, sandbox=sandbox)
 
 
 def build_worker(
@@ -103,6 +104,8 @@ def build_worker(
     version: WorkerDeploymentVersion | None = None,
     workflows: Sequence[type] = WORKFLOWS,
     limits: RiskLimits | None = None,
+    workflow_threads: int | None = None,
+    sandbox: bool | None = None,
 ) -> Worker:
     """A worker with our workflow and the order activities bound to ``adapter``.
 
@@ -112,6 +115,9 @@ def build_worker(
     that Worker Deployment Version (Worker Versioning; None: unversioned).
     ``workflows``: ours, unless a test brings a changed version of it.
     ``limits``: the pre-trade risk limits (None: none; docs/RISK.md).
+    ``workflow_threads``: threads that run workflow activations (None: the SDK's
+    one per concurrent workflow task); ``sandbox``: None reads
+    ``EXECBATCH_WORKFLOW_SANDBOX``. Both are performance levers (docs/BENCHMARK.md).
     """
     instrumented = instrument(adapter)
     activities = OrderActivities(instrumented)
@@ -127,7 +133,12 @@ def build_worker(
         # A crashed worker's sticky tasks move to another worker after this long
         # (default 10 s): it bounds how much of a wind-down margin a crash eats.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
-        workflow_runner=workflow_runner(),
+        workflow_runner=workflow_runner(sandbox),
+        workflow_task_executor=(
+            ThreadPoolExecutor(workflow_threads, thread_name_prefix="execbatch_workflow_")
+            if workflow_threads
+            else None
+        ),
         interceptors=worker_interceptors(client, venue_name(adapter), interceptors),
         deployment_config=deployment_config(version),
     )

@@ -26,12 +26,13 @@ from execbatch.risk.states import (
     SetStateRequest,
     StateChangeAck,
     TradingState,
+    TradingStateInput,
     TradingStateView,
     scope_of,
     trading_state_workflow_id,
 )
 from execbatch.workflows.batch_workflow import WORKFLOW_NAME, ExecutionBatchWorkflow
-from execbatch.workflows.trading_state import TradingStateInput, TradingStateWorkflow
+from execbatch.workflows.trading_state import TradingStateWorkflow
 
 DEFAULT_QUIET_SECONDS = 8.0
 """The default placement attempt (6 s start-to-close) plus 2 s for a request the

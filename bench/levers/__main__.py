@@ -65,59 +65,28 @@ class Lever:
 LEVERS = (
     Lever("baseline", "worker.py as shipped (local placement, sandboxed, defaults)"),
     Lever(
-        "no-code-cache",
-        "sandbox re-imports compile the workflow module every run (before 0345252)",
-        (*PROTO, "--no-code-cache"),
-    ),
-    Lever(
         "regular-placement",
         "placement as a regular activity (ExecutionSettings.local_placement=False)",
         settings=ExecutionSettings(account=ACCOUNT, local_placement=False),
     ),
     Lever("unsandboxed", "UnsandboxedWorkflowRunner", (*PROTO, "--unsandboxed")),
     Lever(
-        "tuned",
-        "max_cached_workflows=2000, 8 wf pollers, 4 act pollers, 400 wf task slots",
-        (
-            *PROTO,
-            "--max-cached-workflows",
-            "2000",
-            "--workflow-pollers",
-            "8",
-            "--activity-pollers",
-            "4",
-            "--max-concurrent-workflow-tasks",
-            "400",
-        ),
+        "1-thread",
+        "one thread runs every workflow activation (SDK default: one per task slot)",
+        (*PROTO, "--workflow-threads", "1"),
     ),
     Lever(
-        "few-pollers",
-        "2 wf pollers, 1 act poller",
-        (*PROTO, "--workflow-pollers", "2", "--activity-pollers", "1"),
+        "4-threads",
+        "four threads run workflow activations",
+        (*PROTO, "--workflow-threads", "4"),
     ),
     Lever("2-workers", "two worker.py processes on one queue", workers=2),
-    Lever(
-        "4-pools", "4 venue adapters (connection pools), round robin", (*PROTO, "--adapters", "4")
-    ),
     Lever("venue-normal", "venue SQLite synchronous=NORMAL", venue="NORMAL"),
-    Lever(
-        "in-process", "worker in the client's process, no eager start", in_process=WorkerOptions()
-    ),
     Lever(
         "in-process-eager",
         "worker in the client's process + request_eager_start",
         in_process=WorkerOptions(),
         eager=True,
-    ),
-    Lever(
-        "stub-sniffio",
-        "httpcore's per-request sniffio import fails fast",
-        (*PROTO, "--stub-sniffio"),
-    ),
-    Lever(
-        "unsandboxed-sniffio",
-        "UnsandboxedWorkflowRunner + sniffio stub",
-        (*PROTO, "--unsandboxed", "--stub-sniffio"),
     ),
     Lever(
         "gc-tuned",
