@@ -1,0 +1,1 @@
+"""The floor: the cheapest batch any Temporal-based executor can run on the same stack."""
