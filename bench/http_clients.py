@@ -92,7 +92,9 @@ async def main_async(count: int, rounds: int) -> None:
                     for in_flight in (2, 64):
                         sent = f"{tag}{in_flight}"
                         figures = await _measure(
-                            lambda i, s=sent: adapter.place_order(_order(s, i)), count, in_flight
+                            lambda i, s=sent, a=adapter: a.place_order(_order(s, i)),
+                            count,
+                            in_flight,
                         )
                         rows.append((name, in_flight, *figures))
                 finally:

@@ -45,7 +45,9 @@ from enum import Enum
 from types import TracebackType
 from typing import Any, Self
 
+import aiohttp
 import httpx
+from httpx_aiohttp import AiohttpTransport
 from opentelemetry import propagate
 from pydantic import BaseModel, TypeAdapter
 
@@ -123,6 +125,29 @@ def _describe_body(response: httpx.Response) -> tuple[str, str]:
     return f"HTTP_{response.status_code}", response.text[:500]
 
 
+class _AiohttpTransport(AiohttpTransport):
+    """httpx-aiohttp's transport, with connection failures named as httpx names them.
+
+    Its exception table maps every ``aiohttp.ClientConnectionError`` that is not a
+    more specific entry to ``httpx.ConnectTimeout``, so a refused connection or a
+    server that hung up would read "timed out". Both are transient either way
+    (``VenueUnavailable``); the message must still say what happened.
+    """
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await super().handle_async_request(request)
+        except httpx.ConnectTimeout as exc:
+            cause = exc.__cause__
+            if isinstance(cause, aiohttp.ServerTimeoutError) or not isinstance(
+                cause, aiohttp.ClientConnectionError
+            ):
+                raise
+            if isinstance(cause, aiohttp.ClientConnectorError):
+                raise httpx.ConnectError(str(cause), request=request) from cause
+            raise httpx.RemoteProtocolError(str(cause), request=request) from cause
+
+
 class _VenueHTTP:
     """Shared transport: one pooled client, uniform error mapping."""
 
@@ -141,11 +166,17 @@ class _VenueHTTP:
         self._signing_key = signing_key
         self._key_variable = key_variable
         self._owns_client = client is None
+        # httpx's API over aiohttp's connection pool and C parser: the same requests,
+        # responses and exceptions (the transport maps aiohttp's onto httpx's), at a
+        # third of the client CPU per request and a fifth of the p99 with 64 in flight
+        # (``python -m bench.http_clients``, docs/BENCHMARK.md).
         self._client = client or httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
+            transport=_AiohttpTransport(
+                limits=httpx.Limits(
+                    max_connections=max_connections, max_keepalive_connections=max_connections
+                )
             ),
         )
 
