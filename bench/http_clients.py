@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
+from functools import partial
 
 import aiohttp
 import httpx
@@ -62,6 +63,10 @@ async def _measure(
     return cpu_ms, percentile(ordered, 50) * 1000, percentile(ordered, 99) * 1000
 
 
+def _place(adapter: PaperVenueAdapter, tag: str, i: int) -> Awaitable[object]:
+    return adapter.place_order(_order(tag, i))
+
+
 def _candidates(base_url: str) -> dict[str, Callable[[], httpx.AsyncClient | None]]:
     from httpx_aiohttp import HttpxAiohttpClient
 
@@ -91,11 +96,7 @@ async def main_async(count: int, rounds: int) -> None:
                         await adapter.place_order(_order(tag, -1 - i))
                     for in_flight in (2, 64):
                         sent = f"{tag}{in_flight}"
-                        figures = await _measure(
-                            lambda i, s=sent, a=adapter: a.place_order(_order(s, i)),
-                            count,
-                            in_flight,
-                        )
+                        figures = await _measure(partial(_place, adapter, sent), count, in_flight)
                         rows.append((name, in_flight, *figures))
                 finally:
                     await adapter.aclose()
@@ -126,7 +127,9 @@ async def main_async(count: int, rounds: int) -> None:
                     await post(-1 - i, tag + "w")
                 for in_flight in (2, 64):
                     figures = await _measure(
-                        lambda i, t=f"{tag}{in_flight}": post(i, t), count, in_flight
+                        lambda i, t=f"{tag}{in_flight}": post(i, t),  # type: ignore[misc]
+                        count,
+                        in_flight,
                     )
                     rows.append(("raw aiohttp (no adapter)", in_flight, *figures))
     finally:
