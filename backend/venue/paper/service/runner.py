@@ -53,7 +53,7 @@ def configure_logging(level: str, *, redact_order_data: bool = False) -> None:
         access = logging.getLogger("uvicorn.access")
         if not any(isinstance(f, AccessLogRedaction) for f in access.filters):
             access.addFilter(AccessLogRedaction(OrderDataLog(redact=True)))
-    configure_tracing("execbatch-venue")
+    configure_tracing("execbatch-venue", redact=redact_order_data)
 
 
 def build_settings(
