@@ -287,8 +287,7 @@ class DevStack:
             str(self.state_dir / "venue.db"),
             *self.venue_args,
         ]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.venue_env}
-        process = self._spawn("venue", argv, env)
+        process = self._spawn("venue", argv, venue_process_env(self.venue_env))
         self._await(
             process, wait_for_venue(self.venue_url, self.startup_timeout, lambda: process.alive)
         )
@@ -337,6 +336,28 @@ class DevStack:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def venue_process_env(extra: Mapping[str, str]) -> dict[str, str]:
+    """The paper venue's environment: ours plus ``extra``, without the codec keys.
+
+    The venue needs no codec (it never sees a Temporal payload), so the keys stay
+    with the workers. It does need to know that the deployment keeps order data
+    confidential: with the codec configured, ``EXECBATCH_VENUE_REDACT_ORDER_DATA``
+    is set to true (unless ``extra`` or the environment says false), and the venue
+    logs ids and statuses without symbols, quantities or prices.
+    """
+    from execbatch.security.keys import ENV_KEY_FILE, ENV_KEY_ID, ENV_KEYS
+    from execbatch.venue.paper.service.log_redaction import (
+        ENV_REDACT,
+        redact_order_data_from_env,
+    )
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **extra}
+    env[ENV_REDACT] = "true" if redact_order_data_from_env(env) else "false"
+    for name in (ENV_KEYS, ENV_KEY_FILE, ENV_KEY_ID):
+        env.pop(name, None)
+    return env
 
 
 def _alive(process: ManagedProcess) -> Callable[[], bool]:

@@ -11,7 +11,11 @@ Secrets are redacted from every record (``execbatch.security.redaction``), in
 both formats. Our worker, CLI and activity code log ids, statuses and
 outcomes, never an order's symbol, quantity or price; with the payload codec
 on, a record's ``extra`` fields other than the ids are dropped from JSON
-events as well.
+events as well, and a logged exception keeps its types, codes and stack
+frames but not its messages: a venue's rejection text quotes the order
+("no reference price for symbol 'X'"), and the Temporal SDK logs every failed
+activity with its exception. The full failure stays in the (encrypted)
+workflow history, readable through the codec server.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import json
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -67,6 +72,48 @@ def current_log_context() -> dict[str, str]:
     return dict(_context.get() or {})
 
 
+REDACTED_MESSAGE = "(message redacted: payload codec on)"
+
+
+def format_exception_redacted(exc: BaseException) -> str:
+    """A traceback like Python's, each exception of the chain without its message.
+
+    Kept: the type, a Temporal ``ApplicationError``'s ``type`` (the venue's error
+    code, e.g. ``UNKNOWN_SYMBOL``), the frames. Dropped: ``str(exc)``, which for a
+    venue error is the venue's free text about the order.
+    """
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        cause = current.__cause__
+        suppressed = cause is not None or current.__suppress_context__
+        current = cause if suppressed else current.__context__
+    parts: list[str] = []
+    for item in reversed(chain):
+        code = getattr(item, "type", None)
+        name = f"{type(item).__module__}.{type(item).__qualname__}"
+        frames = "".join(traceback.format_tb(item.__traceback__))
+        parts.append(
+            f"Traceback (most recent call last):\n{frames}{name}"
+            f"{f' [type={code}]' if isinstance(code, str) else ''}: {REDACTED_MESSAGE}"
+        )
+    return "\n\nwhich caused:\n\n".join(parts)
+
+
+def _redacted_exc_text(record: logging.LogRecord) -> str | None:
+    exc = record.exc_info[1] if record.exc_info else None
+    return format_exception_redacted(exc) if exc is not None else None
+
+
+class RedactingTextFormatter(logging.Formatter):
+    """The text format, exceptions without their messages (codec on)."""
+
+    def formatException(self, ei: Any) -> str:
+        exc = ei[1] if isinstance(ei, tuple) else None
+        return format_exception_redacted(exc) if exc is not None else super().formatException(ei)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line."""
 
@@ -92,7 +139,8 @@ class JsonFormatter(logging.Formatter):
             event["trace_id"] = format(span.trace_id, "032x")
             event["span_id"] = format(span.span_id, "016x")
         if record.exc_info:
-            event["exception"] = self.formatException(record.exc_info)
+            redacted = _redacted_exc_text(record) if self._redact_extras else None
+            event["exception"] = redacted or self.formatException(record.exc_info)
         return json.dumps(event, separators=(",", ":"), default=str)
 
 
@@ -123,7 +171,9 @@ def configure_logging(
     if fmt == "json":
         handler.setFormatter(JsonFormatter(redact_extras=codec_on))
     else:
-        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+        handler.setFormatter(
+            RedactingTextFormatter(TEXT_FORMAT) if codec_on else logging.Formatter(TEXT_FORMAT)
+        )
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)

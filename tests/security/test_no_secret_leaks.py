@@ -1,8 +1,10 @@
 """A full run with every secret set, all output captured, then grepped for the secrets.
 
-The output includes the worker's JSON logs and its ``/metrics`` (where, with the codec
-on, no symbol of the batches may appear either). Spans carry ids and outcomes only
-(tests/observability/test_trace_tree.py checks their attributes).
+The output includes the worker's JSON logs, the venue's log, the worker's ``/metrics``
+and the spans of the worker and the venue (``OTEL_TRACES_EXPORTER=console``: one JSON
+span per line on each process's stderr, so in its log). With the codec on, none of
+them may show order data either: no symbol or strategy of the batches, no price, and
+no span attribute or event naming a quantity, a price or a symbol.
 
 Dev server, venue, worker (``execbatch worker``), codec server and the CLI
 run as separate processes with the codec keys, the codec server token and the
@@ -33,6 +35,41 @@ from tests.security.stack import ChildProcess, CodecServer, DevServer, SecretSet
 
 pytestmark = [pytest.mark.devserver, pytest.mark.slow]
 
+SPANS_TO_LOG = {"OTEL_TRACES_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "200"}
+"""The standard OTel variables that make a process write its spans to stderr."""
+PRICES = tuple(str(price) for price in MARKER_SYMBOLS.values())
+QUANTITIES = ("17", "23")
+ORDER_WORDS = ("quantity", "price", "symbol", "strategy")
+
+
+def split_log(path: Path) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """A log's JSON lines: (log events, spans); a span has ``context`` and ``name``."""
+    events: list[dict[str, object]] = []
+    spans: list[dict[str, object]] = []
+    for line in path.read_text().splitlines():
+        if line.startswith("{"):
+            item = json.loads(line)
+            (spans if "context" in item and "name" in item else events).append(item)
+    return events, spans
+
+
+def order_data_in_span(span: dict[str, object]) -> list[str]:
+    """What of an order a span shows: marker text anywhere, or an attribute (of the span or
+    of one of its events) named like order data or valued like one of the quantities."""
+    found = [m for m in (*MARKERS, *PRICES) if m in json.dumps(span)]
+    attributes = [span.get("attributes") or {}]
+    for event in span.get("events") or []:  # type: ignore[attr-defined]
+        attributes.append(event.get("attributes") or {})
+    for bag in attributes:
+        assert isinstance(bag, dict)
+        for key, value in bag.items():
+            if any(word in key.lower() for word in ORDER_WORDS):
+                found.append(f"attribute {key}={value}")
+            if str(value) in QUANTITIES:
+                found.append(f"attribute {key}={value} (a quantity)")
+    return found
+
+
 EXECBATCH = str(Path(sys.executable).parent / "execbatch")
 
 
@@ -59,9 +96,11 @@ async def test_no_secret_in_any_log_output_or_history(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
     with DevServer(logs / "dev-server.log") as server:
+        # The venue gets every secret too (a leak of any would show), so it redacts
+        # order data from its log by the codec rule (service/log_redaction.py).
         venue = VenueProcess(
             tmp_path / "venue" / "venue.db",
-            env=secrets.env(),
+            env={**secrets.env(), **SPANS_TO_LOG},
             extra_args=["--log-level", "DEBUG", "--access-log"],
         )
         venue.log_path = logs / "venue.log"
@@ -78,9 +117,10 @@ async def test_no_secret_in_any_log_output_or_history(tmp_path: Path) -> None:
                 "EXECBATCH_LOG_FORMAT": "json",
             }
         )
+        worker_env = {**env, **SPANS_TO_LOG}
         with (
             venue,
-            ChildProcess([EXECBATCH, "worker"], logs / "worker.log", env),
+            ChildProcess([EXECBATCH, "worker"], logs / "worker.log", worker_env),
             CodecServer(logs / "codec-server.log", secrets.env(), [server.ui_url]) as codec_server,
         ):
             async with PaperVenueAdmin(venue.base_url, admin_key=secrets.venue_admin_key) as a:
@@ -149,10 +189,26 @@ async def test_no_secret_in_any_log_output_or_history(tmp_path: Path) -> None:
     # order data: with the codec on, no symbol shows up in the metrics either
     assert [m for m in MARKERS if m in metrics_text] == []
     assert 'symbol="redacted"' in metrics_text or "execbatch_exposed_quantity{" not in metrics_text
-    # JSON logs: one event per line
-    for line in (logs / "worker.log").read_text().splitlines():
-        if line.startswith("{"):
-            assert json.loads(line)["level"]
+    # JSON logs: one event per line (and one span per line)
+    events, worker_spans = split_log(logs / "worker.log")
+    assert events and all(event["level"] for event in events)
+    _, venue_spans = split_log(logs / "venue.log")
+    # order data: the worker's and the venue's logs show ids and statuses only
+    for name in ("worker.log", "venue.log"):
+        text = (logs / name).read_text()
+        assert [m for m in (*MARKERS, *PRICES) if m in text] == [], name
+    assert "order placed cid=" in (logs / "venue.log").read_text()
+    # spans: the venue continues the worker's trace; none shows order data
+    names = {str(span["name"]) for span in worker_spans}
+    assert any(name.startswith("venue ") for name in names), sorted(names)
+    # (the venue's own server spans are "venue ..."; FastAPI adds spans of its own)
+    continued = [span for span in venue_spans if str(span["name"]).startswith("venue POST")]
+    venue_traces = {span["context"]["trace_id"] for span in continued}  # type: ignore[index]
+    worker_traces = {span["context"]["trace_id"] for span in worker_spans}  # type: ignore[index]
+    assert continued and venue_traces <= worker_traces
+    leaks = {str(span["name"]): order_data_in_span(span) for span in worker_spans + venue_spans}
+    print(f"\n{len(worker_spans)} worker spans, {len(venue_spans)} venue spans")
+    assert {name: found for name, found in leaks.items() if found} == {}
 
     forms = secrets.forms()
     hits = grep(logs, forms)

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import email.utils
 import json
 import os
@@ -80,6 +81,7 @@ from alpaca.trading.models import Position as AlpacaPosition
 from alpaca.trading.models import TradeAccount
 from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 from alpaca.trading.requests import OrderRequest as AlpacaOrderRequest
+from opentelemetry import propagate
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from execbatch.core.enums import OrderSide, OrderType, TimeInForce, VenueOrderStatus
@@ -339,7 +341,14 @@ def order_differences(request: OrderRequest, order: VenueOrder) -> tuple[str, ..
 
 
 class _TimeoutAdapter(requests.adapters.HTTPAdapter):
-    """Gives every request of the SDK's session a timeout (the SDK passes none)."""
+    """Gives every request of the SDK's session a timeout (the SDK passes none), and
+    the W3C ``traceparent`` of the current span.
+
+    The transport adapter sees every prepared request of the SDK's session, so
+    the trace context goes in here, with the SDK untouched. ``AlpacaAdapter._call``
+    runs each SDK call in a copy of the caller's context, so the span current
+    here is the caller's venue call span.
+    """
 
     def __init__(self, timeout: float, pool_size: int) -> None:
         super().__init__(pool_connections=1, pool_maxsize=pool_size)
@@ -354,6 +363,7 @@ class _TimeoutAdapter(requests.adapters.HTTPAdapter):
         cert: str | tuple[str, str] | None = None,
         proxies: dict[str, str] | None = None,
     ) -> requests.Response:
+        propagate.inject(request.headers)
         return super().send(
             request,
             stream=stream,
@@ -833,7 +843,11 @@ class AlpacaAdapter:
             async with deadline:
                 await self._slots.acquire()
                 try:
-                    future = loop.run_in_executor(self._executor, fn)
+                    # in the caller's context: its current span reaches the thread
+                    # (for the traceparent header, _TimeoutAdapter.send)
+                    future = loop.run_in_executor(
+                        self._executor, contextvars.copy_context().run, fn
+                    )
                 except BaseException:
                     self._slots.release()
                     raise

@@ -52,15 +52,19 @@ import asyncio
 import logging
 import os
 import re
+import ssl
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Context, Decimal, InvalidOperation
+from types import SimpleNamespace
 from typing import Any
 
+import aiohttp
 import ccxt.async_support as ccxt_async  # type: ignore[import-untyped]
 from ccxt.base import errors as ccxt_errors  # type: ignore[import-untyped]
+from opentelemetry import propagate
 
 from execbatch.core.enums import OrderSide, OrderType, TimeInForce, VenueOrderStatus
 from execbatch.security.keys import KeyConfigError
@@ -302,6 +306,33 @@ class _Market:
     info: Mapping[str, Any]
 
 
+async def _inject_trace_context(
+    _session: aiohttp.ClientSession,
+    _context: SimpleNamespace,
+    params: aiohttp.TraceRequestStartParams,
+) -> None:
+    """aiohttp's request-start signal: the current span's ``traceparent`` into the request
+    (the venue call span of ``InstrumentedAdapter``, when one is recording)."""
+    propagate.inject(params.headers)
+
+
+def traced_session(cafile: str | None, verify: bool) -> aiohttp.ClientSession:
+    """An aiohttp session whose every request carries the current W3C trace context.
+
+    ccxt sends its HTTP through one aiohttp session and takes no per-request
+    headers in its unified methods; aiohttp's ``TraceConfig`` request-start
+    signal runs in the task making the request, so the span current there is
+    the one injected (what OpenTelemetry's aiohttp-client instrumentation does,
+    without patching aiohttp globally). TLS as ccxt sets it up: its CA file,
+    or no verification when ``verify`` is off.
+    """
+    tracing = aiohttp.TraceConfig()
+    tracing.on_request_start.append(_inject_trace_context)
+    context = ssl.create_default_context(cafile=cafile) if verify else False
+    connector = aiohttp.TCPConnector(ssl=context, enable_cleanup_closed=True)
+    return aiohttp.ClientSession(connector=connector, trace_configs=[tracing])
+
+
 class CcxtAdapter:
     """ExchangeAdapter over one ccxt exchange (``ccxt.async_support``), unmodified.
 
@@ -472,7 +503,7 @@ class CcxtAdapter:
             sent_at = time.monotonic()
             params["timestamp"] = str(int(time.time() * 1000))
             try:
-                raw = await self._exchange.create_order(
+                raw = await self._client.create_order(
                     market.symbol,
                     request.order_type.value.lower(),
                     request.side.value.lower(),
@@ -532,7 +563,7 @@ class CcxtAdapter:
         if market is None:
             raise OrderNotFound(f"{self.exchange_id} has no order {venue_id} ({client_order_id})")
         try:
-            raw = await self._exchange.cancel_order(
+            raw = await self._client.cancel_order(
                 venue_id, market.symbol, {self._profile.lookup_param: venue_id}
             )
         except ccxt_errors.OrderNotFound as exc:
@@ -556,7 +587,7 @@ class CcxtAdapter:
         self._check_account(account)
         markets = await self._load_markets()
         try:
-            balance = await self._exchange.fetch_balance()
+            balance = await self._client.fetch_balance()
         except ccxt_errors.BaseError as exc:
             raise self._translate(exc, "fetching balances") from exc
         quote = self._profile.quote_asset
@@ -575,7 +606,7 @@ class CcxtAdapter:
         exchange's clock (``fetch_time``)."""
         try:
             balance, millis = await asyncio.gather(
-                self._exchange.fetch_balance(), self._exchange.fetch_time()
+                self._client.fetch_balance(), self._client.fetch_time()
             )
         except ccxt_errors.BaseError as exc:
             raise self._translate(exc, "reading the account") from exc
@@ -606,6 +637,20 @@ class CcxtAdapter:
     async def aclose(self) -> None:
         await self._exchange.close()
 
+    @property
+    def _client(self) -> Any:
+        """The exchange, on an aiohttp session that sends the W3C ``traceparent``.
+
+        The session is ours, made on first use (aiohttp needs a running loop),
+        and handed to ccxt through its ``session`` attribute before ccxt would
+        open one of its own; ccxt still owns its lifetime (``close()`` closes
+        it). Its TLS settings are ccxt's (its CA file, its ``verify``).
+        """
+        exchange = self._exchange
+        if exchange.session is None:
+            exchange.session = traced_session(exchange.cafile, exchange.verify)
+        return exchange
+
     async def __aenter__(self) -> CcxtAdapter:
         return self
 
@@ -618,7 +663,7 @@ class CcxtAdapter:
         async with self._markets_lock:
             if self._markets is None:
                 try:
-                    loaded = await self._exchange.load_markets()
+                    loaded = await self._client.load_markets()
                 except ccxt_errors.BaseError as exc:
                     raise self._translate(exc, "loading markets") from exc
                 self._markets = {
@@ -642,7 +687,7 @@ class CcxtAdapter:
     async def _reference_price(self, market: _Market) -> Decimal | None:
         """The last price, for a MARKET order's notional check (raw string, exact)."""
         try:
-            answer = await self._exchange.public_get_ticker_price({"symbol": market.market_id})
+            answer = await self._client.public_get_ticker_price({"symbol": market.market_id})
         except ccxt_errors.BaseError as exc:
             raise self._translate(exc, f"reading the price of {market.symbol}") from exc
         return _positive(answer.get("price")) if isinstance(answer, dict) else None
@@ -675,7 +720,7 @@ class CcxtAdapter:
     async def _lookup(self, venue_id: str, market: _Market) -> dict[str, Any] | None:
         """The exchange's latest order with this client id on ``market``; None if none."""
         try:
-            raw = await self._exchange.fetch_order(
+            raw = await self._client.fetch_order(
                 venue_id, market.symbol, {self._profile.lookup_param: venue_id}
             )
         except ccxt_errors.OrderNotFound:
@@ -716,7 +761,7 @@ class CcxtAdapter:
                 return markets[symbol]
             searched.append(symbol)
         try:
-            balance = await self._exchange.fetch_balance()
+            balance = await self._client.fetch_balance()
         except ccxt_errors.BaseError as exc:
             raise self._translate(exc, f"searching the market of {venue_id}") from exc
         quote = self._profile.quote_asset
@@ -728,7 +773,7 @@ class CcxtAdapter:
             if await self._found_in(venue_id, client_order_id, symbol):
                 return markets[symbol]
         try:
-            open_orders = await self._exchange.fetch_open_orders()
+            open_orders = await self._client.fetch_open_orders()
         except ccxt_errors.BaseError as exc:
             raise self._translate(exc, f"searching the market of {venue_id}") from exc
         for order in open_orders:

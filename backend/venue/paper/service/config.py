@@ -61,6 +61,9 @@ class VenueSettings(BaseModel):
     synchronous: SyncMode = "FULL"
     log_level: str = "INFO"
     access_log: bool = False
+    redact_order_data: bool = False
+    """Keep symbols, quantities, prices and rejection texts out of the venue's log
+    (``service/log_redaction.py``): on where the deployment runs the payload codec."""
     graceful_shutdown_seconds: Annotated[float, Field(gt=0)] = 2.0
     """Bound on how long a shutdown waits for in-flight requests (a ``hang``
     fault may be sleeping for a minute; a restart must not wait for it)."""

@@ -17,6 +17,7 @@ from execbatch.core.enums import VenueOrderStatus
 from execbatch.venue.paper.service.config import VenueSettings
 from execbatch.venue.paper.service.faults import FaultInjector, FaultTarget
 from execbatch.venue.paper.service.http import VenueHTTPError
+from execbatch.venue.paper.service.log_redaction import OrderDataLog
 from execbatch.venue.paper.service.store import (
     Fill,
     Holdings,
@@ -56,7 +57,10 @@ class VenueEngine:
 
     def __init__(self, settings: VenueSettings) -> None:
         self.settings = settings
-        self.store = StoreRunner(settings.db_path, settings.synchronous)
+        self.store = StoreRunner(
+            settings.db_path, settings.synchronous, redact_order_data=settings.redact_order_data
+        )
+        self.order_data_log = OrderDataLog(redact=settings.redact_order_data)
         self.faults = FaultInjector(settings.fault_seed)
         self.started_at = datetime.now(UTC)
         self._requests: Counter[str] = Counter()
@@ -332,7 +336,12 @@ class VenueEngine:
 
     def add_fault(self, spec: FaultRuleSpec) -> FaultRule:
         rule = self.faults.add(spec)
-        log.info("fault rule added %s", rule.model_dump_json(exclude_none=True))
+        log.info(
+            "fault rule added #%s kind=%s %s",
+            rule.id,
+            rule.kind.value,
+            self.order_data_log.model(rule),
+        )
         return rule
 
     async def stats(self) -> VenueStats:

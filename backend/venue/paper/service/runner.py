@@ -29,17 +29,31 @@ from execbatch.venue.paper.service.config import (
     parse_price,
     parse_price_flag,
 )
+from execbatch.venue.paper.service.log_redaction import (
+    AccessLogRedaction,
+    OrderDataLog,
+    redact_order_data_from_env,
+)
 
 LOG_FORMAT = TEXT_FORMAT
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str, *, redact_order_data: bool = False) -> None:
     """Send our log lines somewhere unless the embedding program already does
-    (text, or JSON with ``EXECBATCH_LOG_FORMAT=json``), and traces to the OTLP
-    endpoint of the standard ``OTEL_*`` variables when set."""
-    configure_log_output(level=level.upper())
+    (text, or JSON with ``EXECBATCH_LOG_FORMAT=json``), and traces where the
+    standard ``OTEL_*`` variables say.
+
+    ``redact_order_data`` also drops a record's extra fields from JSON events
+    (as the worker does with the codec on) and takes the query string and
+    symbols out of uvicorn's access log paths.
+    """
+    configure_log_output(level=level.upper(), codec_on=redact_order_data)
     logging.getLogger("execbatch.venue").setLevel(level.upper())
-    configure_tracing("execbatch-venue")
+    if redact_order_data:
+        access = logging.getLogger("uvicorn.access")
+        if not any(isinstance(f, AccessLogRedaction) for f in access.filters):
+            access.addFilter(AccessLogRedaction(OrderDataLog(redact=True)))
+    configure_tracing("execbatch-venue", redact=redact_order_data)
 
 
 def build_settings(
@@ -54,8 +68,10 @@ def build_settings(
     synchronous: SyncMode = "FULL",
     log_level: str = "INFO",
     access_log: bool = False,
+    redact_order_data: bool | None = None,
 ) -> VenueSettings:
-    """Settings from plain arguments; ``prices`` win over ``prices_file``."""
+    """Settings from plain arguments; ``prices`` win over ``prices_file``;
+    ``redact_order_data=None`` asks the environment (``redact_order_data_from_env``)."""
     overrides: dict[str, Decimal] = {}
     if prices_file is not None:
         overrides.update(load_prices_file(Path(prices_file)))
@@ -71,12 +87,15 @@ def build_settings(
         synchronous=synchronous,
         log_level=log_level,
         access_log=access_log,
+        redact_order_data=(
+            redact_order_data_from_env() if redact_order_data is None else redact_order_data
+        ),
     )
 
 
 def serve_venue(settings: VenueSettings) -> None:
     """Serve until SIGINT/SIGTERM; the store is closed cleanly on the way out."""
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, redact_order_data=settings.redact_order_data)
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
@@ -103,6 +122,7 @@ def run_venue(
     synchronous: SyncMode = "FULL",
     log_level: str = "INFO",
     access_log: bool = False,
+    redact_order_data: bool | None = None,
 ) -> None:
     """Run the paper venue in this process until interrupted (blocking).
 
@@ -122,6 +142,7 @@ def run_venue(
             synchronous=synchronous,
             log_level=log_level,
             access_log=access_log,
+            redact_order_data=redact_order_data,
         )
     )
 
@@ -156,6 +177,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--access-log", action="store_true", help="log every HTTP request")
+    parser.add_argument(
+        "--redact-order-data",
+        action="store_true",
+        default=None,
+        help="keep symbols, quantities and prices out of the log (default: on when"
+        " EXECBATCH_VENUE_REDACT_ORDER_DATA=true or the payload codec is configured)",
+    )
     return parser
 
 
@@ -178,5 +206,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         synchronous=sync,
         log_level=args.log_level,
         access_log=args.access_log,
+        redact_order_data=args.redact_order_data,
     )
     return 0

@@ -44,6 +44,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 from execbatch.core.enums import OrderSide, OrderType, VenueOrderStatus
 from execbatch.venue.paper.service.faults import FaultDecision, FaultTarget
+from execbatch.venue.paper.service.log_redaction import OrderDataLog
 from execbatch.venue.paper.service.matching import (
     EXACT,
     apply_fill_to_position,
@@ -71,7 +72,6 @@ from execbatch.venue.paper.service.schema import (
     fmt_or_none,
     now_utc,
     order_from_row,
-    show,
 )
 from execbatch.venue.paper.wire import FaultEndpoint, FaultKind
 from execbatch.venue.port.orders import Account, OrderRequest, Position, VenueOrder
@@ -175,7 +175,10 @@ class VenueStore:
     Not thread-safe by design: use it only through ``StoreRunner``.
     """
 
-    def __init__(self, db_path: Path, synchronous: str = "FULL") -> None:
+    def __init__(
+        self, db_path: Path, synchronous: str = "FULL", *, redact_order_data: bool = False
+    ) -> None:
+        self._log = OrderDataLog(redact=redact_order_data)
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
         db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -309,7 +312,11 @@ class VenueStore:
                 (default_account, fmt_decimal(initial_cash), now, now),
             ).rowcount
             if created:
-                log.info("account created account=%s cash=%s", default_account, show(initial_cash))
+                log.info(
+                    "account created account=%s cash=%s",
+                    default_account,
+                    self._log.amount(initial_cash),
+                )
             db.executemany(
                 "INSERT OR IGNORE INTO prices (symbol, price, updated_at) VALUES (?, ?, ?)",
                 [(symbol, fmt_decimal(price), now) for symbol, price in default_prices.items()],
@@ -387,10 +394,10 @@ class VenueStore:
                     request.client_order_id,
                     request.account,
                     request.side.value,
-                    show(request.quantity),
-                    request.symbol,
+                    self._log.amount(request.quantity),
+                    self._log.symbol(request.symbol),
                     rejection[0],
-                    rejection[1],
+                    self._log.text(rejection[1]),
                 )
                 return ScopedPlaceOutcome(PlaceResult.REJECTED, None, rejection=rejection)
             outcome = self._place_new(db, request, lambda _: fault, id_scope=ID_SCOPE_OPEN_ORDERS)
@@ -476,10 +483,10 @@ class VenueStore:
                 order.venue_order_id,
                 order.account,
                 order.side.value,
-                show(order.quantity),
-                order.symbol,
+                self._log.amount(order.quantity),
+                self._log.symbol(order.symbol),
                 rejection[0],
-                rejection[1],
+                self._log.text(rejection[1]),
             )
             return PlaceOutcome(PlaceResult.CREATED, order)
         ref_price = self._price(db, request.symbol)
@@ -492,14 +499,14 @@ class VenueStore:
             order.venue_order_id,
             order.account,
             order.side.value,
-            show(order.quantity),
-            order.symbol,
+            self._log.amount(order.quantity),
+            self._log.symbol(order.symbol),
             order.order_type.value,
-            show(order.limit_price),
+            self._log.amount(order.limit_price),
             order.time_in_force.value,
             order.status.value,
-            show(order.filled_quantity),
-            show(order.avg_fill_price),
+            self._log.amount(order.filled_quantity),
+            self._log.amount(order.avg_fill_price),
             f" fault=#{fault.rule_id}:{fault.kind.value}" if fault else "",
         )
         lost = fault is not None and fault.kind is FaultKind.FAIL_AFTER_PLACE
@@ -690,8 +697,8 @@ class VenueStore:
                 "order canceled cid=%s vid=%s filled=%s of %s",
                 client_order_id,
                 canceled.venue_order_id,
-                show(canceled.filled_quantity),
-                show(canceled.quantity),
+                self._log.amount(canceled.filled_quantity),
+                self._log.amount(canceled.quantity),
             )
             return CancelOutcome(canceled, "canceled")
 
@@ -750,8 +757,8 @@ class VenueStore:
                 "order canceled cid=%s vid=%s filled=%s of %s",
                 canceled.client_order_id,
                 canceled.venue_order_id,
-                show(canceled.filled_quantity),
-                show(canceled.quantity),
+                self._log.amount(canceled.filled_quantity),
+                self._log.amount(canceled.quantity),
             )
             return canceled
 
@@ -841,7 +848,11 @@ class VenueStore:
                     " updated_at = excluded.updated_at",
                     (symbol, fmt_decimal(price), now),
                 )
-                log.info("price set symbol=%s price=%s", symbol, show(price))
+                log.info(
+                    "price set symbol=%s price=%s",
+                    self._log.symbol(symbol),
+                    self._log.amount(price),
+                )
                 rows = db.execute(
                     "SELECT * FROM orders WHERE symbol = ? AND status IN (?, ?)"
                     " AND order_type = 'LIMIT' ORDER BY seq",
@@ -860,11 +871,13 @@ class VenueStore:
                             matched.client_order_id,
                             matched.venue_order_id,
                             matched.side.value,
-                            show(EXACT.subtract(matched.filled_quantity, order.filled_quantity)),
-                            matched.symbol,
-                            show(price),
+                            self._log.amount(
+                                EXACT.subtract(matched.filled_quantity, order.filled_quantity)
+                            ),
+                            self._log.symbol(matched.symbol),
+                            self._log.amount(price),
                             matched.status.value,
-                            show(matched.filled_quantity),
+                            self._log.amount(matched.filled_quantity),
                         )
         return filled
 
@@ -880,7 +893,7 @@ class VenueStore:
                 " updated_at = excluded.updated_at",
                 (account, fmt_decimal(cash), now, now),
             )
-        log.info("account funded account=%s cash=%s", account, show(cash))
+        log.info("account funded account=%s cash=%s", account, self._log.amount(cash))
         return Account(account=account, cash=cash)
 
     def account(self, account: str) -> Account | None:
@@ -985,16 +998,23 @@ class StoreRunner:
     connection belongs to the thread that opened it.
     """
 
-    def __init__(self, db_path: Path, synchronous: str) -> None:
+    def __init__(self, db_path: Path, synchronous: str, *, redact_order_data: bool = False) -> None:
         self._db_path = db_path
         self._synchronous = synchronous
+        self._redact_order_data = redact_order_data
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="venue-store")
         self._store: VenueStore | None = None
 
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
         self._store = await loop.run_in_executor(
-            self._executor, VenueStore, self._db_path, self._synchronous
+            self._executor,
+            functools.partial(
+                VenueStore,
+                self._db_path,
+                self._synchronous,
+                redact_order_data=self._redact_order_data,
+            ),
         )
 
     async def call(

@@ -5,9 +5,20 @@ Spans go wherever the process's tracer provider sends them
 (``execbatch.observability.tracing.configure_tracing``: OTLP from the standard
 ``OTEL_*`` variables; nowhere when unset). A request without a ``traceparent``
 (an admin call, a script) starts no trace of its own here.
+
+The dialects (Alpaca's ``/v2/...``, Binance's ``/api/v3/...``) continue the
+trace the same way: the Alpaca adapter (alpaca-py's ``requests`` session) and
+the ccxt adapter (ccxt's aiohttp session) send the ``traceparent`` too. Their
+spans are named by route template (``venue POST /v2/orders``, ``venue GET
+/v2/orders/{id}``), carry ``execbatch.venue`` = ``paper-alpaca`` or
+``paper-binance``, and the client order id when the request names one in its
+path or as ``client_order_id`` / ``origClientOrderId`` in its query string
+(Binance's query string also holds the order itself: only the id is read).
 """
 
 from __future__ import annotations
+
+from urllib.parse import parse_qs
 
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -16,6 +27,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from execbatch.observability.tracing import ATTR_CLIENT_ORDER_ID, ATTR_VENUE
 
 _tracer = trace.get_tracer("execbatch.venue")
+
+
+_ID_PARAMS = ("client_order_id", "origClientOrderId")
+"""Query parameters that name a client order id (Alpaca's look-up, Binance's)."""
+
+
+def _dialect_route(method: str, path: str) -> tuple[str, str]:
+    """A dialect request's span name (a route template) and its venue attribute."""
+    if path.startswith("/v2/"):
+        parts = path.split("/")  # "", "v2", resource, [id-or-symbol], ...
+        if len(parts) > 3 and parts[2] in ("orders", "positions", "assets"):
+            parts[3] = "{symbol}" if parts[2] in ("positions", "assets") else "{id}"
+        return f"{method} {'/'.join(parts)}", "paper-alpaca"
+    return f"{method} {path}", "paper-binance"
 
 
 def _route(method: str, path: str) -> tuple[str, str | None]:
@@ -47,8 +72,16 @@ class TraceContextMiddleware:
             await self.app(scope, receive, send)
             return
         context = propagate.extract(carrier)
-        name, client_order_id = _route(scope["method"], scope["path"])
-        attributes = {"http.request.method": scope["method"], ATTR_VENUE: "paper"}
+        path: str = scope["path"]
+        venue = "paper"
+        if path.startswith(("/v2/", "/api/")):
+            name, venue = _dialect_route(scope["method"], path)
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            ids = [query[key][0] for key in _ID_PARAMS if query.get(key)]
+            client_order_id = ids[0] if ids else None
+        else:
+            name, client_order_id = _route(scope["method"], path)
+        attributes = {"http.request.method": scope["method"], ATTR_VENUE: venue}
         if client_order_id:
             attributes[ATTR_CLIENT_ORDER_ID] = client_order_id
         with _tracer.start_as_current_span(

@@ -560,7 +560,7 @@ def alpaca_router(
             log.warning(
                 "refused Alpaca request %s %s from %s: key id %r with %s",
                 request.method,
-                request.url.path,
+                engine.order_data_log.path(request.url.path),
                 client,
                 key_id,
                 "no secret" if not secret else "a secret not accepted or an unknown account",
@@ -670,7 +670,7 @@ def alpaca_router(
                     account,
                     placement.client_order_id,
                     refusal.status,
-                    refusal.message,
+                    engine.order_data_log.text(refusal.message),
                 )
                 raise refusal from None
             if status != 201:
@@ -878,7 +878,11 @@ def alpaca_router(
     @router.put("/admin/alpaca/assets/{symbol:path}", response_model=AlpacaAssetFlags)
     async def set_asset_flags(symbol: str, flags: Annotated[AlpacaAssetFlags, Body()]) -> Response:
         dialect.assets[symbol] = flags
-        log.info("alpaca asset flags symbol=%s %s", symbol, flags.model_dump_json())
+        log.info(
+            "alpaca asset flags symbol=%s %s",
+            engine.order_data_log.symbol(symbol),
+            flags.model_dump_json(),
+        )
         return json_response(flags)
 
     @router.delete("/admin/alpaca/assets")

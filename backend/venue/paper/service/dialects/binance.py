@@ -1123,7 +1123,7 @@ def binance_router(engine: VenueEngine, state: BinanceDialectState | None = None
         except ValueError as exc:
             raise VenueHTTPError(422, "INVALID_REQUEST", str(exc)) from exc
         dialect.instruments[spec.binance_symbol] = spec
-        log.info("binance instrument set %s", spec.model_dump_json())
+        log.info("binance instrument set %s", engine.order_data_log.model(spec))
         return json_response(spec.model_dump())
 
     @router.put(ADMIN_PREFIX + "/rate-limit")
