@@ -31,6 +31,7 @@ from execbatch.dtos.execution.leg_requests import PlaceLegRequest
 from execbatch.risk.decision import RISK_LIMIT, RiskInputs, reduces
 from execbatch.risk.limits import RiskLimits, throttle_task_queue
 from execbatch.risk.states import (
+    STATE_MEMO,
     TradingState,
     TradingStateView,
     most_restrictive,
@@ -51,7 +52,27 @@ class RiskInputsRequest(BaseModel):
 
 
 async def read_state(client: Client, task_queue: str, scope: str) -> TradingStateView:
-    """A scope's trading state; a scope never set is ACTIVE."""
+    """A scope's trading state (with its last change); a scope never set is ACTIVE.
+
+    Read from the workflow's memo through a describe: answered by the server from
+    the execution's state, which holds every change before ``set_state`` returns.
+    A run without the memo (started by older code and unchanged since) is queried.
+    """
+    handle = client.get_workflow_handle(trading_state_workflow_id(task_queue, scope))
+    try:
+        description = await handle.describe()
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            return TradingStateView(scope=scope)
+        raise
+    memo: TradingStateView | None = await description.memo_value(
+        STATE_MEMO, None, type_hint=TradingStateView
+    )
+    return memo if memo is not None else await read_audit(client, task_queue, scope)
+
+
+async def read_audit(client: Client, task_queue: str, scope: str) -> TradingStateView:
+    """A scope's trading state with its whole audit history (a query)."""
     handle = client.get_workflow_handle(trading_state_workflow_id(task_queue, scope))
     try:
         view: TradingStateView = await handle.query("state", result_type=TradingStateView)

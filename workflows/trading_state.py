@@ -9,6 +9,12 @@ reads the same one, and the Web UI shows it (current details) with its audit.
 history (durable), and, for HALTED or REDUCING, only after the quiet period:
 the longest a placement attempt that checked the state just before the change
 can still be sending (docs/RISK.md has the timeline). ``state`` is a Query.
+
+The current state is also kept in the workflow's memo (``STATE_MEMO``), written
+in the same workflow task that records the change, so before ``set_state``
+returns. Placement attempts read it with a describe: served by the server from
+the execution's state, as consistent as the query, but no task for a worker and
+no billed action (a query is one, and every placement attempt reads the state).
 The history is carried over a continue-as-new when it grows long.
 """
 
@@ -21,6 +27,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from execbatch.risk.states import (
+        STATE_MEMO,
         TRADING_STATE_WORKFLOW,
         SetStateRequest,
         StateChange,
@@ -29,6 +36,10 @@ with workflow.unsafe.imports_passed_through():
         TradingStateInput,
         TradingStateView,
     )
+
+STATE_MEMO_PATCH = "trading-state-memo"
+"""Runs from this version on keep their state in the memo too; a run that never
+passed it (started before, no change since) has no memo and is queried instead."""
 
 AUDIT_KEPT = 1000
 """Audit records carried over a continue-as-new (the oldest are dropped beyond)."""
@@ -90,3 +101,6 @@ class TradingStateWorkflow:
                 f"| {change.who} | {reason} |"
             )
         workflow.set_current_details("\n".join(lines))
+        if workflow.patched(STATE_MEMO_PATCH):
+            current = self._view.model_copy(update={"history": self._view.history[-1:]})
+            workflow.upsert_memo({STATE_MEMO: current})

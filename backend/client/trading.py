@@ -20,7 +20,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from execbatch.activities.risk_activities import effective_state, read_state
+from execbatch.activities.risk_activities import effective_state, read_audit
 from execbatch.dtos.execution.batch_run import BatchRunRequest
 from execbatch.risk.states import (
     SetStateRequest,
@@ -79,7 +79,8 @@ class TradingControl:
         return await handle.execute_update(TradingStateWorkflow.set_state, request)
 
     async def view(self, account: str | None = None) -> TradingStateView:
-        return await read_state(self.client, self.task_queue, scope_of(account))
+        """The scope's state and its whole audit history."""
+        return await read_audit(self.client, self.task_queue, scope_of(account))
 
     async def effective(self, account: str) -> tuple[TradingState, str | None]:
         return await effective_state(self.client, self.task_queue, account)

@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 GLOBAL_SCOPE = "global"
 TRADING_STATE_WORKFLOW = "TradingStateWorkflow"
+STATE_MEMO = "trading_state"
+"""Memo key under which the trading-state workflow keeps its current state (the view
+with its last change only), so readers describe the workflow instead of querying it."""
 TRADING_STATE_ID_PREFIX = "execbatch-trading-state"
 
 

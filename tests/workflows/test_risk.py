@@ -11,11 +11,18 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from execbatch.activities.risk_activities import read_state
 from execbatch.client.trading import TradingControl, TradingRefused
 from execbatch.core.enums import BatchExecutionMode, BatchStatus, LegStatus
 from execbatch.dtos.execution import ExecutionSettings
 from execbatch.risk.limits import AccountLimits, RiskLimits
-from execbatch.risk.states import TradingState
+from execbatch.risk.states import (
+    STATE_MEMO,
+    TradingState,
+    TradingStateView,
+    scope_of,
+    trading_state_workflow_id,
+)
 from execbatch.worker import build_throttle_workers
 from tests.workflows.conftest import load_example, with_policy
 from tests.workflows.scripted_venue import ScriptedVenue
@@ -133,6 +140,27 @@ async def test_halted_account_refuses_new_batches(harness: Harness) -> None:
     assert [(c.state, c.reason) for c in ack.view.history] == [(TradingState.HALTED, "fat finger")]
     assert view.state is TradingState.ACTIVE
     assert view.last_change is not None and view.last_change.reason == "fixed"
+
+
+async def test_placements_read_the_state_from_the_memo_written_before_the_ack(
+    harness: Harness,
+) -> None:
+    """What a placement attempt reads (a describe, no query) is the changed state as
+    soon as ``set_state`` has returned, with its last change; the audit keeps all."""
+    async with harness() as h:
+        control = TradingControl(h.env.client, h.queue)
+        await control.set_state(TradingState.REDUCING, "trim", account="default", quiet_seconds=0)
+        await control.set_state(TradingState.HALTED, "stop", account="default", quiet_seconds=0)
+        handle = h.env.client.get_workflow_handle(
+            trading_state_workflow_id(h.queue, scope_of("default"))
+        )
+        description = await handle.describe()
+        memo = await description.memo_value(STATE_MEMO, type_hint=TradingStateView)
+        read = await read_state(h.env.client, h.queue, scope_of("default"))
+        audit = await control.view("default")
+    assert memo.state is TradingState.HALTED and read == memo
+    assert [c.reason for c in memo.history] == ["stop"]
+    assert [c.reason for c in audit.history] == ["trim", "stop"]
 
 
 SETTINGS = ExecutionSettings(
