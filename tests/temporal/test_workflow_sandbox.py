@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from temporalio import workflow
 from temporalio.worker import UnsandboxedWorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
@@ -81,3 +82,34 @@ def test_sandboxed_by_default_and_off_by_env(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv(SANDBOX_ENV, "0")
     assert isinstance(workflow_runner(["pydantic"]), UnsandboxedWorkflowRunner)
     assert isinstance(workflow_runner(["pydantic"], sandbox=True), SandboxedWorkflowRunner)
+
+
+def test_lean_sandbox_still_refuses_a_clock_read_in_workflow_code() -> None:
+    from temporalio.worker.workflow_sandbox import RestrictedWorkflowAccessError
+
+    from execbatch.temporal.sandbox import LeanSandboxedWorkflowRunner
+    from tests.temporal.clock_workflow import ClockAtImportWorkflow
+
+    runner = workflow_runner((), sandboxed_packages=(), sandbox=True)
+    assert isinstance(runner, LeanSandboxedWorkflowRunner)
+    defn = workflow._Definition.must_from_class(ClockAtImportWorkflow)
+    with pytest.raises(RestrictedWorkflowAccessError, match=r"datetime\.datetime\.now"):
+        runner.prepare_workflow(defn)
+
+
+def test_lean_instance_answers_contexts_as_the_sdk_instance_does() -> None:
+    """The lean instance answers the SDK's context lookups itself; this fails the day
+    the SDK's instance stops being a forwarder to the in-sandbox object's methods."""
+    import inspect
+
+    from temporalio.worker.workflow_sandbox import _runner
+
+    from execbatch.temporal.sandbox import _LeanInstance
+
+    for name in ("get_serialization_context", "get_external_store_context"):
+        source = inspect.getsource(getattr(_runner._Instance, name))
+        assert f"__temporal_in_sandbox.{name}(__temporal_command_info)" in source, name
+        assert name in vars(_LeanInstance)
+    run_code = inspect.getsource(_runner._Instance._run_code)
+    assert "exec(code, self.globals_and_locals, self.globals_and_locals)" in run_code
+    assert "_set_in_sandbox(True)" in run_code and "_current_thread_id" in run_code
