@@ -92,6 +92,17 @@ def test_compensated_batch_in_the_web_ui(stack: DevStack) -> None:
             DOCS.mkdir(exist_ok=True)
             page.screenshot(path=str(DOCS / "web-ui-compensated.png"), full_page=True)
 
+            # Every placement's summary, in the event history: a placement is a local
+            # activity, whose timeline bar Web UI 2.54 labels with its type only, so
+            # its marker event carries the summary (user metadata) shown here.
+            page.get_by_role("tab", name="Event History").click()
+            for summary in ("place BUY 100 AAPL (leg 1/2)", "place SELL 46 MSFT (leg 2/2)"):
+                expect(page.get_by_text(summary).first).to_be_visible(timeout=15_000)
+            expect(page.get_by_text("revert leg 1: SELL 100 AAPL").first).to_be_visible()
+            page.get_by_text("place BUY 100 AAPL (leg 1/2)").first.scroll_into_view_if_needed()
+            page.screenshot(path=str(DOCS / "web-ui-placements.png"))
+            page.get_by_role("tab", name="Timeline").click()
+
             # The search attributes operators filter by.
             page.get_by_role("tab", name="Search Attributes").click()
             expect(page.get_by_text("BatchStatus").first).to_be_visible(timeout=15_000)
