@@ -49,7 +49,13 @@ with workflow.unsafe.imports_passed_through():
     )
     from execbatch.workflows.modes import MODES, Placement
     from execbatch.workflows.placing import run_placement
-    from execbatch.workflows.risk_gate import RISK_PATCH, RiskGate
+    from execbatch.workflows.risk_gate import (
+        FIRST_TASK_HISTORY_LENGTH,
+        GATE_REFUSALS,
+        GATE_SETTLES_PATCH,
+        RISK_PATCH,
+        RiskGate,
+    )
     from execbatch.workflows.settlement import settlement_outcome
     from execbatch.workflows.web_ui import details_markdown
     from execbatch.workflows.wind_down import (
@@ -110,6 +116,7 @@ class ExecutionBatchWorkflow:
         self._recovering = request.recovery_of is not None
         self._risk = RiskGate(self._settings.account, self._settings, self._refresh_details)
         self._risk_gated = False
+        self._gate_settles = False
         self._wind_down_steps = WindDown(
             self._batch.batch_id,
             self._legs,
@@ -208,6 +215,7 @@ class ExecutionBatchWorkflow:
         # Asked first, in the run's first activation (before any local activity), so
         # its marker and the answer line up the same on every replay.
         self._risk_gated = workflow.patched(RISK_PATCH)
+        self._gate_settles = self._risk_gated and workflow.patched(GATE_SETTLES_PATCH)
         if workflow.patched(VENUE_RULES_PATCH):
             refused = await self._refuse_legs_that_break_venue_rules()
             if refused is not None:
@@ -220,7 +228,11 @@ class ExecutionBatchWorkflow:
             for leg in self._legs:
                 if self._risk_gated and leg.status is LegStatus.PENDING:
                     # SEQUENTIAL: checked just before it is placed, against positions now.
-                    breaches = await self._risk.refuse_breaching([leg], whole_batch=False)
+                    # Checked in the task that places it: if that task is lost after
+                    # the send, its re-run may refuse, so a refusal is settled.
+                    breaches = await self._risk.refuse_breaching(
+                        [leg], whole_batch=False, maybe_sent=self._gate_settles
+                    )
                     if breaches is not None:
                         return "refused by risk: " + breaches[0].describe()
                 await self._run_legs([leg], abort_on_failure=False)
@@ -268,7 +280,14 @@ class ExecutionBatchWorkflow:
             return None
         pending = [leg for leg in self._legs if leg.status is LegStatus.PENDING]
         whole = self._rules.failure_stops_the_rest
-        breaches = await self._risk.refuse_breaching(pending, whole_batch=whole)
+        # Before any placement of this run, unless an earlier attempt of this workflow
+        # task was lost (its local placements may have reached the venue).
+        maybe_sent = self._gate_settles and (
+            workflow.info().get_current_history_length() > FIRST_TASK_HISTORY_LENGTH
+        )
+        breaches = await self._risk.refuse_breaching(
+            pending, whole_batch=whole, maybe_sent=maybe_sent
+        )
         if breaches is None or not whole:
             return None
         return "refused by risk: " + "; ".join(b.describe() for b in breaches)
@@ -394,9 +413,12 @@ class ExecutionBatchWorkflow:
         # workflow, outside the workflow event loop.
         self._refresh_details()
 
-    @staticmethod
-    def _classify_failure(leg: LegState, err: FailureError) -> None:
-        """Record why a leg's activity failed; re-raise a cancellation as one."""
+    def _classify_failure(self, leg: LegState, err: FailureError) -> None:
+        """Record why a leg's activity failed; re-raise a cancellation as one.
+
+        A refusal by the gate in ``place_leg_checked`` says nothing about an earlier
+        attempt (or a lost workflow task's) that may have sent the order: the leg is
+        then settled at the venue (``Rejected.maybe_sent_until``)."""
         # Regular activities fail with ActivityError(cause=...); local ones may
         # surface the cause itself. Either way, classify by the innermost cause.
         cause = err.cause if isinstance(err, ActivityError) else err
@@ -404,7 +426,9 @@ class ExecutionBatchWorkflow:
             leg.apply(Interrupted(at=workflow.now()))
             raise asyncio.CancelledError() from err
         if isinstance(cause, ApplicationError) and cause.type in BUSINESS_REJECTIONS:
-            leg.apply(Rejected(cause.type, cause.message))
+            gate = self._gate_settles and cause.type in GATE_REFUSALS
+            until = workflow.now() if gate else None
+            leg.apply(Rejected(cause.type, cause.message, maybe_sent_until=until))
         else:
             leg.apply(
                 PlacementFailed(f"placement failed: {describe_failure(err)}", at=workflow.now())

@@ -67,10 +67,18 @@ class VenueAnswered:
 
 @dataclass(frozen=True)
 class Rejected:
-    """The venue refused the order for a business reason (final)."""
+    """The venue refused the order for a business reason (final), or our own risk gate
+    refused to send it (``maybe_sent_until`` set, see below)."""
 
     error_type: str
     message: str
+    maybe_sent_until: datetime | None = None
+    """Set when the refusal is the gate's, not the venue's, and an earlier send of the
+    placement may exist: an earlier attempt, or one made in a workflow task that was
+    lost (a crashed worker) before its local activities were recorded, which the
+    re-run gate now refuses. The leg stays REJECTED unless the venue holds its order;
+    it is settled like a placement of unknown outcome, whose last attempt may have
+    started until this moment."""
 
 
 @dataclass(frozen=True)
@@ -177,11 +185,18 @@ def _same(statuses: frozenset[LegStatus]) -> dict[LegStatus, frozenset[LegStatus
 TRANSITIONS: Mapping[type, Mapping[LegStatus, frozenset[LegStatus]]] = {
     PlacementStarted: {S.PENDING: frozenset({S.PENDING})},
     Recovering: {S.PENDING: frozenset({S.PENDING})},
-    NeverPlaced: {status: frozenset({S.CANCELLED}) for status in _LIVE},
+    NeverPlaced: {
+        **{status: frozenset({S.CANCELLED}) for status in _LIVE},
+        S.REJECTED: frozenset({S.REJECTED}),  # a gate refusal settled (Rejected above)
+    },
     VenueAnswered: {
         **{status: _FROM_VENUE for status in _LIVE},
         # A venue-final order never changes: a later answer must say the same.
         **_same(_SETTLED_AT_VENUE),
+        # ... except a refusal of our own gate while an earlier send may exist: the
+        # venue's answer is then the truth (``LegState.apply`` narrows this row back
+        # to REJECTED for the venue's own rejections).
+        S.REJECTED: _FROM_VENUE,
     },
     Rejected: {status: frozenset({S.REJECTED}) for status in _LIVE},
     PlacementFailed: {status: frozenset({S.FAILED}) for status in _LIVE},
@@ -229,6 +244,8 @@ class LegState:
         self._error: str | None = None
         self._outcome_unknown = False
         self._started = False
+        self._refusal_unsettled = False
+        """Refused by our gate while an earlier send may exist (``Rejected``)."""
         self._awaiting_fill = False
         self._venue_final = False
         self._before_revert: LegStatus | None = None
@@ -289,6 +306,13 @@ class LegState:
     def apply(self, event: LegEvent) -> None:
         """Apply what happened; raise ``IllegalLegTransition`` if it cannot happen now."""
         allowed = TRANSITIONS[type(event)].get(self._status)
+        if self._status is S.REJECTED and not self._refusal_unsettled:
+            # The venue's own rejection (or a settled refusal) is final: a later answer
+            # must say the same, and there is nothing left to settle.
+            if isinstance(event, NeverPlaced):
+                allowed = None
+            elif isinstance(event, VenueAnswered):
+                allowed = frozenset({S.REJECTED})
         if allowed is None:
             raise IllegalLegTransition(
                 f"leg {self.command.command_id}: {type(event).__name__} in status "
@@ -312,10 +336,20 @@ class LegState:
                 self._outcome_unknown = True
                 self._attempts_end = attempts_end
             case VenueAnswered(order=order):
+                refused, self._refusal_unsettled = self._refusal_unsettled, False
+                if refused and order.fenced:
+                    # Settling a gate-refused leg fenced its id: nothing was placed.
+                    self._outcome_unknown = False
+                    self._venue_final = True
+                    return S.REJECTED
                 return self._take(order)
-            case Rejected(error_type=error_type, message=message):
+            case Rejected(error_type=error_type, message=message, maybe_sent_until=until):
                 self._error = f"{error_type}: {message}"
-                self._outcome_unknown = False
+                self._outcome_unknown = until is not None
+                self._refusal_unsettled = until is not None
+                if until is not None:
+                    self._started = True
+                    self._attempts_end = until
                 return S.REJECTED
             case PlacementFailed(message=message, at=at):
                 self._error = message
@@ -329,7 +363,9 @@ class LegState:
             case NeverPlaced():
                 self._outcome_unknown = False
                 self._venue_final = True
-                return S.CANCELLED
+                self._refusal_unsettled = False
+                # A gate-refused leg the venue never saw stays refused.
+                return S.REJECTED if self._status is S.REJECTED else S.CANCELLED
             case FollowStarted():
                 self._awaiting_fill = True
             case FollowEnded():

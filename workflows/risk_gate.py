@@ -35,12 +35,19 @@ with workflow.unsafe.imports_passed_through():
     from execbatch.risk.decision import RISK_LIMIT, Breach, RiskInputs, check_legs, notional
     from execbatch.venue.port.orders import VenueOrder
     from execbatch.workflows import activity_options as opts
-    from execbatch.workflows.leg_state import LegState, Rejected
+    from execbatch.workflows.leg_state import LegState, Recovering, Rejected
     from execbatch.workflows.placing import run_placement
     from execbatch.workflows.wind_down import describe_failure
 
 RISK_PATCH = "pre-trade-risk"
 """Runs started before the risk gate replay without it (no check, place_leg)."""
+GATE_SETTLES_PATCH = "gate-refusals-settle"
+"""Runs started before gate refusals were settled at the venue replay without it."""
+GATE_REFUSALS = frozenset({"TRADING_HALTED", RISK_LIMIT})
+"""Error types only our gate raises (``place_leg_checked``); no venue answers them."""
+FIRST_TASK_HISTORY_LENGTH = 3
+"""Started, WorkflowTaskScheduled, WorkflowTaskStarted: the history of a run's first
+workflow task when no earlier attempt of it was lost."""
 
 
 class RiskGate:
@@ -72,10 +79,15 @@ class RiskGate:
         return inputs
 
     async def refuse_breaching(
-        self, legs: Sequence[LegState], whole_batch: bool
+        self, legs: Sequence[LegState], whole_batch: bool, *, maybe_sent: bool = False
     ) -> list[Breach] | None:
         """Check ``legs`` together; refuse the breaching ones (all, if ``whole_batch``
-        and any breaches). Returns the breaches, or None when all may be placed."""
+        and any breaches). Returns the breaches, or None when all may be placed.
+
+        ``maybe_sent``: a placement of these legs may already have been sent (a lost
+        workflow task placed them before this check was re-run and changed its
+        mind): the refused legs, and the skipped ones of a batch refused whole, are
+        then settled at the venue, so an order that landed is found and reverted."""
         inputs = await self._inputs(legs)
         if isinstance(inputs, str):
             breaches = [
@@ -102,8 +114,16 @@ class RiskGate:
         if not breaches:
             return None
         by_id = {leg.command.command_id: leg for leg in legs}
+        until = workflow.now() if maybe_sent else None
         for breach in breaches:
-            by_id[breach.command_id].apply(Rejected(RISK_LIMIT, breach.message))
+            by_id[breach.command_id].apply(
+                Rejected(RISK_LIMIT, breach.message, maybe_sent_until=until)
+            )
+        if until is not None and whole_batch:
+            breaching = {b.command_id for b in breaches}
+            for leg in legs:
+                if leg.command.command_id not in breaching:
+                    leg.apply(Recovering(attempts_end=until))
         self.refused_batch = whole_batch
         self._changed()
         return breaches

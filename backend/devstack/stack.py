@@ -10,6 +10,8 @@ says otherwise: given the venue's URL it returns the workers' venue settings
 (``EXECBATCH_VENUE=alpaca`` and its keys and URL, say, to trade the paper
 venue's Alpaca dialect), and ``venue_env`` is added to the venue's environment
 (``EXECBATCH_PAPER_BINANCE_KEYS``). ``execbatch demo --venue`` uses both.
+``temporal_args`` are added to ``temporal server start-dev`` (a benchmark's
+``--dynamic-config-value``, say: ``python -m bench.throttle --partitions 1``).
 
 Start order is Temporal, venue, workers, each waited for (Temporal answers,
 ``GET /health``, the task queue has a poller). Stop order is the reverse; it
@@ -82,6 +84,7 @@ class DevStack:
         task_queue: str = DEFAULT_TASK_QUEUE,
         workers: int = 1,
         venue_args: tuple[str, ...] = (),
+        temporal_args: tuple[str, ...] = (),
         venue_env: Mapping[str, str] | None = None,
         worker_venue_env: Callable[[str], Mapping[str, str]] | None = None,
         startup_timeout: float = 60.0,
@@ -98,6 +101,7 @@ class DevStack:
         self.task_queue = task_queue
         self.worker_count = workers
         self.venue_args = venue_args
+        self.temporal_args = temporal_args
         self.venue_env = dict(venue_env or {})
         self.worker_venue_env = worker_venue_env
         self.startup_timeout = startup_timeout
@@ -265,6 +269,7 @@ class DevStack:
             "--ui-disable-news-fetch",
             *dev_server_flags(),
             *dynamic_config_flags(),
+            *self.temporal_args,
         ]
         process = self._spawn("temporal", argv)
         self._await(

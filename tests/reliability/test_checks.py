@@ -7,7 +7,7 @@ never fires would make every chaos run pass.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from execbatch.core.enums import (
@@ -25,6 +25,11 @@ from tests.reliability.chaos import checks
 from tests.reliability.chaos.proxy import AlpacaDialect, BinanceDialect, Exchange
 from tests.reliability.chaos.report import ChaosReport
 from tests.reliability.chaos.scenario import PlannedBatch, plan_batches
+from tests.reliability.chaos.trading import (
+    PLACED_AFTER_HALT,
+    HaltWindow,
+    check_placements_after_halts,
+)
 from tests.reliability.chaos.venues import chaos_venue, id_mapper
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -476,3 +481,65 @@ def test_dialect_rejections_and_expired_windows_are_checked_like_the_native_ones
     expired = ChaosReport()
     checks.check_requests([sent(1.0, 400, "EXPIRED_WINDOW")], [], 5, 8, expired)
     assert expired.count(checks.TRANSIENT_NOT_RETRIED) == 1
+
+
+# ------------------------------------------------------------------ the kill switch
+
+
+def test_a_placement_inside_a_halt_window_is_caught_reverts_and_cancels_are_not() -> None:
+    """Between a halt's acknowledgement and the resume only reverts and cancels may
+    reach the venue: a placement request (proxy) or a placement stored (venue) is caught."""
+    window = HaltWindow(
+        acknowledged=NOW + timedelta(seconds=10), resumed=NOW + timedelta(seconds=20)
+    )
+
+    def wall(moment: float) -> datetime:
+        return NOW + timedelta(seconds=moment)
+
+    exchanges = [
+        _exchange("b:c1:place", 9.5, 201),  # before the acknowledgement: allowed
+        _exchange("b:c2:revert-1", 12.0, 201),  # a compensating revert: allowed
+        _exchange("b:c3:place", 12.0, 200, path="/orders/b:c3:place/cancel"),  # a cancel
+        _exchange("b:c4:place", 15.0, 201),  # a placement inside the window
+        _exchange("b:c5:place", 21.0, 201),  # after the resume: allowed
+    ]
+    stored = _order("b:c6:place", OrderSide.BUY, Decimal(1), Decimal(1), VenueOrderStatus.FILLED)
+    fence = _order("b:c7:place", OrderSide.BUY, Decimal(0), Decimal(0), VenueOrderStatus.CANCELED)
+    orders = [
+        stored.model_copy(update={"created_at": NOW + timedelta(seconds=11)}),
+        fence.model_copy(update={"created_at": NOW + timedelta(seconds=11), "fenced": True}),
+    ]
+    report = ChaosReport()
+    check_placements_after_halts([window], exchanges, orders, lambda c: c, wall, report)
+    found = report.violations[PLACED_AFTER_HALT]
+    assert [line.split(":")[1] for line in found] == ["c4", "c6"], found
+
+
+def test_a_leg_refused_by_the_trading_state_is_consistent_only_if_the_venue_holds_nothing() -> None:
+    plan = _coordinated()
+    refused = {
+        c.command_id: (LegStatus.REJECTED, Decimal(0), Decimal(0), Decimal(0))
+        for c in plan.document.commands
+    }
+    result = _result(plan, BatchStatus.REJECTED_BY_RISK, refused)
+    gated = result.model_copy(
+        update={
+            "legs": tuple(
+                leg.model_copy(update={"error": "TRADING_HALTED: trading is HALTED"})
+                for leg in result.legs
+            )
+        }
+    )
+    assert _run(plan, gated, []).ok
+    first = plan.document.commands[0]
+    landed = _order(
+        f"{plan.batch_id}:{first.command_id}:place",
+        first.side,
+        first.quantity,
+        first.quantity,
+        VenueOrderStatus.FILLED,
+    )
+    report = _run(plan, gated, [landed])
+    assert any(
+        "venue holds its placement FILLED" in v for v in report.violations[checks.INCONSISTENT]
+    )

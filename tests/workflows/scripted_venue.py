@@ -185,6 +185,7 @@ class ScriptedVenue:
                 time_in_force=TimeInForce.GTC,
                 status=VenueOrderStatus.CANCELED,
                 filled_quantity=Decimal(0),
+                fenced=True,  # a tombstone, as the paper venue's (VenueOrder.fenced)
                 created_at=now,
                 updated_at=now,
             )

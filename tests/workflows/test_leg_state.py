@@ -3,6 +3,7 @@ every other one raises (a bug must never be reported as a leg's outcome)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -20,6 +21,7 @@ from execbatch.workflows.leg_state import (
     LegEvent,
     LegMismatchError,
     LegState,
+    NeverPlaced,
     PlacementFailed,
     PlacementStarted,
     Recovering,
@@ -135,6 +137,11 @@ EVENTS = st.sampled_from(
         answered(VenueOrderStatus.CANCELED),
         answered(VenueOrderStatus.REJECTED),
         Rejected("INVALID_ORDER", "no"),
+        Rejected("TRADING_HALTED", "halted", maybe_sent_until=datetime(2025, 12, 7, tzinfo=UTC)),
+        NeverPlaced(),
+        VenueAnswered(
+            answered(VenueOrderStatus.CANCELED).order.model_copy(update={"fenced": True})
+        ),
         PlacementFailed("timeout"),
         Interrupted(),
         FollowStarted(),
@@ -165,3 +172,52 @@ def test_any_sequence_only_moves_along_the_table(events: list[LegEvent]) -> None
 
 def test_every_event_has_a_row() -> None:
     assert set(TRANSITIONS) == set(LegEvent.__args__)  # type: ignore[attr-defined]
+
+
+HALT_AT = datetime(2025, 12, 7, 9, 30, tzinfo=UTC)
+
+
+def gate_refused() -> LegState:
+    """A leg whose placement attempt was refused by the trading state, after an earlier
+    attempt (or a lost workflow task's) may have sent it."""
+    state = leg()
+    state.apply(PlacementStarted())
+    state.apply(Rejected("TRADING_HALTED", "trading is HALTED", maybe_sent_until=HALT_AT))
+    return state
+
+
+def test_a_gate_refusal_that_may_have_been_sent_is_settled_and_stays_rejected() -> None:
+    state = gate_refused()
+    assert state.status is LegStatus.REJECTED
+    assert state.needs_settling() and state.attempts_end == HALT_AT
+    tombstone = make_venue_order(CID, status=VenueOrderStatus.CANCELED)
+    state.apply(VenueAnswered(tombstone.model_copy(update={"fenced": True})))
+    assert state.status is LegStatus.REJECTED and not state.needs_settling()
+    assert state.to_result().error == "TRADING_HALTED: trading is HALTED"
+
+
+def test_a_gate_refused_leg_the_venue_never_saw_stays_rejected() -> None:
+    state = gate_refused()
+    state.apply(NeverPlaced())
+    assert state.status is LegStatus.REJECTED and not state.needs_settling()
+
+
+def test_a_gate_refused_leg_an_earlier_attempt_placed_takes_the_venue_order() -> None:
+    """The lost attempt's order filled: the leg reports it (and a COORDINATED batch
+    reverts it), never REJECTED with a fill nobody knows of."""
+    state = gate_refused()
+    state.apply(answered(VenueOrderStatus.FILLED))
+    assert state.status is LegStatus.FILLED and state.filled_quantity == 10
+    assert state.can_be_reverted()
+
+
+def test_the_venues_own_rejection_stays_final() -> None:
+    state = leg()
+    state.apply(PlacementStarted())
+    state.apply(answered(VenueOrderStatus.REJECTED))
+    assert not state.needs_settling()
+    with pytest.raises(IllegalLegTransition):
+        state.apply(answered(VenueOrderStatus.FILLED))
+    with pytest.raises(IllegalLegTransition):
+        state.apply(NeverPlaced())
+    assert state.status is LegStatus.REJECTED

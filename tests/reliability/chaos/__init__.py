@@ -1,4 +1,5 @@
-"""Chaos suite: worker kills, server and venue restarts, venue faults, fuzzed input.
+"""Chaos suite: worker kills, server and venue restarts, venue faults, fuzzed input,
+trading halted and reduced.
 
 ``python -m tests.reliability.chaos --batches 500 --kills 50`` runs the long version
 (``--venue alpaca|binance``: through the real SDK adapters against the paper venue's

@@ -31,6 +31,10 @@ def _parser() -> argparse.ArgumentParser:
         "--terminations", type=int, default=20, help="operator terminations of running batches"
     )
     parser.add_argument("--resets", type=int, default=10, help="operator resets of running batches")
+    parser.add_argument(
+        "--halts", type=int, default=3, help="trading HALTED (and swept), then resumed"
+    )
+    parser.add_argument("--reduces", type=int, default=1, help="trading REDUCING, then resumed")
     parser.add_argument("--outage-seconds", type=float, default=30.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=24, help="batches in flight")
@@ -65,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         worker_outages=args.worker_outages,
         terminations=args.terminations,
         resets=args.resets,
+        halts=args.halts,
+        reduces=args.reduces,
         outage_seconds=args.outage_seconds,
         workers=args.workers,
         concurrency=args.concurrency,

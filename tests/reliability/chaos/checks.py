@@ -58,6 +58,7 @@ from execbatch.venue.port.orders import VenueOrder
 from tests.reliability.chaos.proxy import BUSINESS_REJECTIONS, Exchange
 from tests.reliability.chaos.report import ChaosReport
 from tests.reliability.chaos.scenario import PlannedBatch
+from tests.reliability.chaos.trading import refused_by_gate
 
 ZERO = Decimal(0)
 ADAPTER_TIMEOUT_SECONDS = 5.0
@@ -241,6 +242,18 @@ def _check_leg_result(
             f"{where}: result compensated {res.compensated_quantity}, "
             f"venue reverts filled {leg.reverted_fill}",
         )
+    if res.status is LegStatus.REJECTED and refused_by_gate(res.error):
+        # The risk gate refused it (the trading state): consistent when the venue holds
+        # no order for it (none, or the tombstone of a settled id).
+        if placement is None or placement.fenced:
+            report.legs_refused_by_gate += 1
+        else:
+            report.add(
+                INCONSISTENT,
+                f"{where}: result REJECTED ({res.error}), but the venue holds its placement "
+                f"{placement.status.value} filled {placement.filled_quantity}",
+            )
+        return
     venue_rejected = view.rejected_at_venue(f"{where}:place", placement)
     unseen = (
         venue_rejected

@@ -25,6 +25,11 @@ class ChaosConfig:
     """Operator terminations (Temporal's Terminate) of random running batches."""
     resets: int = 0
     """Operator resets of random running batches to a random completed workflow task."""
+    halts: int = 0
+    """Times trading is HALTED (as ``execbatch halt`` does: the state, then the sweep of
+    running batches) and, a few seconds later, resumed; at seeded moments."""
+    reduces: int = 0
+    """Times trading is set REDUCING and, a few seconds later, resumed."""
     workers: int = 2
     concurrency: int = 24
     """Batches in flight at once."""

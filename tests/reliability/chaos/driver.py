@@ -6,8 +6,10 @@ proxy in front of it, a file-backed Temporal dev server and ``workers``
 planned batches (at most ``concurrency`` in flight) and, at seeded points of
 the submission sequence, SIGKILLs workers (restarting them after a random
 pause), crashes and restarts the dev server, and restarts the venue (hard or
-soft, re-installing its in-memory fault rules). A price wiggler moves
-reference prices so near-market limit orders fill at unpredictable moments.
+soft, re-installing its in-memory fault rules). At seeded points too, trading
+is HALTED (and the running batches swept, as ``execbatch halt`` does) or set
+REDUCING, and resumed a few seconds later (``chaos.trading``). A price wiggler
+moves reference prices so near-market limit orders fill at unpredictable moments.
 
 When every batch has ended (or ``settle_timeout`` ran out) the evidence is
 collected (venue orders, venue counters, the proxy's request log) and
@@ -62,6 +64,11 @@ from tests.reliability.chaos.scenario import (
     global_fault_rules,
     plan_batches,
     start_prices,
+)
+from tests.reliability.chaos.trading import (
+    TradingFlips,
+    check_placements_after_halts,
+    monotonic_to_wall,
 )
 from tests.reliability.chaos.venues import SEED_PREFIX, chaos_venue, id_mapper
 
@@ -252,6 +259,12 @@ def _event_schedule(config: ChaosConfig, rng: random.Random) -> dict[int, list[s
         for _ in range(count):
             index = int(operator_rng.uniform(0.05, 0.95) * span)
             schedule.setdefault(min(index, span - 1), []).append(event)
+    # Trading-state flips: their own generator too (the crash schedule stays the seed's).
+    trading_rng = random.Random(f"trading-{config.seed}")
+    for event, count in (("halt", config.halts), ("reduce", config.reduces)):
+        for _ in range(count):
+            index = int(trading_rng.uniform(0.1, 0.9) * span)
+            schedule.setdefault(min(index, span - 1), []).append(event)
     return schedule
 
 
@@ -418,7 +431,7 @@ async def _collect_stats(stack: _Stack) -> None:
 
 
 async def _run_batches(
-    stack: _Stack, planned: Sequence[PlannedBatch], client: Client
+    stack: _Stack, planned: Sequence[PlannedBatch], client: Client, flips: TradingFlips
 ) -> dict[str, BatchResult | str]:
     config = stack.config
     settings = ExecutionSettings()
@@ -468,6 +481,10 @@ async def _run_batches(
     async def fire(event: str) -> None:
         if event in ("terminate", "reset"):
             await operator(event)
+            return
+        if event in ("halt", "reduce"):
+            await asyncio.sleep(flips.rng.uniform(0.0, 2.0))
+            await (flips.halt() if event == "halt" else flips.reduce())
             return
         await asyncio.sleep(stack.rng.uniform(0.0, 2.0))
         await actions[event]()
@@ -528,7 +545,10 @@ async def run_chaos(config: ChaosConfig, command: str = "") -> ChaosReport:
             asyncio.create_task(stack.supervise(stop)),
             asyncio.create_task(stack.wiggle_prices(stop)),
         ]
-        outcomes = await _run_batches(stack, planned, client)
+        flips = TradingFlips(
+            client, stack.task_queue, random.Random(f"trading-hold-{config.seed}"), report
+        )
+        outcomes = await _run_batches(stack, planned, client, flips)
         stop.set()
         await asyncio.gather(*background)
         for worker in stack.workers:
@@ -562,6 +582,9 @@ async def run_chaos(config: ChaosConfig, command: str = "") -> ChaosReport:
             ignore_prefix=SEED_PREFIX,
         )
         checks.check_batches(planned, outcomes, orders, report, view)
+        check_placements_after_halts(
+            flips.windows, exchanges, orders, view.ours, monotonic_to_wall(), report
+        )
         for detail in checks.duplicate_ids_in_db(stack.venue.db_path):
             report.add(checks.DUPLICATES, detail)
         if report.place_outcomes.get("conflict"):

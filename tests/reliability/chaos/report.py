@@ -22,6 +22,11 @@ class ChaosReport:
     operator_resets: int = 0
     batches_by_status: Counter[str] = field(default_factory=Counter)
     batches_by_mode: Counter[str] = field(default_factory=Counter)
+    trading_halts: int = 0
+    batches_swept_by_halts: int = 0
+    trading_reduces: int = 0
+    legs_refused_by_gate: int = 0
+    """Legs the risk gate refused (HALTED, REDUCING) with no order of theirs at the venue."""
     worker_kills: int = 0
     kill_events: int = 0
     worker_unexpected_exits: int = 0
@@ -81,6 +86,12 @@ class ChaosReport:
             ),
             ("operator terminations (Terminate)", str(self.operator_terminations)),
             ("operator resets (Reset)", str(self.operator_resets)),
+            (
+                "trading halts (HALTED, running batches swept, resumed)",
+                f"{self.trading_halts}, {self.batches_swept_by_halts} batches wound down",
+            ),
+            ("trading reduces (REDUCING, resumed)", str(self.trading_reduces)),
+            ("legs refused by the trading state", str(self.legs_refused_by_gate)),
             ("worker kills (SIGKILL)", f"{self.worker_kills} in {self.kill_events} kill events"),
             ("worker exits not caused by us", str(self.worker_unexpected_exits)),
             ("worker outages (all killed, kept down)", str(self.worker_outages)),
