@@ -116,7 +116,6 @@ class ExecutionBatchWorkflow:
         self._recovering = request.recovery_of is not None
         self._risk = RiskGate(self._settings.account, self._settings, self._refresh_details)
         self._risk_gated = False
-        self._gate_settles = False
         self._wind_down_steps = WindDown(
             self._batch.batch_id,
             self._legs,
@@ -215,7 +214,6 @@ class ExecutionBatchWorkflow:
         # Asked first, in the run's first activation (before any local activity), so
         # its marker and the answer line up the same on every replay.
         self._risk_gated = workflow.patched(RISK_PATCH)
-        self._gate_settles = self._risk_gated and workflow.patched(GATE_SETTLES_PATCH)
         if workflow.patched(VENUE_RULES_PATCH):
             refused = await self._refuse_legs_that_break_venue_rules()
             if refused is not None:
@@ -231,7 +229,7 @@ class ExecutionBatchWorkflow:
                     # Checked in the task that places it: if that task is lost after
                     # the send, its re-run may refuse, so a refusal is settled.
                     breaches = await self._risk.refuse_breaching(
-                        [leg], whole_batch=False, maybe_sent=self._gate_settles
+                        [leg], whole_batch=False, maybe_sent=self._gate_refusals_settle
                     )
                     if breaches is not None:
                         return "refused by risk: " + breaches[0].describe()
@@ -282,11 +280,11 @@ class ExecutionBatchWorkflow:
         whole = self._rules.failure_stops_the_rest
         # Before any placement of this run, unless an earlier attempt of this workflow
         # task was lost (its local placements may have reached the venue).
-        maybe_sent = self._gate_settles and (
-            workflow.info().get_current_history_length() > FIRST_TASK_HISTORY_LENGTH
-        )
+        lost_first_task = workflow.info().get_current_history_length() > FIRST_TASK_HISTORY_LENGTH
         breaches = await self._risk.refuse_breaching(
-            pending, whole_batch=whole, maybe_sent=maybe_sent
+            pending,
+            whole_batch=whole,
+            maybe_sent=lambda: lost_first_task and self._gate_refusals_settle(),
         )
         if breaches is None or not whole:
             return None
@@ -413,6 +411,14 @@ class ExecutionBatchWorkflow:
         # workflow, outside the workflow event loop.
         self._refresh_details()
 
+    def _gate_refusals_settle(self) -> bool:
+        """Whether this run settles gate refusals at the venue (``Rejected.maybe_sent_until``).
+
+        Asked only when the gate refuses something, never on the way of a batch it lets
+        through: a patch's marker (and the search-attribute upsert the SDK core adds to
+        it) would otherwise cost every batch an event and a billed action."""
+        return self._risk_gated and workflow.patched(GATE_SETTLES_PATCH)
+
     def _classify_failure(self, leg: LegState, err: FailureError) -> None:
         """Record why a leg's activity failed; re-raise a cancellation as one.
 
@@ -426,7 +432,7 @@ class ExecutionBatchWorkflow:
             leg.apply(Interrupted(at=workflow.now()))
             raise asyncio.CancelledError() from err
         if isinstance(cause, ApplicationError) and cause.type in BUSINESS_REJECTIONS:
-            gate = self._gate_settles and cause.type in GATE_REFUSALS
+            gate = cause.type in GATE_REFUSALS and self._gate_refusals_settle()
             until = workflow.now() if gate else None
             leg.apply(Rejected(cause.type, cause.message, maybe_sent_until=until))
         else:

@@ -79,12 +79,17 @@ class RiskGate:
         return inputs
 
     async def refuse_breaching(
-        self, legs: Sequence[LegState], whole_batch: bool, *, maybe_sent: bool = False
+        self,
+        legs: Sequence[LegState],
+        whole_batch: bool,
+        *,
+        maybe_sent: Callable[[], bool] = lambda: False,
     ) -> list[Breach] | None:
         """Check ``legs`` together; refuse the breaching ones (all, if ``whole_batch``
         and any breaches). Returns the breaches, or None when all may be placed.
 
-        ``maybe_sent``: a placement of these legs may already have been sent (a lost
+        ``maybe_sent`` (asked only when something is refused): a placement of these
+        legs may already have been sent (a lost
         workflow task placed them before this check was re-run and changed its
         mind): the refused legs, and the skipped ones of a batch refused whole, are
         then settled at the venue, so an order that landed is found and reverted."""
@@ -114,7 +119,7 @@ class RiskGate:
         if not breaches:
             return None
         by_id = {leg.command.command_id: leg for leg in legs}
-        until = workflow.now() if maybe_sent else None
+        until = workflow.now() if maybe_sent() else None
         for breach in breaches:
             by_id[breach.command_id].apply(
                 Rejected(RISK_LIMIT, breach.message, maybe_sent_until=until)

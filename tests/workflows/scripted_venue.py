@@ -42,6 +42,9 @@ class Script:
     delay: float = 0.0
     hold: bool = False
     """Placements stay on the wire until ``land()`` (see the module docstring)."""
+    lose_answer: bool = False
+    """With ``hold``: the placement lands, but its answer is lost (the attempt fails as
+    the venue being unavailable): an outcome only a lookup can tell."""
 
 
 @dataclass
@@ -128,6 +131,8 @@ class ScriptedVenue:
         if script.hold and ":revert-" not in request.client_order_id:
             wire = self.on_the_wire.setdefault(request.client_order_id, (request, asyncio.Event()))
             await wire[1].wait()
+            if script.lose_answer:
+                raise VenueUnavailable("scripted: the order landed, its answer was lost")
             return self.orders[request.client_order_id]
         if script.delay:
             await asyncio.sleep(script.delay)

@@ -163,6 +163,31 @@ async def test_placements_read_the_state_from_the_memo_written_before_the_ack(
     assert [c.reason for c in audit.history] == ["trim", "stop"]
 
 
+async def test_a_halt_refusing_a_retry_after_a_send_that_landed_leaves_no_naked_leg(
+    harness: Harness,
+) -> None:
+    """The first attempt's order lands but its answer is lost; the halt comes before
+    the retry, which the gate refuses. The refusal is not the venue's answer: the leg
+    is settled at the venue, found FILLED, and the pair trade reverts both fills."""
+    venue = ScriptedVenue().script("AAPL", hold=True, lose_answer=True)
+    settings = ExecutionSettings(venue_call_timeout_seconds=5.0, poll_interval_seconds=0.2)
+    async with harness(venue=venue, settings=settings) as h:
+        submission = await h.submit(load_example("pair_trade"))
+        while not venue.on_the_wire:
+            await asyncio.sleep(0.02)
+        control = TradingControl(h.env.client, h.queue)
+        await control.set_state(TradingState.HALTED, "mid-flight", quiet_seconds=0)
+        (aapl,) = venue.on_the_wire
+        venue.land(aapl)  # filled at the venue; attempt 1 hears nothing back
+        result = await submission.handle.result()
+    legs = {leg.command_id: leg for leg in result.legs}
+    assert await venue.net("AAPL") == 0 and await venue.net("MSFT") == 0
+    assert result.status is BatchStatus.COMPENSATED, result.reason
+    assert legs["c1"].compensated_quantity == legs["c1"].filled_quantity == D(100)
+    assert "HALTED" in (legs["c1"].error or "")
+    assert venue.place_calls.count(aapl) == 1  # the retry was refused, not sent
+
+
 SETTINGS = ExecutionSettings(
     venue_call_timeout_seconds=1.0, poll_interval_seconds=0.2, heartbeat_timeout_seconds=1
 )
