@@ -1,6 +1,7 @@
 """The chaos suite, short: 60 mixed batches under worker kills, a dev server crash,
-a venue restart, operator terminations and resets, and high-rate venue faults;
-every invariant must hold.
+a venue restart, operator terminations and resets, trading halted (once) and
+reduced (once), and high-rate venue faults; every invariant must hold, and nothing
+may be placed between a halt's acknowledgement and the resume.
 
 The long version is ``python -m tests.reliability.chaos --batches 500 --kills 50``
 (docs/RELIABILITY.md). This one takes a few minutes on two cores.
@@ -12,6 +13,7 @@ import pytest
 
 from tests.reliability.chaos import ChaosConfig, run_chaos
 from tests.reliability.chaos.checks import INVARIANTS
+from tests.reliability.chaos.trading import PLACED_AFTER_HALT
 
 pytestmark = [pytest.mark.slow, pytest.mark.devserver]
 
@@ -28,6 +30,8 @@ SHORT = ChaosConfig(
     worker_outages=1,
     terminations=4,
     resets=3,
+    halts=1,
+    reduces=1,
 )
 
 
@@ -39,8 +43,11 @@ async def test_nothing_placed_twice_no_leg_exposed_no_batch_lost() -> None:
     assert report.venue_restarts == SHORT.venue_restarts
     assert report.worker_outages == SHORT.worker_outages  # all workers down for 30 s
     assert report.operator_terminations > 0 and report.operator_resets > 0
+    assert report.trading_halts == SHORT.halts and report.trading_reduces == SHORT.reduces
     assert sum(report.faults_injected.values()) > 0
     assert report.transient_answers > 0
-    failed = {name: report.count(name) for name in INVARIANTS if report.count(name)}
+    failed = {
+        name: report.count(name) for name in (*INVARIANTS, PLACED_AFTER_HALT) if report.count(name)
+    }
     assert not failed, f"{failed}\n{report.violation_details()}"
     assert report.batches_run == SHORT.batches

@@ -27,9 +27,9 @@ class ChaosConfig:
     """Operator resets of random running batches to a random completed workflow task."""
     halts: int = 0
     """Times trading is HALTED (as ``execbatch halt`` does: the state, then the sweep of
-    running batches) and, a few seconds later, resumed; at seeded moments."""
+    running batches) and, 0.5-2 s after its acknowledgement, resumed; at seeded moments."""
     reduces: int = 0
-    """Times trading is set REDUCING and, a few seconds later, resumed."""
+    """Times trading is set REDUCING and, 0.5-2 s after its acknowledgement, resumed."""
     workers: int = 2
     concurrency: int = 24
     """Batches in flight at once."""

@@ -491,6 +491,7 @@ async def _run_batches(
 
     for plan in planned:
         await slots.acquire()
+        await flips.before_submit()
         await _submit(batch_client, plan)
         stack.report.batches_by_mode[plan.mode.value] += 1
         waiters[plan.batch_id] = asyncio.create_task(follow(plan))

@@ -36,6 +36,12 @@ from tests.reliability.chaos.report import ChaosReport
 log = logging.getLogger("execbatch.chaos")
 
 PLACED_AFTER_HALT = "placement after halt"
+SUBMITTED_WHILE_OFF = 3
+"""Batches the driver submits during a halt or reduce before it waits for the resume."""
+HOLD_SECONDS = (0.5, 2.0)
+"""How long a halt or reduce holds after its acknowledgement. Short: with the 8 s
+quiet period before it, a flip already keeps trading off for ~10 s of a run whose
+submissions may take only ~20 s (a short run refused nearly every batch with 2-6 s)."""
 GATE_ERRORS = ("TRADING_HALTED", "RISK_LIMIT")
 """Error types of a leg the risk gate refused (docs/RISK.md)."""
 
@@ -58,6 +64,22 @@ class TradingFlips:
     report: ChaosReport
     windows: list[HaltWindow] = field(default_factory=list)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _active: asyncio.Event = field(default_factory=asyncio.Event)
+    _submitted_while_off: int = 0
+
+    def __post_init__(self) -> None:
+        self._active.set()
+
+    async def before_submit(self) -> None:
+        """Let a few batches be submitted while trading is off (a strategy that has not
+        heard yet: the gate must refuse them), then wait for the resume. Refused batches
+        end at once, so without this the driver would pour most of a short run into
+        the halt window and little would trade."""
+        if self._active.is_set():
+            return
+        self._submitted_while_off += 1
+        if self._submitted_while_off > SUBMITTED_WHILE_OFF:
+            await self._active.wait()
 
     @property
     def control(self) -> TradingControl:
@@ -75,6 +97,7 @@ class TradingFlips:
 
     async def halt(self) -> None:
         async with self._lock:
+            self._off()
             ack = await self._set(TradingState.HALTED, "chaos halt")
             log.info("trading HALTED, acknowledged %s", ack.acknowledged_at.isoformat())
             try:
@@ -85,16 +108,23 @@ class TradingFlips:
                 swept = []
             self.report.trading_halts += 1
             self.report.batches_swept_by_halts += len(swept)
-            await asyncio.sleep(self.rng.uniform(2.0, 6.0))
+            await asyncio.sleep(self.rng.uniform(*HOLD_SECONDS))
             resumed = await self._set(TradingState.ACTIVE, "chaos resume")
             self.windows.append(HaltWindow(ack.acknowledged_at, resumed.recorded_at))
+            self._active.set()
 
     async def reduce(self) -> None:
         async with self._lock:
+            self._off()
             await self._set(TradingState.REDUCING, "chaos reduce")
             self.report.trading_reduces += 1
-            await asyncio.sleep(self.rng.uniform(2.0, 6.0))
+            await asyncio.sleep(self.rng.uniform(*HOLD_SECONDS))
             await self._set(TradingState.ACTIVE, "chaos resume")
+            self._active.set()
+
+    def _off(self) -> None:
+        self._active.clear()
+        self._submitted_while_off = 0
 
 
 def monotonic_to_wall() -> Callable[[float], datetime]:
