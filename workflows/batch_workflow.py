@@ -27,11 +27,12 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 
 with workflow.unsafe.imports_passed_through():
     from execbatch.activities.order_activities import OrderActivities
-    from execbatch.activities.reports import CheckLegsRequest
+    from execbatch.activities.reports import CheckLegsRequest, LegRefusal
     from execbatch.core.enums import BatchStatus, LegStatus
     from execbatch.dtos.execution.batch_result import BatchResult
     from execbatch.dtos.execution.batch_run import BatchRunRequest
     from execbatch.dtos.execution.leg_requests import AwaitLegRequest, PlaceLegRequest
+    from execbatch.risk.decision import RiskInputs
     from execbatch.venue.port.orders import VenueOrder
     from execbatch.workflows import activity_options as opts
     from execbatch.workflows import search_attributes
@@ -67,6 +68,9 @@ with workflow.unsafe.imports_passed_through():
 T = TypeVar("T")
 
 VENUE_RULES_PATCH = "venue-rules-before-placing"
+PRE_TRADE_PATCH = "pre-trade-checks-together"
+"""Runs from this version fetch the venue rules and the risk inputs at once, under this
+one marker; older runs replay with VENUE_RULES_PATCH and RISK_PATCH, one after the other."""
 """Runs started before legs were checked against the venue's rules replay without it."""
 
 WORKFLOW_NAME = "ExecutionBatchWorkflow"
@@ -212,16 +216,25 @@ class ExecutionBatchWorkflow:
         if self._recovering:
             return None  # a settlement run never places: it only settles and compensates
         # Asked first, in the run's first activation (before any local activity), so
-        # its marker and the answer line up the same on every replay.
-        self._risk_gated = workflow.patched(RISK_PATCH)
-        if workflow.patched(VENUE_RULES_PATCH):
-            refused = await self._refuse_legs_that_break_venue_rules()
+        # its marker and the answer line up the same on every replay. A run started
+        # with PRE_TRADE_PATCH records that one marker (the SDK core adds a search
+        # attribute upsert to each): the two older ones are asked only without it.
+        first_inputs: RiskInputs | str | None = None
+        if workflow.patched(PRE_TRADE_PATCH):
+            self._risk_gated = True
+            refused, first_inputs = await self._pre_trade_checks()
             if refused is not None:
                 return refused
-        if self._risk_gated:
-            refused = await self._refuse_legs_that_break_risk_limits()
-            if refused is not None:
-                return refused
+        else:
+            self._risk_gated = workflow.patched(RISK_PATCH)
+            if workflow.patched(VENUE_RULES_PATCH):
+                refused = self._apply_venue_refusals(await self._venue_refusals())
+                if refused is not None:
+                    return refused
+            if self._risk_gated:
+                refused = await self._refuse_legs_that_break_risk_limits()
+                if refused is not None:
+                    return refused
         if self._rules.placement is Placement.ONE_BY_ONE:
             for leg in self._legs:
                 if self._risk_gated and leg.status is LegStatus.PENDING:
@@ -229,8 +242,12 @@ class ExecutionBatchWorkflow:
                     # Checked in the task that places it: if that task is lost after
                     # the send, its re-run may refuse, so a refusal is settled.
                     breaches = await self._risk.refuse_breaching(
-                        [leg], whole_batch=False, maybe_sent=self._gate_refusals_settle
+                        [leg],
+                        whole_batch=False,
+                        maybe_sent=self._gate_refusals_settle,
+                        inputs=first_inputs,
                     )
+                    first_inputs = None  # fetched with the first leg's: the rest fetch anew
                     if breaches is not None:
                         return "refused by risk: " + breaches[0].describe()
                 await self._run_legs([leg], abort_on_failure=False)
@@ -240,16 +257,41 @@ class ExecutionBatchWorkflow:
         legs = [leg for leg in self._legs if leg.status is not LegStatus.REJECTED]
         return await self._run_legs(legs, self._rules.failure_stops_the_rest)
 
-    async def _refuse_legs_that_break_venue_rules(self) -> str | None:
-        """Check every leg against the venue's instrument rules before anything is placed.
+    async def _pre_trade_checks(self) -> tuple[str | None, RiskInputs | str | None]:
+        """The venue's instrument rules and the risk inputs, fetched together (two local
+        activities at once: one wait before the first order instead of two), then
+        decided in the old order: venue rules first, then the risk limits.
 
-        A refused leg ends REJECTED with the rule and the venue's value, and is
-        never sent. Where a failed leg stops the rest (COORDINATED, SEQUENTIAL),
-        nothing of the batch is placed and the refusal is its failure; an
-        INDEPENDENT batch places its other legs.
-        """
+        Returns why the batch stops (or None) and, for SEQUENTIAL, the inputs fetched
+        for its first leg (its check just before placing it needs no new fetch)."""
+        pending = [leg for leg in self._legs if leg.status is LegStatus.PENDING]
+        one_by_one = self._rules.placement is Placement.ONE_BY_ONE
+        checked = pending[:1] if one_by_one else pending
+        lost_first_task = workflow.info().get_current_history_length() > FIRST_TASK_HISTORY_LENGTH
+        refusals, inputs = await asyncio.gather(
+            self._venue_refusals(), self._risk.fetch_inputs(checked)
+        )
+        refused = self._apply_venue_refusals(refusals)
+        if refused is not None or one_by_one:
+            return refused, inputs
+        pending = [leg for leg in pending if leg.status is LegStatus.PENDING]
+        whole = self._rules.failure_stops_the_rest
+        breaches = await self._risk.refuse_breaching(
+            pending,
+            whole_batch=whole,
+            maybe_sent=lambda: lost_first_task and self._gate_refusals_settle(),
+            inputs=inputs,
+        )
+        if breaches is None or not whole:
+            return None, None
+        return "refused by risk: " + "; ".join(b.describe() for b in breaches), None
+
+    async def _venue_refusals(self) -> tuple[LegRefusal, ...] | None:
+        """The legs that break the venue's instrument rules; None when the venue would
+        not say (down past the retries): its own validation at placement still applies,
+        and a COORDINATED batch still reverts."""
         try:
-            refusals = await workflow.execute_local_activity_method(
+            refusals: tuple[LegRefusal, ...] = await workflow.execute_local_activity_method(
                 OrderActivities.check_legs,
                 CheckLegsRequest(commands=tuple(leg.command for leg in self._legs)),
                 start_to_close_timeout=opts.venue_call_timeout(self._settings),
@@ -257,10 +299,18 @@ class ExecutionBatchWorkflow:
                 summary="check every leg against the venue's instrument rules",
             )
         except FailureError as err:
-            # The venue would not say (down past the retries): its own validation
-            # at placement still applies, and a COORDINATED batch still reverts.
             workflow.logger.warning("venue rules not checked: %s", describe_failure(err))
             return None
+        return refusals
+
+    def _apply_venue_refusals(self, refusals: tuple[LegRefusal, ...] | None) -> str | None:
+        """Refuse the legs that break the venue's rules, before anything is placed.
+
+        A refused leg ends REJECTED with the rule and the venue's value, and is
+        never sent. Where a failed leg stops the rest (COORDINATED, SEQUENTIAL),
+        nothing of the batch is placed and the refusal is its failure; an
+        INDEPENDENT batch places its other legs.
+        """
         if not refusals:
             return None
         by_id = {leg.command.command_id: leg for leg in self._legs}

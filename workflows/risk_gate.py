@@ -62,7 +62,8 @@ class RiskGate:
         self.refused_batch = False
         """A COORDINATED batch was refused whole: it ends REJECTED_BY_RISK."""
 
-    async def _inputs(self, legs: Sequence[LegState]) -> RiskInputs | str:
+    async def fetch_inputs(self, legs: Sequence[LegState]) -> RiskInputs | str:
+        """What the check of ``legs`` reads, or why it could not be fetched."""
         symbols = tuple(sorted({leg.command.symbol for leg in legs}))
         try:
             inputs = await workflow.execute_local_activity_method(
@@ -84,6 +85,7 @@ class RiskGate:
         whole_batch: bool,
         *,
         maybe_sent: Callable[[], bool] = lambda: False,
+        inputs: RiskInputs | str | None = None,
     ) -> list[Breach] | None:
         """Check ``legs`` together; refuse the breaching ones (all, if ``whole_batch``
         and any breaches). Returns the breaches, or None when all may be placed.
@@ -92,8 +94,10 @@ class RiskGate:
         legs may already have been sent (a lost
         workflow task placed them before this check was re-run and changed its
         mind): the refused legs, and the skipped ones of a batch refused whole, are
-        then settled at the venue, so an order that landed is found and reverted."""
-        inputs = await self._inputs(legs)
+        then settled at the venue, so an order that landed is found and reverted.
+        ``inputs``: fetched already for these legs (None: fetched now)."""
+        if inputs is None:
+            inputs = await self.fetch_inputs(legs)
         if isinstance(inputs, str):
             breaches = [
                 Breach(
