@@ -182,6 +182,19 @@ WITH_HISTORY = ("ours", "ours-embedded", "naive", FLOOR)
 """Systems whose batches are workflows (their actions are counted from a history)."""
 
 
+def in_driver_probe(stack: Stack) -> Probe:
+    """Process groups of a system whose worker runs in this (the driver's) process: its
+    CPU is the worker column, and the driver column stays empty (one process)."""
+    return Probe(
+        {
+            "worker": [os.getpid()],
+            "venue": [stack.venue.pid] if stack.venue.pid else [],
+            "server": [stack.server.pid],
+            "driver": [],
+        }
+    )
+
+
 async def start_floor(
     stack: Stack, factory: BatchFactory, result_bytes: dict[int, int], exits: AsyncExitStack
 ) -> tuple[System, Probe]:
@@ -190,15 +203,7 @@ async def start_floor(
     worker = Worker(stack.client, task_queue=stack.queue(FLOOR), workflows=[FloorWorkflow])
     await exits.enter_async_context(worker)
     system = FloorSystem(stack.client, stack.queue(FLOOR), factory, result_bytes)
-    probe = Probe(
-        {
-            "worker": [os.getpid()],
-            "venue": [stack.venue.pid] if stack.venue.pid else [],
-            "server": [stack.server.pid],
-            "driver": [],
-        }
-    )
-    return system, probe
+    return system, in_driver_probe(stack)
 
 
 async def count_actions(
@@ -245,15 +250,7 @@ async def start_embedded(
     system = OursSystem(
         stack.client, stack.queue(EMBEDDED), factory, name=EMBEDDED, batches=executor.batches
     )
-    probe = Probe(
-        {
-            "worker": [os.getpid()],
-            "venue": [stack.venue.pid] if stack.venue.pid else [],
-            "server": [stack.server.pid],
-            "driver": [],
-        }
-    )
-    return system, probe
+    return system, in_driver_probe(stack)
 
 
 async def run_bench(config: RunConfig, console: Console) -> dict[str, Any]:
