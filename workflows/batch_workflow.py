@@ -236,7 +236,7 @@ class ExecutionBatchWorkflow:
                 if refused is not None:
                     return refused
         if self._rules.placement is Placement.ONE_BY_ONE:
-            for leg in self._legs:
+            for index, leg in enumerate(self._legs):
                 if self._risk_gated and leg.status is LegStatus.PENDING:
                     # SEQUENTIAL: checked just before it is placed, against positions now.
                     # Checked in the task that places it: if that task is lost after
@@ -249,9 +249,11 @@ class ExecutionBatchWorkflow:
                     )
                     first_inputs = None  # fetched with the first leg's: the rest fetch anew
                     if breaches is not None:
+                        self._settle_untried_after_a_gate_refusal(leg, self._legs[index + 1 :])
                         return "refused by risk: " + breaches[0].describe()
                 await self._run_legs([leg], abort_on_failure=False)
                 if not leg.fully_filled and self._rules.failure_stops_the_rest:
+                    self._settle_untried_after_a_gate_refusal(leg, self._legs[index + 1 :])
                     return _failure_text(leg)
             return None
         legs = [leg for leg in self._legs if leg.status is not LegStatus.REJECTED]
@@ -459,6 +461,27 @@ class ExecutionBatchWorkflow:
             raise
         # Not in a `finally`: that would also run when the worker evicts the
         # workflow, outside the workflow event loop.
+        self._refresh_details()
+
+    def _settle_untried_after_a_gate_refusal(
+        self, refused: LegState, rest: Sequence[LegState]
+    ) -> None:
+        """SEQUENTIAL stopped at ``refused``: if our gate refused it while an earlier
+        send may exist, the legs after it are settled too.
+
+        The gate's answer can change between a workflow task that was lost after its
+        local activities went out (a killed worker) and its re-run: the lost attempt
+        may have placed this leg *and the ones after it*, which the re-run, stopping
+        here, would otherwise report SKIPPED while the venue holds them. Settled, a leg
+        the venue never saw ends CANCELLED (its id fenced, or looked up once nothing
+        can land); one it holds becomes the leg's state and is reported (and, at the
+        end, counted) as it is."""
+        if refused.status is not LegStatus.REJECTED or not refused.needs_settling():
+            return
+        attempts_end = refused.attempts_end or workflow.now()
+        for leg in rest:
+            if leg.status is LegStatus.PENDING:
+                leg.apply(Recovering(attempts_end=attempts_end))
         self._refresh_details()
 
     def _gate_refusals_settle(self) -> bool:

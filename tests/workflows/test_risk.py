@@ -13,7 +13,14 @@ from temporalio.service import RPCError
 
 from execbatch.activities.risk_activities import read_state
 from execbatch.client.trading import TradingControl, TradingRefused
-from execbatch.core.enums import BatchExecutionMode, BatchStatus, LegStatus
+from execbatch.core.enums import (
+    BatchExecutionMode,
+    BatchStatus,
+    LegStatus,
+    OrderSide,
+    VenueOrderStatus,
+)
+from execbatch.core.order_ids import placement_order_id
 from execbatch.dtos.execution import ExecutionSettings
 from execbatch.risk.limits import AccountLimits, RiskLimits
 from execbatch.risk.states import (
@@ -186,6 +193,44 @@ async def test_a_halt_refusing_a_retry_after_a_send_that_landed_leaves_no_naked_
     assert legs["c1"].compensated_quantity == legs["c1"].filled_quantity == D(100)
     assert "HALTED" in (legs["c1"].error or "")
     assert venue.place_calls.count(aapl) == 1  # the retry was refused, not sent
+
+
+async def test_sequential_stopped_by_the_gate_settles_the_legs_a_lost_task_may_have_placed(
+    harness: Harness,
+) -> None:
+    """A lost workflow task may have placed c1 *and* c2 before its re-run, reading
+    HALTED, stops at c1. c2's order (seeded at the venue as that lost task would have
+    left it) must be found and reported, not reported SKIPPED with 23 QQQ bought."""
+    venue = ScriptedVenue().script("SPY", hold=True, lose_answer=True)
+    settings = ExecutionSettings(venue_call_timeout_seconds=5.0, poll_interval_seconds=0.2)
+    async with harness(venue=venue, settings=settings) as h:
+        submission = await h.submit(load_example("rotation"))
+        while not venue.on_the_wire:
+            await asyncio.sleep(0.02)
+        (spy,) = venue.on_the_wire
+        qqq_request, _ = venue.on_the_wire[spy]
+        qqq = placement_order_id(submission.batch.batch_id, "c2")
+        venue.orders[qqq] = venue._new(
+            qqq_request.model_copy(
+                update={
+                    "client_order_id": qqq,
+                    "symbol": "QQQ",
+                    "side": OrderSide.BUY,
+                    "quantity": D(23),
+                }
+            ),
+            VenueOrderStatus.FILLED,
+            D(23),
+        )
+        control = TradingControl(h.env.client, h.queue)
+        await control.set_state(TradingState.HALTED, "mid-flight", quiet_seconds=0)
+        venue.land(spy)  # filled at the venue; attempt 1 hears nothing back
+        result = await submission.handle.result()
+    legs = {leg.command_id: leg for leg in result.legs}
+    assert result.status is BatchStatus.STOPPED, result.reason
+    assert legs["c1"].filled_quantity == D(20) and "HALTED" in (legs["c1"].error or "")
+    assert legs["c2"].status is LegStatus.FILLED and legs["c2"].filled_quantity == D(23)
+    assert venue.place_calls.count(qqq) == 0  # found by settling, never sent by this run
 
 
 SETTINGS = ExecutionSettings(
