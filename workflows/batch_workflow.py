@@ -276,17 +276,7 @@ class ExecutionBatchWorkflow:
         refused = self._apply_venue_refusals(refusals)
         if refused is not None or one_by_one:
             return refused, inputs
-        pending = [leg for leg in pending if leg.status is LegStatus.PENDING]
-        whole = self._rules.failure_stops_the_rest
-        breaches = await self._risk.refuse_breaching(
-            pending,
-            whole_batch=whole,
-            maybe_sent=lambda: lost_first_task and self._gate_refusals_settle(),
-            inputs=inputs,
-        )
-        if breaches is None or not whole:
-            return None, None
-        return "refused by risk: " + "; ".join(b.describe() for b in breaches), None
+        return await self._refuse_all_at_once(lost_first_task, inputs), None
 
     async def _venue_refusals(self) -> tuple[LegRefusal, ...] | None:
         """The legs that break the venue's instrument rules; None when the venue would
@@ -328,15 +318,25 @@ class ExecutionBatchWorkflow:
         each leg just before placing it). COORDINATED: any breach refuses the batch."""
         if self._rules.placement is Placement.ONE_BY_ONE:
             return None
+        lost_first_task = workflow.info().get_current_history_length() > FIRST_TASK_HISTORY_LENGTH
+        return await self._refuse_all_at_once(lost_first_task)
+
+    async def _refuse_all_at_once(
+        self, lost_first_task: bool, inputs: RiskInputs | str | None = None
+    ) -> str | None:
+        """Check every pending leg together (``inputs`` fetched already, or now); return
+        why the batch stops (COORDINATED: any breach), or None.
+
+        ``lost_first_task``, read before the fetch: an earlier attempt of this first
+        workflow task was lost, so its local placements may have reached the venue and
+        a refusal is settled there."""
         pending = [leg for leg in self._legs if leg.status is LegStatus.PENDING]
         whole = self._rules.failure_stops_the_rest
-        # Before any placement of this run, unless an earlier attempt of this workflow
-        # task was lost (its local placements may have reached the venue).
-        lost_first_task = workflow.info().get_current_history_length() > FIRST_TASK_HISTORY_LENGTH
         breaches = await self._risk.refuse_breaching(
             pending,
             whole_batch=whole,
             maybe_sent=lambda: lost_first_task and self._gate_refusals_settle(),
+            inputs=inputs,
         )
         if breaches is None or not whole:
             return None

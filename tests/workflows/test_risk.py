@@ -170,6 +170,26 @@ async def test_placements_read_the_state_from_the_memo_written_before_the_ack(
     assert [c.reason for c in audit.history] == ["trim", "stop"]
 
 
+LOST_ANSWER = ExecutionSettings(venue_call_timeout_seconds=5.0, poll_interval_seconds=0.2)
+"""Settings for a held placement: its attempt outlives the test's halt."""
+
+
+async def held_placement(venue: ScriptedVenue) -> str:
+    """The client order id of the placement waiting on the wire (``hold=True``)."""
+    while not venue.on_the_wire:
+        await asyncio.sleep(0.02)
+    (held,) = venue.on_the_wire
+    return held
+
+
+async def halt_then_land(h: Harness, venue: ScriptedVenue, held: str) -> None:
+    """Halt (acknowledged at once), then let the held order land at the venue with its
+    answer lost (``lose_answer``): the attempt fails, and its retry meets HALTED."""
+    control = TradingControl(h.env.client, h.queue)
+    await control.set_state(TradingState.HALTED, "mid-flight", quiet_seconds=0)
+    venue.land(held)
+
+
 async def test_a_halt_refusing_a_retry_after_a_send_that_landed_leaves_no_naked_leg(
     harness: Harness,
 ) -> None:
@@ -177,15 +197,10 @@ async def test_a_halt_refusing_a_retry_after_a_send_that_landed_leaves_no_naked_
     the retry, which the gate refuses. The refusal is not the venue's answer: the leg
     is settled at the venue, found FILLED, and the pair trade reverts both fills."""
     venue = ScriptedVenue().script("AAPL", hold=True, lose_answer=True)
-    settings = ExecutionSettings(venue_call_timeout_seconds=5.0, poll_interval_seconds=0.2)
-    async with harness(venue=venue, settings=settings) as h:
+    async with harness(venue=venue, settings=LOST_ANSWER) as h:
         submission = await h.submit(load_example("pair_trade"))
-        while not venue.on_the_wire:
-            await asyncio.sleep(0.02)
-        control = TradingControl(h.env.client, h.queue)
-        await control.set_state(TradingState.HALTED, "mid-flight", quiet_seconds=0)
-        (aapl,) = venue.on_the_wire
-        venue.land(aapl)  # filled at the venue; attempt 1 hears nothing back
+        aapl = await held_placement(venue)
+        await halt_then_land(h, venue, aapl)
         result = await submission.handle.result()
     legs = {leg.command_id: leg for leg in result.legs}
     assert await venue.net("AAPL") == 0 and await venue.net("MSFT") == 0
@@ -202,12 +217,9 @@ async def test_sequential_stopped_by_the_gate_settles_the_legs_a_lost_task_may_h
     HALTED, stops at c1. c2's order (seeded at the venue as that lost task would have
     left it) must be found and reported, not reported SKIPPED with 23 QQQ bought."""
     venue = ScriptedVenue().script("SPY", hold=True, lose_answer=True)
-    settings = ExecutionSettings(venue_call_timeout_seconds=5.0, poll_interval_seconds=0.2)
-    async with harness(venue=venue, settings=settings) as h:
+    async with harness(venue=venue, settings=LOST_ANSWER) as h:
         submission = await h.submit(load_example("rotation"))
-        while not venue.on_the_wire:
-            await asyncio.sleep(0.02)
-        (spy,) = venue.on_the_wire
+        spy = await held_placement(venue)
         qqq_request, _ = venue.on_the_wire[spy]
         qqq = placement_order_id(submission.batch.batch_id, "c2")
         venue.orders[qqq] = venue._new(
@@ -222,9 +234,7 @@ async def test_sequential_stopped_by_the_gate_settles_the_legs_a_lost_task_may_h
             VenueOrderStatus.FILLED,
             D(23),
         )
-        control = TradingControl(h.env.client, h.queue)
-        await control.set_state(TradingState.HALTED, "mid-flight", quiet_seconds=0)
-        venue.land(spy)  # filled at the venue; attempt 1 hears nothing back
+        await halt_then_land(h, venue, spy)
         result = await submission.handle.result()
     legs = {leg.command_id: leg for leg in result.legs}
     assert result.status is BatchStatus.STOPPED, result.reason
