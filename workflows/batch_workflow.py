@@ -269,14 +269,13 @@ class ExecutionBatchWorkflow:
         pending = [leg for leg in self._legs if leg.status is LegStatus.PENDING]
         one_by_one = self._rules.placement is Placement.ONE_BY_ONE
         checked = pending[:1] if one_by_one else pending
-        lost_first_task = workflow.info().get_current_history_length() > FIRST_TASK_HISTORY_LENGTH
         refusals, inputs = await asyncio.gather(
             self._venue_refusals(), self._risk.fetch_inputs(checked)
         )
         refused = self._apply_venue_refusals(refusals)
         if refused is not None or one_by_one:
             return refused, inputs
-        return await self._refuse_all_at_once(lost_first_task, inputs), None
+        return await self._refuse_all_at_once(inputs), None
 
     async def _venue_refusals(self) -> tuple[LegRefusal, ...] | None:
         """The legs that break the venue's instrument rules; None when the venue would
@@ -318,24 +317,27 @@ class ExecutionBatchWorkflow:
         each leg just before placing it). COORDINATED: any breach refuses the batch."""
         if self._rules.placement is Placement.ONE_BY_ONE:
             return None
-        lost_first_task = workflow.info().get_current_history_length() > FIRST_TASK_HISTORY_LENGTH
-        return await self._refuse_all_at_once(lost_first_task)
+        return await self._refuse_all_at_once()
 
-    async def _refuse_all_at_once(
-        self, lost_first_task: bool, inputs: RiskInputs | str | None = None
-    ) -> str | None:
+    async def _refuse_all_at_once(self, inputs: RiskInputs | str | None = None) -> str | None:
         """Check every pending leg together (``inputs`` fetched already, or now); return
         why the batch stops (COORDINATED: any breach), or None.
 
-        ``lost_first_task``, read before the fetch: an earlier attempt of this first
-        workflow task was lost, so its local placements may have reached the venue and
-        a refusal is settled there."""
+        A refusal is settled at the venue when the check is decided anywhere but in the
+        first attempt of the run's first workflow task (its history then is longer than
+        that task's 3 events): an attempt of a workflow task that was lost after its
+        local placements went out (a killed worker) re-runs the check, which may now
+        refuse what that attempt placed. Read when the refusal is decided, after the
+        fetch: the fetch may itself have been re-run in a later task."""
         pending = [leg for leg in self._legs if leg.status is LegStatus.PENDING]
         whole = self._rules.failure_stops_the_rest
         breaches = await self._risk.refuse_breaching(
             pending,
             whole_batch=whole,
-            maybe_sent=lambda: lost_first_task and self._gate_refusals_settle(),
+            maybe_sent=lambda: (
+                workflow.info().get_current_history_length() > FIRST_TASK_HISTORY_LENGTH
+                and self._gate_refusals_settle()
+            ),
             inputs=inputs,
         )
         if breaches is None or not whole:

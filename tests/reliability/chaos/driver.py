@@ -80,6 +80,8 @@ log = logging.getLogger("execbatch.chaos")
 
 OPERATOR_PATIENCE = 30.0
 """How long an operator action waits for a running batch to act on."""
+KILL_PATIENCE = 60.0
+"""How long a kill event waits for a worker to be running (longer than an outage)."""
 
 VENUE_CASH = "1000000000000"
 
@@ -144,18 +146,33 @@ class _Stack:
     # ------------------------------------------------------------- events
 
     async def kill_workers(self) -> None:
-        async with self.lock:
-            alive = [w for w in self.workers if w.running]
-            if not alive:
+        """Kill one worker (or, one time in five, all that run), restart them shortly.
+
+        When another event has every worker down (a kill of all, not yet restarted),
+        this one waits for a worker to be back, so each kill event kills something
+        (the short run asserts as many kills as events)."""
+        give_up = time.monotonic() + KILL_PATIENCE
+        while True:
+            async with self.lock:
+                alive = [w for w in self.workers if w.running]
+                if alive:
+                    victims = alive if self.rng.random() < 0.2 else [self.rng.choice(alive)]
+                    pause = self.rng.uniform(0.2, 3.0)
+                    for worker in victims:
+                        worker.kill()
+                        self.disruptions.append(time.monotonic())
+                    self.report.worker_kills += len(victims)
+                    self.report.kill_events += 1
+                    log.info(
+                        "killed worker(s) %s; restarting in %.1fs",
+                        [w.index for w in victims],
+                        pause,
+                    )
+                    break
+            if time.monotonic() >= give_up:
+                log.info("kill: no worker running within %ss", KILL_PATIENCE)
                 return
-            victims = alive if self.rng.random() < 0.2 else [self.rng.choice(alive)]
-            pause = self.rng.uniform(0.2, 3.0)
-            for worker in victims:
-                worker.kill()
-                self.disruptions.append(time.monotonic())
-            self.report.worker_kills += len(victims)
-            self.report.kill_events += 1
-            log.info("killed worker(s) %s; restarting in %.1fs", [w.index for w in victims], pause)
+            await asyncio.sleep(0.2)
         await asyncio.sleep(pause)
         async with self.lock:
             for worker in victims:
