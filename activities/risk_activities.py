@@ -26,6 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from execbatch.activities.errors import venue_errors_as_temporal_errors
 from execbatch.activities.order_activities import OrderActivities
+from execbatch.activities.reports import CheckLegsRequest, LegRefusal
 from execbatch.core.enums import OrderSide
 from execbatch.dtos.execution.leg_requests import PlaceLegRequest
 from execbatch.risk.decision import RISK_LIMIT, RiskInputs, reduces
@@ -49,6 +50,24 @@ class RiskInputsRequest(BaseModel):
 
     account: str
     symbols: tuple[str, ...]
+
+
+class PreTradeRequest(BaseModel):
+    """Everything checked before a batch's first order, asked in one call."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rules: CheckLegsRequest
+    """Every leg, against the venue's instrument rules."""
+    risk: RiskInputsRequest
+    """The legs the risk check reads now (SEQUENTIAL: the first one)."""
+
+
+class PreTradeInputs(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    refusals: tuple[LegRefusal, ...]
+    risk: RiskInputs
 
 
 async def read_state(client: Client, task_queue: str, scope: str) -> TradingStateView:
@@ -137,6 +156,28 @@ class RiskActivities:
             ),
         )
 
+    @activity.defn(name="pre_trade_inputs")
+    async def pre_trade_inputs(self, request: PreTradeRequest) -> PreTradeInputs:
+        """``check_legs`` and ``risk_inputs`` in one call, their requests in parallel.
+
+        One local activity before the first order instead of two: one activation,
+        one marker and one payload round trip less per batch (docs/BENCHMARK.md).
+        Both are reads, so both run to the end; the first failure is raised as it
+        is (a non-retryable one stays non-retryable), and the workflow, once the
+        retries are spent, asks for the risk inputs alone (the venue rules are
+        then not checked, as when ``check_legs`` fails on its own).
+        """
+        refusals, inputs = await asyncio.gather(
+            self._orders.check_legs(request.rules),
+            self.risk_inputs(request.risk),
+            return_exceptions=True,
+        )
+        if isinstance(refusals, BaseException):
+            raise refusals
+        if isinstance(inputs, BaseException):
+            raise inputs
+        return PreTradeInputs(refusals=refusals, risk=inputs)
+
     @activity.defn(name="place_leg_checked")
     async def place_leg_checked(self, request: PlaceLegRequest) -> VenueOrder:
         """``place_leg``, if the trading state allows it now (asked on every attempt)."""
@@ -161,4 +202,4 @@ class RiskActivities:
         return await self._orders.place_leg(request)
 
     def all(self) -> list[Callable[..., Any]]:
-        return [self.risk_inputs, self.place_leg_checked]
+        return [self.pre_trade_inputs, self.risk_inputs, self.place_leg_checked]

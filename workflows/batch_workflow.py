@@ -68,10 +68,13 @@ with workflow.unsafe.imports_passed_through():
 T = TypeVar("T")
 
 VENUE_RULES_PATCH = "venue-rules-before-placing"
+"""Runs started before legs were checked against the venue's rules replay without it."""
 PRE_TRADE_PATCH = "pre-trade-checks-together"
 """Runs from this version fetch the venue rules and the risk inputs at once, under this
 one marker; older runs replay with VENUE_RULES_PATCH and RISK_PATCH, one after the other."""
-"""Runs started before legs were checked against the venue's rules replay without it."""
+PRE_TRADE_ONE_CALL_PATCH = "pre-trade-checks-in-one-call"
+"""Runs from this version fetch both in one local activity (``pre_trade_inputs``), under
+this one marker; runs with PRE_TRADE_PATCH replay with two local activities at once."""
 
 WORKFLOW_NAME = "ExecutionBatchWorkflow"
 BUSINESS_REJECTIONS = frozenset(
@@ -220,9 +223,10 @@ class ExecutionBatchWorkflow:
         # with PRE_TRADE_PATCH records that one marker (the SDK core adds a search
         # attribute upsert to each): the two older ones are asked only without it.
         first_inputs: RiskInputs | str | None = None
-        if workflow.patched(PRE_TRADE_PATCH):
+        in_one_call = workflow.patched(PRE_TRADE_ONE_CALL_PATCH)
+        if in_one_call or workflow.patched(PRE_TRADE_PATCH):
             self._risk_gated = True
-            refused, first_inputs = await self._pre_trade_checks()
+            refused, first_inputs = await self._pre_trade_checks(in_one_call)
             if refused is not None:
                 return refused
         else:
@@ -259,19 +263,26 @@ class ExecutionBatchWorkflow:
         legs = [leg for leg in self._legs if leg.status is not LegStatus.REJECTED]
         return await self._run_legs(legs, self._rules.failure_stops_the_rest)
 
-    async def _pre_trade_checks(self) -> tuple[str | None, RiskInputs | str | None]:
-        """The venue's instrument rules and the risk inputs, fetched together (two local
-        activities at once: one wait before the first order instead of two), then
-        decided in the old order: venue rules first, then the risk limits.
+    async def _pre_trade_checks(
+        self, in_one_call: bool
+    ) -> tuple[str | None, RiskInputs | str | None]:
+        """The venue's instrument rules and the risk inputs, fetched together (one local
+        activity; runs before PRE_TRADE_ONE_CALL_PATCH: two at once), then decided in
+        the old order: venue rules first, then the risk limits.
 
         Returns why the batch stops (or None) and, for SEQUENTIAL, the inputs fetched
         for its first leg (its check just before placing it needs no new fetch)."""
         pending = [leg for leg in self._legs if leg.status is LegStatus.PENDING]
         one_by_one = self._rules.placement is Placement.ONE_BY_ONE
         checked = pending[:1] if one_by_one else pending
-        refusals, inputs = await asyncio.gather(
-            self._venue_refusals(), self._risk.fetch_inputs(checked)
-        )
+        refusals: tuple[LegRefusal, ...] | None
+        inputs: RiskInputs | str
+        if in_one_call:
+            refusals, inputs = await self._risk.fetch_pre_trade(self._legs, checked)
+        else:
+            refusals, inputs = await asyncio.gather(
+                self._venue_refusals(), self._risk.fetch_inputs(checked)
+            )
         refused = self._apply_venue_refusals(refusals)
         if refused is not None or one_by_one:
             return refused, inputs

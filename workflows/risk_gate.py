@@ -29,7 +29,12 @@ from temporalio import workflow
 from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from execbatch.activities.risk_activities import RiskActivities, RiskInputsRequest
+    from execbatch.activities.reports import CheckLegsRequest, LegRefusal
+    from execbatch.activities.risk_activities import (
+        PreTradeRequest,
+        RiskActivities,
+        RiskInputsRequest,
+    )
     from execbatch.dtos.execution.batch_run import ExecutionSettings
     from execbatch.dtos.execution.leg_requests import PlaceLegRequest
     from execbatch.risk.decision import RISK_LIMIT, Breach, RiskInputs, check_legs, notional
@@ -62,13 +67,43 @@ class RiskGate:
         self.refused_batch = False
         """A COORDINATED batch was refused whole: it ends REJECTED_BY_RISK."""
 
+    async def fetch_pre_trade(
+        self, every_leg: Sequence[LegState], checked: Sequence[LegState]
+    ) -> tuple[tuple[LegRefusal, ...] | None, RiskInputs | str]:
+        """The venue's refusals of ``every_leg`` and the risk inputs of ``checked``, in
+        one local activity. If it fails past its retries, the risk inputs are asked
+        alone and the venue rules count as not checked (None): the venue's own
+        validation at placement still applies, and the risk check still fails closed."""
+        try:
+            answer = await workflow.execute_local_activity_method(
+                RiskActivities.pre_trade_inputs,
+                PreTradeRequest(
+                    rules=CheckLegsRequest(commands=tuple(leg.command for leg in every_leg)),
+                    risk=self._inputs_request(checked),
+                ),
+                start_to_close_timeout=opts.venue_call_timeout(self._settings),
+                retry_policy=opts.placement_retry(self._settings),
+                summary="pre-trade checks: venue rules, positions, reference prices, trading state",
+            )
+        except FailureError as err:
+            workflow.logger.warning(
+                "pre-trade checks failed (%s): venue rules not checked, risk inputs asked alone",
+                describe_failure(err),
+            )
+            return None, await self.fetch_inputs(checked)
+        self._throttle_queue = answer.risk.throttle_task_queue
+        return answer.refusals, answer.risk
+
+    def _inputs_request(self, legs: Sequence[LegState]) -> RiskInputsRequest:
+        symbols = tuple(sorted({leg.command.symbol for leg in legs}))
+        return RiskInputsRequest(account=self._account, symbols=symbols)
+
     async def fetch_inputs(self, legs: Sequence[LegState]) -> RiskInputs | str:
         """What the check of ``legs`` reads, or why it could not be fetched."""
-        symbols = tuple(sorted({leg.command.symbol for leg in legs}))
         try:
             inputs = await workflow.execute_local_activity_method(
                 RiskActivities.risk_inputs,
-                RiskInputsRequest(account=self._account, symbols=symbols),
+                self._inputs_request(legs),
                 start_to_close_timeout=opts.venue_call_timeout(self._settings),
                 retry_policy=opts.placement_retry(self._settings),
                 summary="risk check: positions, reference prices, trading state",

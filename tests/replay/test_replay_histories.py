@@ -4,8 +4,9 @@ The histories in tests/histories/ were recorded from the end-to-end runs on the
 dev server (``EXECBATCH_RECORD_HISTORIES=1 pytest tests/e2e``): every
 mode, compensation, NEEDS_ATTENTION, deadline and both kinds of cancel. ``v3_*``
 were recorded by the code with the venue-rules and pre-trade-risk patches asked one
-after the other, ``v4_*`` by the code that fetches both at once
-(``pre-trade-checks-together``). A workflow change that would break running batches
+after the other, ``v4_*`` by the code that fetches both at once in two local
+activities (``pre-trade-checks-together``), ``v5_*`` by the code that fetches both in
+one (``pre-trade-checks-in-one-call``). A workflow change that would break running batches
 fails here, in CI.
 """
 

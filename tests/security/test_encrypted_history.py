@@ -22,7 +22,11 @@ from execbatch.security.codec import ENCODING, EncryptionCodec
 from execbatch.venue.adapters.paper import PaperVenueAdapter
 from execbatch.venue.paper.service.process import VenueProcess
 from execbatch.worker import build_worker
-from execbatch.workflows.batch_workflow import PRE_TRADE_PATCH, VENUE_RULES_PATCH
+from execbatch.workflows.batch_workflow import (
+    PRE_TRADE_ONE_CALL_PATCH,
+    PRE_TRADE_PATCH,
+    VENUE_RULES_PATCH,
+)
 from execbatch.workflows.risk_gate import GATE_SETTLES_PATCH, RISK_PATCH
 from execbatch.workflows.wind_down import SETTLE_WITHOUT_FENCE_PATCH
 from tests.security.batches import MARKERS, secret_document
@@ -69,6 +73,7 @@ PATCH_IDS = frozenset(
         RISK_PATCH,
         GATE_SETTLES_PATCH,
         PRE_TRADE_PATCH,
+        PRE_TRADE_ONE_CALL_PATCH,
     }
 )
 """The workflow's patch ids (names of code changes, never order data)."""

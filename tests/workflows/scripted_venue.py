@@ -57,6 +57,12 @@ class ScriptedVenue:
     land_after_unknown_cancel: bool = False
     rules: dict[str, InstrumentRules] = field(default_factory=dict)
     """Instrument rules by symbol; a symbol without an entry has none."""
+    rules_unavailable: bool = False
+    """The instrument-rules endpoint is down (placements still work)."""
+    positions_unavailable: bool = False
+    """The positions endpoint is down (placements still work)."""
+    rule_calls: int = 0
+    position_calls: int = 0
     on_the_wire: dict[str, tuple[OrderRequest, asyncio.Event]] = field(default_factory=dict)
     landed_after_cancel: list[str] = field(default_factory=list)
     prices: dict[str, Decimal] = field(default_factory=dict)
@@ -81,6 +87,9 @@ class ScriptedVenue:
         )
 
     async def instrument_rules(self, symbols: Iterable[str]) -> dict[str, InstrumentRules]:
+        self.rule_calls += 1
+        if self.rules_unavailable:
+            raise VenueUnavailable("instrument rules endpoint down (scripted)")
         return {s: self.rules.get(s, InstrumentRules(symbol=s)) for s in symbols}
 
     def land(self, client_order_id: str) -> None:
@@ -200,6 +209,9 @@ class ScriptedVenue:
         return order
 
     async def positions(self, account: str) -> list[Position]:
+        self.position_calls += 1
+        if self.positions_unavailable:
+            raise VenueUnavailable("positions endpoint down (scripted)")
         net: dict[str, Decimal] = dict(self.initial_positions)
         for order in self.orders.values():
             if order.filled_quantity and order.symbol:

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from execbatch.core.enums import BatchExecutionMode, BatchStatus, LegStatus
+from execbatch.dtos.execution import ExecutionSettings
+from execbatch.risk.limits import AccountLimits, RiskLimits
 from execbatch.venue.port.capabilities import InstrumentRules
 from tests.workflows.conftest import load_example, with_policy
 from tests.workflows.scripted_venue import ScriptedVenue
@@ -78,3 +80,40 @@ async def test_whole_units_only_and_untradable_symbols(harness: Harness) -> None
     )
     assert "MSFT is not tradable at scripted" in (result.legs[1].error or "")
     assert result.status is BatchStatus.FAILED
+
+
+QUICK_RETRIES = ExecutionSettings(placement_attempts=2)
+
+
+async def test_rules_unavailable_past_the_retries_the_batch_still_runs_risk_checked(
+    harness: Harness,
+) -> None:
+    """The pre-trade call fails past its retries on the rules: the risk inputs are asked
+    alone, the rules count as not checked, and the venue validates at placement."""
+    venue = ScriptedVenue(rules_unavailable=True)
+    async with harness(venue=venue, settings=QUICK_RETRIES) as h:
+        result = await h.run(
+            with_policy(load_example("pair_trade"), BatchExecutionMode.COORDINATED, None)
+        )
+
+    assert result.status is BatchStatus.COMPLETED, result.reason
+    assert venue.rule_calls == QUICK_RETRIES.placement_attempts  # each attempt asked
+    assert len(venue.place_calls) == 2
+
+
+async def test_risk_inputs_unavailable_refuse_the_batch_even_with_the_rules_answered(
+    harness: Harness,
+) -> None:
+    """Fail closed: a position limit cannot be checked without the positions."""
+    venue = ScriptedVenue(positions_unavailable=True)
+    risk = RiskLimits(default=AccountLimits(max_position=Decimal(1_000_000)))
+    async with harness(venue=venue, settings=QUICK_RETRIES, limits=risk) as h:
+        result = await h.run(
+            with_policy(load_example("pair_trade"), BatchExecutionMode.COORDINATED, None)
+        )
+
+    assert venue.place_calls == []
+    assert result.status is BatchStatus.REJECTED_BY_RISK
+    assert "risk inputs unavailable" in (result.reason or ""), result.reason
+    # the one-call attempts, then the risk inputs asked alone
+    assert venue.position_calls == 2 * QUICK_RETRIES.placement_attempts
