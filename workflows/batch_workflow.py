@@ -298,6 +298,7 @@ class ExecutionBatchWorkflow:
                 CheckLegsRequest(commands=tuple(leg.command for leg in self._legs)),
                 start_to_close_timeout=opts.venue_call_timeout(self._settings),
                 retry_policy=opts.placement_retry(self._settings),
+                local_retry_threshold=opts.LOCAL_RETRY_THRESHOLD,
                 summary="check every leg against the venue's instrument rules",
             )
         except FailureError as err:
@@ -550,6 +551,7 @@ class ExecutionBatchWorkflow:
                     request,
                     start_to_close_timeout=opts.venue_call_timeout(self._settings),
                     retry_policy=opts.polling_retry(),
+                    local_retry_threshold=opts.LOCAL_RETRY_THRESHOLD,
                     summary=f"check leg {leg.index + 1}: {command.describe()}",
                 )
                 if order.status.is_terminal:

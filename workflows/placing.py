@@ -41,6 +41,7 @@ async def run_placement(
             start_to_close_timeout=opts.venue_call_timeout(settings),
             schedule_to_close_timeout=opts.placement_budget(settings),
             retry_policy=opts.placement_retry(settings),
+            local_retry_threshold=opts.LOCAL_RETRY_THRESHOLD,
             summary=summary,
         )
     return await workflow.execute_activity_method(

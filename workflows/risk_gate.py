@@ -83,6 +83,7 @@ class RiskGate:
                 ),
                 start_to_close_timeout=opts.venue_call_timeout(self._settings),
                 retry_policy=opts.placement_retry(self._settings),
+                local_retry_threshold=opts.LOCAL_RETRY_THRESHOLD,
                 summary="pre-trade checks: venue rules, positions, reference prices, trading state",
             )
         except FailureError as err:
@@ -106,6 +107,7 @@ class RiskGate:
                 self._inputs_request(legs),
                 start_to_close_timeout=opts.venue_call_timeout(self._settings),
                 retry_policy=opts.placement_retry(self._settings),
+                local_retry_threshold=opts.LOCAL_RETRY_THRESHOLD,
                 summary="risk check: positions, reference prices, trading state",
             )
         except FailureError as err:

@@ -45,6 +45,11 @@ class Script:
     lose_answer: bool = False
     """With ``hold``: the placement lands, but its answer is lost (the attempt fails as
     the venue being unavailable): an outcome only a lookup can tell."""
+    delays: tuple[float, ...] = ()
+    """Seconds the n-th placement call of this symbol takes (after the last: ``delay``)."""
+    failing_calls: int = 0
+    """The first n placement calls of this symbol fail as unavailable, after their delay."""
+    calls: int = 0
 
 
 @dataclass
@@ -143,10 +148,12 @@ class ScriptedVenue:
             if script.lose_answer:
                 raise VenueUnavailable("scripted: the order landed, its answer was lost")
             return self.orders[request.client_order_id]
-        if script.delay:
-            await asyncio.sleep(script.delay)
+        script.calls += 1
+        delay = script.delays[script.calls - 1] if script.calls <= len(script.delays) else 0
+        if delay or script.delay:
+            await asyncio.sleep(delay or script.delay)
         is_revert = ":revert-" in request.client_order_id
-        if script.unavailable:
+        if script.unavailable or script.calls <= script.failing_calls:
             raise VenueUnavailable("scripted 503")
         if (script.reject and not is_revert) or (script.reject_reverts and is_revert):
             error = script.reject or "INVALID_ORDER"

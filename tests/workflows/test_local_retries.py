@@ -1,0 +1,36 @@
+"""A local activity's retry gets its own start-to-close, counted from its own start.
+
+The SDK core, retrying a local activity inside the worker, leaves the failed
+attempt's start-to-close timer running (temporalio 1.35): it timed the retry out
+early and a third attempt overlapped the second. Our local activities retry through a
+workflow timer instead (``activity_options.LOCAL_RETRY_THRESHOLD``). The venue call
+delays here are real seconds: a local activity's timeouts run on the worker's clock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from execbatch.core.enums import BatchExecutionMode, BatchStatus, LegStatus
+from execbatch.dtos.execution import ExecutionSettings
+from tests.workflows.conftest import load_example, with_policy
+from tests.workflows.scripted_venue import ScriptedVenue
+
+Harness = Any
+SETTINGS = ExecutionSettings(venue_call_timeout_seconds=3, placement_attempts=3)
+
+
+async def test_a_placement_retry_runs_its_whole_attempt_timeout(harness: Harness) -> None:
+    # Attempt 1 fails after 1 s; attempt 2 takes 2.5 s, inside its own 3 s, but ends
+    # 3.7 s after attempt 1 started: a timer left from attempt 1 would cut it at 3 s.
+    venue = ScriptedVenue().script("AAPL", delays=(1.0, 2.5), failing_calls=1)
+    async with harness(venue=venue, settings=SETTINGS) as h:
+        result = await h.run(
+            with_policy(load_example("pair_trade"), BatchExecutionMode.COORDINATED, None)
+        )
+
+    assert result.status is BatchStatus.COMPLETED, result.reason
+    assert [leg.status for leg in result.legs] == [LegStatus.FILLED, LegStatus.FILLED]
+    aapl = [cid for cid in venue.place_calls if cid == result.legs[0].client_order_id]
+    assert len(aapl) == 2, f"placement attempts: {len(aapl)} (a third one overlapped)"
+    assert venue.scripts["AAPL"].calls == 2
