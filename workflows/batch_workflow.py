@@ -34,8 +34,6 @@ with workflow.unsafe.imports_passed_through():
     from execbatch.dtos.execution.leg_requests import AwaitLegRequest, PlaceLegRequest
     from execbatch.risk.decision import RiskInputs
     from execbatch.venue.port.orders import VenueOrder
-    from execbatch.workflows import activity_options as opts
-    from execbatch.workflows import search_attributes
     from execbatch.workflows.leg_state import (
         FollowEnded,
         FollowStarted,
@@ -49,21 +47,26 @@ with workflow.unsafe.imports_passed_through():
         VenueAnswered,
     )
     from execbatch.workflows.modes import MODES, Placement
-    from execbatch.workflows.placing import run_placement
-    from execbatch.workflows.risk_gate import (
-        FIRST_TASK_HISTORY_LENGTH,
-        GATE_REFUSALS,
-        GATE_SETTLES_PATCH,
-        RISK_PATCH,
-        RiskGate,
-    )
-    from execbatch.workflows.settlement import settlement_outcome
-    from execbatch.workflows.web_ui import details_markdown
-    from execbatch.workflows.wind_down import (
-        SETTLE_WITHOUT_FENCE_PATCH,
-        WindDown,
-        describe_failure,
-    )
+
+# Sandboxed: re-imported for every run, so the sandbox checks their code (a
+# ``from x.y import z`` inside the block above would hand them over unchecked).
+from execbatch.workflows import activity_options as opts
+from execbatch.workflows import search_attributes
+from execbatch.workflows.placing import run_placement
+from execbatch.workflows.risk_gate import (
+    FIRST_TASK_HISTORY_LENGTH,
+    GATE_REFUSALS,
+    GATE_SETTLES_PATCH,
+    RISK_PATCH,
+    RiskGate,
+)
+from execbatch.workflows.settlement import settlement_outcome
+from execbatch.workflows.web_ui import details_markdown
+from execbatch.workflows.wind_down import (
+    SETTLE_WITHOUT_FENCE_PATCH,
+    WindDown,
+    describe_failure,
+)
 
 T = TypeVar("T")
 

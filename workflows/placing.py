@@ -20,7 +20,9 @@ with workflow.unsafe.imports_passed_through():
     from execbatch.dtos.execution.batch_run import ExecutionSettings
     from execbatch.dtos.execution.leg_requests import PlaceLegRequest
     from execbatch.venue.port.orders import VenueOrder
-    from execbatch.workflows import activity_options as opts
+
+# Sandboxed, re-imported for every run (see batch_workflow).
+from execbatch.workflows import activity_options as opts
 
 PlacementMethod = Callable[[Any, PlaceLegRequest], Awaitable[VenueOrder]]
 

@@ -39,10 +39,13 @@ with workflow.unsafe.imports_passed_through():
     from execbatch.dtos.execution.leg_requests import PlaceLegRequest
     from execbatch.risk.decision import RISK_LIMIT, Breach, RiskInputs, check_legs, notional
     from execbatch.venue.port.orders import VenueOrder
-    from execbatch.workflows import activity_options as opts
     from execbatch.workflows.leg_state import LegState, Recovering, Rejected
-    from execbatch.workflows.placing import run_placement
-    from execbatch.workflows.wind_down import describe_failure
+
+# Sandboxed: re-imported for every run, so the sandbox checks their code (a
+# ``from x.y import z`` inside the block above would hand them over unchecked).
+from execbatch.workflows import activity_options as opts
+from execbatch.workflows.placing import run_placement
+from execbatch.workflows.wind_down import describe_failure
 
 RISK_PATCH = "pre-trade-risk"
 """Runs started before the risk gate replay without it (no check, place_leg)."""

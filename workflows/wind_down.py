@@ -35,7 +35,6 @@ with workflow.unsafe.imports_passed_through():
     from execbatch.activities.reports import SettleReport
     from execbatch.dtos.execution.batch_run import ExecutionSettings
     from execbatch.dtos.execution.leg_requests import CancelLegRequest, RevertLegRequest
-    from execbatch.workflows import activity_options as opts
     from execbatch.workflows.leg_state import (
         LegState,
         NeverPlaced,
@@ -46,6 +45,8 @@ with workflow.unsafe.imports_passed_through():
         VenueAnswered,
     )
 
+# Sandboxed, re-imported for every run (see batch_workflow).
+from execbatch.workflows import activity_options as opts
 
 SETTLE_WITHOUT_FENCE_PATCH = "settle-without-fence"
 """Runs started before settling read the venue's capabilities replay the old way."""

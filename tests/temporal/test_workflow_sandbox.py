@@ -113,3 +113,92 @@ def test_lean_instance_answers_contexts_as_the_sdk_instance_does() -> None:
     run_code = inspect.getsource(_runner._Instance._run_code)
     assert "exec(code, self.globals_and_locals, self.globals_and_locals)" in run_code
     assert "_set_in_sandbox(True)" in run_code and "_current_thread_id" in run_code
+
+
+PROBE_MODULES = {
+    "clock_helper": "import datetime\nIMPORTED_AT = datetime.datetime.now()\n",
+    # imported as our workflow modules import theirs: outside the pass-through block
+    "checked": (
+        "from temporalio import workflow\n"
+        "from probepkg.clock_helper import IMPORTED_AT\n"
+        "@workflow.defn\n"
+        "class HelperChecked:\n"
+        "    @workflow.run\n"
+        "    async def run(self) -> str:\n"
+        "        return IMPORTED_AT.isoformat()\n"
+    ),
+    # the pitfall: ``from x.y import z`` inside the block hands module x.y over unchecked
+    "handed_over": (
+        "from temporalio import workflow\n"
+        "with workflow.unsafe.imports_passed_through():\n"
+        "    from probepkg.clock_helper import IMPORTED_AT\n"
+        "@workflow.defn\n"
+        "class HelperHandedOver:\n"
+        "    @workflow.run\n"
+        "    async def run(self) -> str:\n"
+        "        return IMPORTED_AT.isoformat()\n"
+    ),
+}
+
+
+@pytest.fixture
+def probe(tmp_path: Path) -> Iterator[None]:
+    """``probepkg``: a helper that reads the clock when imported, and two workflow
+    modules importing it, on sys.path for one test."""
+    root = tmp_path / "probepkg"
+    root.mkdir()
+    (root / "__init__.py").write_text("")
+    for name, source in PROBE_MODULES.items():
+        (root / f"{name}.py").write_text(source)
+    sys.path.insert(0, str(tmp_path))
+    yield
+    sys.path.remove(str(tmp_path))
+    for name in [n for n in sys.modules if n == "probepkg" or n.startswith("probepkg.")]:
+        del sys.modules[name]
+
+
+@pytest.mark.usefixtures("probe")
+async def test_a_helper_imported_as_ours_are_is_checked_one_handed_over_is_not() -> None:
+    """What the rule below rests on, shown on the SDK with the worker's runner."""
+    from temporalio.worker.workflow_sandbox import RestrictedWorkflowAccessError
+
+    from execbatch.worker import workflow_runner as worker_runner
+
+    checked = importlib.import_module("probepkg.checked").HelperChecked
+    handed_over = importlib.import_module("probepkg.handed_over").HelperHandedOver
+    runner = worker_runner(sandbox=True)
+    with pytest.raises(RestrictedWorkflowAccessError, match=r"datetime\.datetime\.now"):
+        runner.prepare_workflow(workflow._Definition.must_from_class(checked))
+    runner.prepare_workflow(workflow._Definition.must_from_class(handed_over))
+
+
+def test_workflow_code_is_never_handed_over_unchecked() -> None:
+    """Inside a pass-through block, a workflow module imports only models, activities
+    and the pure modules the worker passes through on purpose (``PASSTHROUGH_MODULES``);
+    every module of workflow code is imported outside it, so the sandbox checks it."""
+    import ast
+
+    from execbatch.worker import PASSTHROUGH_MODULES
+
+    workflows = Path(__file__).resolve().parents[2] / "workflows"
+    handed_over: list[str] = []
+    for path in sorted(workflows.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.With) or "imports_passed_through" not in ast.unparse(
+                node.items[0].context_expr
+            ):
+                continue
+            for statement in ast.walk(node):
+                if not isinstance(statement, ast.ImportFrom) or statement.module is None:
+                    continue
+                names = (
+                    [f"{statement.module}.{alias.name}" for alias in statement.names]
+                    if statement.module == "execbatch.workflows"
+                    else [statement.module]
+                )
+                handed_over += [
+                    f"{path.name}: {name}"
+                    for name in names
+                    if name.startswith("execbatch.workflows.") and name not in PASSTHROUGH_MODULES
+                ]
+    assert handed_over == []
