@@ -82,15 +82,30 @@ class _CachingSourceLoader(importlib.machinery.SourceFileLoader):
 
 
 class WorkflowCodeCache(importlib.abc.MetaPathFinder):
-    """Finds the modules of ``packages`` like the path finder, loading cached code."""
+    """Finds the modules of ``packages`` (and the packages above them) like the path
+    finder, once per process: then from memory, loading cached code.
+
+    Each workflow run re-imports them with their parent packages, and the path
+    finder would search the file system for each (``stat`` calls along
+    ``sys.path``: 0.3 ms of a run's 2.3 ms instance). Where a module was found stays
+    where it is for the life of the worker, like its code.
+    """
 
     def __init__(self, packages: Sequence[str]) -> None:
         self._packages = tuple(packages)
+        self._parents = frozenset(
+            ".".join(p.split(".")[:depth])
+            for p in self._packages
+            for depth in range(1, p.count(".") + 1)
+        )
         self._code: dict[str, CodeType] = {}
+        self._found: dict[str, tuple[str, list[str] | None]] = {}
         self._lock = threading.Lock()
 
     def handles(self, fullname: str) -> bool:
-        return any(fullname == p or fullname.startswith(p + ".") for p in self._packages)
+        return fullname in self._parents or any(
+            fullname == p or fullname.startswith(p + ".") for p in self._packages
+        )
 
     def find_spec(
         self,
@@ -100,11 +115,26 @@ class WorkflowCodeCache(importlib.abc.MetaPathFinder):
     ) -> importlib.machinery.ModuleSpec | None:
         if not self.handles(fullname):
             return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
-        if spec is None or not isinstance(spec.loader, importlib.machinery.SourceFileLoader):
-            return spec
-        assert spec.origin is not None  # a source file loader always has one
-        spec.loader = _CachingSourceLoader(fullname, spec.origin, self)
+        with self._lock:
+            found = self._found.get(fullname)
+        if found is None:
+            spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+            if spec is None or not isinstance(spec.loader, importlib.machinery.SourceFileLoader):
+                return spec
+            assert spec.origin is not None  # a source file loader always has one
+            found = (spec.origin, spec.submodule_search_locations)
+            with self._lock:
+                found = self._found.setdefault(fullname, found)
+        origin, locations = found
+        spec = importlib.machinery.ModuleSpec(
+            fullname,
+            _CachingSourceLoader(fullname, origin, self),
+            origin=origin,
+            is_package=locations is not None,
+        )
+        spec.has_location = True  # __file__, as the path finder's spec sets it
+        if locations is not None:
+            spec.submodule_search_locations = list(locations)
         return spec
 
     def code_for(self, path: str, compile_code: Callable[[], CodeType]) -> CodeType:

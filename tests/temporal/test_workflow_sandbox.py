@@ -60,10 +60,29 @@ def test_each_import_is_a_fresh_module_from_one_compile(
     )
 
 
+def test_a_module_and_its_package_are_found_on_disk_once(
+    package: Path, cache: WorkflowCodeCache
+) -> None:
+    """Each run re-imports the workflow module and its parent packages: after the first
+    import no run searches the file system (the files may even be gone)."""
+    first = fresh_import("cachedpkg.mod")
+    (package / "mod.py").unlink()
+    (package / "__init__.py").unlink()
+    sys.modules.pop("cachedpkg", None)
+    second = fresh_import("cachedpkg.mod")
+    assert second is not first
+    assert second.VALUE == 1  # type: ignore[attr-defined]
+    assert second.__file__ == first.__file__ == str(package / "mod.py")  # type: ignore[attr-defined]
+    assert sys.modules["cachedpkg"].__path__ == [str(package)]
+
+
 def test_other_modules_load_as_usual(cache: WorkflowCodeCache) -> None:
     assert not cache.handles("cachedpkgx")
     assert cache.find_spec("json", None) is None
     assert cache.handles("cachedpkg") and cache.handles("cachedpkg.sub.mod")
+    nested = WorkflowCodeCache(["execbatch.workflows"])
+    assert nested.handles("execbatch")  # the parent package, found once too
+    assert not nested.handles("execbatch.core") and not nested.handles("execbatchx")
 
 
 def test_install_is_idempotent() -> None:
