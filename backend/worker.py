@@ -41,6 +41,7 @@ from execbatch.observability.logs import configure_logging as configure_log_outp
 from execbatch.observability.tracing import configure_tracing
 from execbatch.recovery import start_sweeper
 from execbatch.risk.limits import RiskLimits, load_limits, throttle_task_queue
+from execbatch.risk.states import STATE_READ_REUSE_SECONDS
 from execbatch.temporal.sandbox import workflow_runner as sandboxed_runner
 from execbatch.venue.adapters.factory import create_adapter
 from execbatch.venue.port.adapter import ExchangeAdapter
@@ -111,6 +112,7 @@ def build_worker(
     limits: RiskLimits | None = None,
     workflow_threads: int | None = None,
     sandbox: bool | None = None,
+    state_reuse_seconds: float = STATE_READ_REUSE_SECONDS,
 ) -> Worker:
     """A worker with our workflow and the order activities bound to ``adapter``.
 
@@ -123,10 +125,14 @@ def build_worker(
     ``workflow_threads``: threads that run workflow activations (None: the SDK's
     one per concurrent workflow task); ``sandbox``: None reads
     ``EXECBATCH_WORKFLOW_SANDBOX``. Both are performance levers (docs/BENCHMARK.md).
+    ``state_reuse_seconds``: how long a trading-state read is reused (a halt's quiet
+    period must cover it; tests that halt with no quiet period pass 0).
     """
     instrumented = instrument(adapter)
     activities = OrderActivities(instrumented)
-    risk = RiskActivities(instrumented, client, limits or RiskLimits(), task_queue)
+    risk = RiskActivities(
+        instrumented, client, limits or RiskLimits(), task_queue, state_reuse_seconds
+    )
     return Worker(
         client,
         task_queue=task_queue,

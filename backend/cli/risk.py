@@ -12,9 +12,9 @@ from typing import Annotated
 import typer
 
 from execbatch.cli.common import open_client, out, run
-from execbatch.client.trading import DEFAULT_QUIET_SECONDS, TradingControl
+from execbatch.client.trading import TradingControl
 from execbatch.config.environment import ExecbatchConfig
-from execbatch.risk.states import StateChangeAck, TradingState
+from execbatch.risk.states import DEFAULT_QUIET_SECONDS, StateChangeAck, TradingState
 
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (audited).")]
 AccountOpt = Annotated[
@@ -27,7 +27,8 @@ QuietOpt = Annotated[
         "--quiet-seconds",
         min=0,
         help="How long the change waits before it is acknowledged: the longest "
-        "placement attempt (venue call timeout) plus slack.",
+        "placement attempt (venue call timeout), plus slack, plus the 0.5 s a worker "
+        "reuses a state read.",
     ),
 ]
 

@@ -23,6 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from execbatch.activities.risk_activities import effective_state, read_audit
 from execbatch.dtos.execution.batch_run import BatchRunRequest
 from execbatch.risk.states import (
+    DEFAULT_QUIET_SECONDS,
     SetStateRequest,
     StateChangeAck,
     TradingState,
@@ -33,10 +34,6 @@ from execbatch.risk.states import (
 )
 from execbatch.workflows.batch_workflow import WORKFLOW_NAME, ExecutionBatchWorkflow
 from execbatch.workflows.trading_state import TradingStateWorkflow
-
-DEFAULT_QUIET_SECONDS = 8.0
-"""The default placement attempt (6 s start-to-close) plus 2 s for a request the
-venue received just before the attempt was abandoned (docs/RISK.md)."""
 
 
 class TradingRefused(Exception):

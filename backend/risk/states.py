@@ -19,6 +19,15 @@ STATE_MEMO = "trading_state"
 with its last change only), so readers describe the workflow instead of querying it."""
 TRADING_STATE_ID_PREFIX = "execbatch-trading-state"
 
+STATE_READ_REUSE_SECONDS = 0.5
+"""How long a worker answers a scope's trading state from its last read
+(``activities.risk_activities.TradingStateReads``): part of the quiet period below."""
+DEFAULT_QUIET_SECONDS = 6.0 + 2.0 + STATE_READ_REUSE_SECONDS
+"""How long a HALTED or REDUCING change waits, once durable, before it is acknowledged:
+the default placement attempt (6 s start-to-close), 2 s for a request the venue
+received just before the attempt was abandoned, and how long a worker may still
+answer from a read that saw the state before the change (docs/RISK.md)."""
+
 
 class TradingState(str, Enum):
     """NautilusTrader's trading states, for our executor.
@@ -73,7 +82,7 @@ class SetStateRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
     who: str = Field(min_length=1, max_length=200)
     quiet_seconds: float = Field(
-        default=8.0,
+        default=DEFAULT_QUIET_SECONDS,
         ge=0,
         description=(
             "How long a HALTED or REDUCING change waits, once durable, before it is "

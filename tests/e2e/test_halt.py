@@ -39,7 +39,7 @@ from execbatch.core.enums import (
 from execbatch.devstack import DevStack
 from execbatch.dtos.directive_document import DirectiveDocument
 from execbatch.dtos.execution import BatchResult, ExecutionSettings
-from execbatch.risk.states import TradingState
+from execbatch.risk.states import STATE_READ_REUSE_SECONDS, TradingState
 from execbatch.venue.adapters import PaperVenueAdmin
 from execbatch.venue.port.orders import VenueOrder
 from tests.cli.conftest import Run, clean_env, execbatch
@@ -253,8 +253,10 @@ async def test_halt_places_nothing_after_its_acknowledgement_and_winds_batches_d
         async with asyncio.timeout(60):  # the halt is recorded: every attempt reads HALTED
             while (await control.view()).state is not TradingState.HALTED:
                 await asyncio.sleep(0.05)
-        # Fill the stalled SEQUENTIAL batches' first legs now: their next leg's
-        # placement attempt starts after the halt was recorded.
+        # Fill the stalled SEQUENTIAL batches' first legs once a worker's reuse of a
+        # read from before the halt has run out: their next leg's placement attempt
+        # starts after the halt was recorded and reads it.
+        await asyncio.sleep(STATE_READ_REUSE_SECONDS)
         await admin.set_prices({STALL_SYMBOL: Decimal("140")})
         run = await halt
         returned_at = datetime.now().astimezone()
@@ -296,7 +298,8 @@ async def test_halt_places_nothing_after_its_acknowledgement_and_winds_batches_d
     assert acknowledged <= returned_at
     assert any(e.what == "place" for e in events if e.at <= acknowledged)
 
-    # 2. Attempts that started after the halt was recorded were refused at the gate.
+    # 2. Attempts that started after the halt was recorded (and a worker's reuse of an
+    #    older read ran out) were refused at the gate.
     for submission in stalled:
         result = next(r for r in results if r.batch_id == submission.batch.batch_id)
         assert result.status is BatchStatus.STOPPED, result

@@ -71,7 +71,12 @@ def harness(time_skipping_env: WorkflowEnvironment) -> Callable[..., object]:
         venue = venue or ScriptedVenue()
         queue = f"tq-{uuid.uuid4().hex[:8]}"
         worker = build_worker(
-            time_skipping_env.client, queue, venue, interceptors=interceptors, limits=limits
+            time_skipping_env.client,
+            queue,
+            venue,
+            interceptors=interceptors,
+            limits=limits,
+            state_reuse_seconds=0,  # these tests halt with no quiet period
         )
         client = BatchClient(time_skipping_env.client, queue, settings=settings)
         async with worker:

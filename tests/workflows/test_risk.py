@@ -11,7 +11,7 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from execbatch.activities.risk_activities import read_state
+from execbatch.activities.risk_activities import TradingStateReads, read_state
 from execbatch.client.trading import TradingControl, TradingRefused
 from execbatch.core.enums import (
     BatchExecutionMode,
@@ -24,7 +24,9 @@ from execbatch.core.order_ids import placement_order_id
 from execbatch.dtos.execution import ExecutionSettings
 from execbatch.risk.limits import AccountLimits, RiskLimits
 from execbatch.risk.states import (
+    DEFAULT_QUIET_SECONDS,
     STATE_MEMO,
+    STATE_READ_REUSE_SECONDS,
     TradingState,
     TradingStateView,
     scope_of,
@@ -341,3 +343,30 @@ async def test_throttled_account_places_through_its_rate_limited_task_queue(
             result = await h.run(load_example("flash_crash_close"))
     assert result.status is BatchStatus.COMPLETED
     assert worker.task_queue == f"{h.queue}:placements:*"
+
+
+async def test_a_workers_state_read_is_reused_within_its_window_and_asked_again_after(
+    harness: Harness,
+) -> None:
+    """A worker reuses a trading-state read (``TradingStateReads``); the default quiet
+    period of a halt covers that window on top of a placement attempt."""
+    assert (
+        ExecutionSettings().venue_call_timeout_seconds + 2 + STATE_READ_REUSE_SECONDS
+    ) <= DEFAULT_QUIET_SECONDS
+    async with harness() as h:
+        control = TradingControl(h.env.client, h.queue)
+        reads = TradingStateReads(h.env.client, h.queue, reuse_seconds=60)
+        assert (await reads.effective("default"))[0] is TradingState.ACTIVE
+        await control.set_state(TradingState.HALTED, "reuse", account="default", quiet_seconds=0)
+        # within the window: the read from before the halt (what the quiet period covers)
+        assert (await reads.effective("default"))[0] is TradingState.ACTIVE
+        assert (await TradingStateReads(h.env.client, h.queue, 0).effective("default")) == (
+            TradingState.HALTED,
+            "account:default HALTED: reuse",
+        )
+
+        short = TradingStateReads(h.env.client, h.queue, reuse_seconds=0.3)
+        assert (await short.effective("default"))[0] is TradingState.HALTED
+        await control.set_state(TradingState.ACTIVE, "resume", account="default", quiet_seconds=0)
+        await asyncio.sleep(0.35)  # real time: the window is the worker's monotonic clock
+        assert (await short.effective("default"))[0] is TradingState.ACTIVE
