@@ -34,8 +34,8 @@ from execbatch.dtos.execution.leg_requests import PlaceLegRequest
 from execbatch.risk.decision import RISK_LIMIT, RiskInputs, reduces
 from execbatch.risk.limits import RiskLimits, throttle_task_queue
 from execbatch.risk.states import (
-    STATE_READ_REUSE_SECONDS,
     STATE_MEMO,
+    STATE_READ_REUSE_SECONDS,
     TradingState,
     TradingStateView,
     most_restrictive,
