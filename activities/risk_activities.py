@@ -108,12 +108,8 @@ async def read_audit(client: Client, task_queue: str, scope: str) -> TradingStat
 async def effective_state(
     client: Client, task_queue: str, account: str
 ) -> tuple[TradingState, str | None]:
-    """The most restrictive of the global and the account's state, and why."""
-    views = await asyncio.gather(
-        read_state(client, task_queue, scope_of(None)),
-        read_state(client, task_queue, scope_of(account)),
-    )
-    return _effective(views)
+    """The most restrictive of the global and the account's state, and why (read now)."""
+    return await TradingStateReads(client, task_queue, reuse_seconds=0).effective(account)
 
 
 class TradingStateReads:
@@ -150,23 +146,16 @@ class TradingStateReads:
         entry = self._reads.get(scope)
         if entry is None or asked - entry[0] >= self._reuse:
             read = asyncio.ensure_future(read_state(self._client, self._task_queue, scope))
-            read.add_done_callback(_retrieved)
             entry = (asked, read)
             self._reads[scope] = entry
         try:
             # shielded: one attempt given up (cancelled) does not cancel the others' read
+            # (and shield marks its failure seen even when every waiter was cancelled)
             return await asyncio.shield(entry[1])
         except Exception:
             if self._reads.get(scope) is entry:
                 del self._reads[scope]
             raise
-
-
-def _retrieved(read: asyncio.Future[TradingStateView]) -> None:
-    """Mark a shared read's failure as seen: every attempt waiting on it has raised it
-    (or was cancelled first), so asyncio need not report it as never retrieved."""
-    if not read.cancelled():
-        read.exception()
 
 
 def _effective(views: Sequence[TradingStateView]) -> tuple[TradingState, str | None]:

@@ -12,6 +12,8 @@ from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from execbatch.dtos.execution.batch_run import ExecutionSettings
+
 GLOBAL_SCOPE = "global"
 TRADING_STATE_WORKFLOW = "TradingStateWorkflow"
 STATE_MEMO = "trading_state"
@@ -22,7 +24,14 @@ TRADING_STATE_ID_PREFIX = "execbatch-trading-state"
 STATE_READ_REUSE_SECONDS = 0.5
 """How long a worker answers a scope's trading state from its last read
 (``activities.risk_activities.TradingStateReads``): part of the quiet period below."""
-DEFAULT_QUIET_SECONDS = 6.0 + 2.0 + STATE_READ_REUSE_SECONDS
+VENUE_LANDING_SLACK_SECONDS = 2.0
+"""How long the venue may still process a request it received just before its attempt
+was abandoned."""
+DEFAULT_QUIET_SECONDS = (
+    ExecutionSettings.model_fields["venue_call_timeout_seconds"].default
+    + VENUE_LANDING_SLACK_SECONDS
+    + STATE_READ_REUSE_SECONDS
+)
 """How long a HALTED or REDUCING change waits, once durable, before it is acknowledged:
 the default placement attempt (6 s start-to-close), 2 s for a request the venue
 received just before the attempt was abandoned, and how long a worker may still
