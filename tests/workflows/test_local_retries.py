@@ -34,3 +34,22 @@ async def test_a_placement_retry_runs_its_whole_attempt_timeout(harness: Harness
     aapl = [cid for cid in venue.place_calls if cid == result.legs[0].client_order_id]
     assert len(aapl) == 2, f"placement attempts: {len(aapl)} (a third one overlapped)"
     assert venue.scripts["AAPL"].calls == 2
+
+
+def test_every_local_activity_of_ours_retries_through_a_timer() -> None:
+    """A local activity call without ``local_retry_threshold`` would retry in the worker,
+    where the SDK core's stale timer cuts the retry short (the test above)."""
+    import ast
+    from pathlib import Path
+
+    workflows = Path(__file__).resolve().parents[2] / "workflows"
+    calls = [
+        (path.name, node.lineno, {k.arg for k in node.keywords})
+        for path in sorted(workflows.glob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr.startswith(("execute_local_activity", "start_local_activity"))
+    ]
+    assert len(calls) >= 5  # check_legs, pre_trade_inputs, risk_inputs, placement, get_leg
+    assert [(name, line) for name, line, kw in calls if "local_retry_threshold" not in kw] == []
