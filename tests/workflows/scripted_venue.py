@@ -45,11 +45,6 @@ class Script:
     lose_answer: bool = False
     """With ``hold``: the placement lands, but its answer is lost (the attempt fails as
     the venue being unavailable): an outcome only a lookup can tell."""
-    delays: tuple[float, ...] = ()
-    """Seconds the n-th placement call of this symbol takes (after the last: ``delay``)."""
-    failing_calls: int = 0
-    """The first n placement calls of this symbol fail as unavailable, after their delay."""
-    calls: int = 0
 
 
 @dataclass
@@ -67,6 +62,10 @@ class ScriptedVenue:
     positions_unavailable: bool = False
     """The positions endpoint is down (placements still work)."""
     rule_calls: int = 0
+    rule_delays: tuple[float, ...] = ()
+    """Seconds the n-th instrument-rules call takes (none after the last)."""
+    failing_rule_calls: int = 0
+    """The first n instrument-rules calls fail as unavailable, after their delay."""
     position_calls: int = 0
     on_the_wire: dict[str, tuple[OrderRequest, asyncio.Event]] = field(default_factory=dict)
     landed_after_cancel: list[str] = field(default_factory=list)
@@ -93,7 +92,9 @@ class ScriptedVenue:
 
     async def instrument_rules(self, symbols: Iterable[str]) -> dict[str, InstrumentRules]:
         self.rule_calls += 1
-        if self.rules_unavailable:
+        if self.rule_calls <= len(self.rule_delays):
+            await asyncio.sleep(self.rule_delays[self.rule_calls - 1])
+        if self.rules_unavailable or self.rule_calls <= self.failing_rule_calls:
             raise VenueUnavailable("instrument rules endpoint down (scripted)")
         return {s: self.rules.get(s, InstrumentRules(symbol=s)) for s in symbols}
 
@@ -148,12 +149,10 @@ class ScriptedVenue:
             if script.lose_answer:
                 raise VenueUnavailable("scripted: the order landed, its answer was lost")
             return self.orders[request.client_order_id]
-        script.calls += 1
-        delay = script.delays[script.calls - 1] if script.calls <= len(script.delays) else 0
-        if delay or script.delay:
-            await asyncio.sleep(delay or script.delay)
+        if script.delay:
+            await asyncio.sleep(script.delay)
         is_revert = ":revert-" in request.client_order_id
-        if script.unavailable or script.calls <= script.failing_calls:
+        if script.unavailable:
             raise VenueUnavailable("scripted 503")
         if (script.reject and not is_revert) or (script.reject_reverts and is_revert):
             error = script.reject or "INVALID_ORDER"
