@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from execbatch.activities.errors import venue_errors_as_temporal_errors
+from execbatch.activities.errors import VENUE_UNAVAILABLE, venue_errors_as_temporal_errors
 from execbatch.activities.reports import (
     DEFAULT_LANDING_BOUND_SECONDS,
     CheckLegsRequest,
@@ -41,6 +42,45 @@ MAX_REVERT_ORDERS = 20
 """A revert that needs more orders than this is not converging: hand it to a human."""
 
 
+def earlier_sends_by() -> datetime | None:
+    """On a retry, the instant by which every earlier attempt had stopped sending.
+
+    Temporal schedules an attempt only once the one before it has ended (failed,
+    or timed out: ``within_attempt`` stops an attempt's venue calls at its
+    timeout), so an earlier send is no later than this attempt's scheduled time,
+    whichever worker made it. A venue that takes a used client order id again
+    waits its landing bound from there before it sends (docs/VENUES.md).
+    """
+    info = activity.info()
+    return info.current_attempt_scheduled_time if info.attempt > 1 else None
+
+
+@contextlib.asynccontextmanager
+async def within_attempt() -> AsyncIterator[None]:
+    """Stop this attempt's venue calls when its start-to-close timeout ends.
+
+    Temporal retries a timed-out activity while the worker that ran it may still
+    be running it (nothing cancels a regular activity that does not heartbeat): a
+    send it made after the timeout would escape the retry's ``earlier_sends_by``.
+    """
+    info = activity.info()
+    if info.start_to_close_timeout is None:
+        yield
+        return
+    # Counted from now, not from ``started_time``: our code starts milliseconds after
+    # the attempt did, far less than the backoff before a retry is scheduled, and no
+    # clock of another machine enters.
+    try:
+        async with asyncio.timeout(info.start_to_close_timeout.total_seconds()):
+            yield
+    except TimeoutError as exc:
+        raise ApplicationError(
+            f"attempt {info.attempt} of {info.activity_type} ran out of its"
+            f" {info.start_to_close_timeout.total_seconds():g} s",
+            type=VENUE_UNAVAILABLE,
+        ) from exc
+
+
 class OrderActivities:
     """Activities bound to one venue adapter (pooled connections, shared by all legs)."""
 
@@ -61,8 +101,8 @@ class OrderActivities:
             limit_price=command.limit_price,
             time_in_force=command.time_in_force,
         )
-        async with venue_errors_as_temporal_errors():
-            return await self._adapter.place_order(order)
+        async with venue_errors_as_temporal_errors(), within_attempt():
+            return await self._adapter.place_order(order, earlier_sends_by=earlier_sends_by())
 
     @activity.defn(name="await_leg")
     async def await_leg(self, request: AwaitLegRequest) -> VenueOrder:
@@ -181,7 +221,7 @@ class OrderActivities:
         reverted = Decimal(0)
         order_ids: list[str] = []
         attempt = 1
-        async with venue_errors_as_temporal_errors():
+        async with venue_errors_as_temporal_errors(), within_attempt():
             while attempt <= MAX_REVERT_ORDERS:
                 order_id = revert_order_id(request.batch_id, command.command_id, attempt)
                 try:
@@ -211,7 +251,8 @@ class OrderActivities:
                         side=command.side.opposite,
                         order_type=OrderType.MARKET,
                         quantity=remaining,
-                    )
+                    ),
+                    earlier_sends_by=earlier_sends_by(),
                 )
                 if not placed.status.is_terminal:
                     placed = await self._adapter.cancel_order(order_id)

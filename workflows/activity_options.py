@@ -17,7 +17,7 @@ from execbatch.dtos.execution.batch_run import ExecutionSettings
 RESTING_ORDER_MAX_LIFETIME = timedelta(days=7)
 
 LOCAL_RETRY_THRESHOLD = timedelta(milliseconds=1)
-"""Every local activity's retry but the placement's waits on a workflow timer.
+"""Every local activity's retry waits on a workflow timer.
 
 Below this backoff the SDK core retries a local activity in the worker, and there
 (temporalio 1.35, ``TimeoutBag::mark_started``) it starts the retry's start-to-close
@@ -28,9 +28,9 @@ attempt), and, if the worker stopped meanwhile, panics in the core. Retrying thr
 a timer starts each attempt with fresh timers (``tests/workflows/test_local_retries.py``).
 It costs a timer and a workflow task per retry, nothing on the path without faults;
 and a retry now lets the workflow see a cancel or its deadline between attempts.
-The placement keeps the in-worker retry it had before (``placing.py`` says why), so
-the SDK bug still shortens its retries (docs/RELIABILITY.md). (0 would mean "unset"
-to the SDK: the default threshold, one minute.)"""
+A placement retried this way may run on another worker than the attempt before it:
+the placement activity passes the adapter ``earlier_sends_by`` (docs/RELIABILITY.md).
+(0 would mean "unset" to the SDK: the default threshold, one minute.)"""
 
 
 def placement_retry(settings: ExecutionSettings) -> RetryPolicy:

@@ -43,11 +43,11 @@ async def run_placement(
             start_to_close_timeout=opts.venue_call_timeout(settings),
             schedule_to_close_timeout=opts.placement_budget(settings),
             retry_policy=opts.placement_retry(settings),
-            # Not LOCAL_RETRY_THRESHOLD: a placement retries in the worker that sent it,
-            # where the adapter remembers a send whose outcome is unknown and waits out
-            # the venue's landing bound; a timer-paced retry may run on another worker
-            # ~3 s later (a killed worker's sticky queue), within Binance's 6 s bound,
-            # and send an id that venue re-accepts once filled (chaos: a duplicate).
+            # Retried through a workflow timer, like every local activity of ours (see
+            # activity_options.LOCAL_RETRY_THRESHOLD); a retry may then run on another
+            # worker, so the attempt itself waits out the venue's landing bound from
+            # the instant the previous attempt ended (``earlier_sends_by``).
+            local_retry_threshold=opts.LOCAL_RETRY_THRESHOLD,
             summary=summary,
         )
     return await workflow.execute_activity_method(

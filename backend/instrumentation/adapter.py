@@ -14,6 +14,7 @@ The wrapper returns and raises exactly what the adapter does.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -109,9 +110,13 @@ class InstrumentedAdapter:
             span.set_attribute(ATTR_OUTCOME, "ok")
             return result
 
-    async def place_order(self, request: OrderRequest) -> VenueOrder:
+    async def place_order(
+        self, request: OrderRequest, *, earlier_sends_by: datetime | None = None
+    ) -> VenueOrder:
         return await self._call(
-            "place_order", request.client_order_id, lambda: self._adapter.place_order(request)
+            "place_order",
+            request.client_order_id,
+            lambda: self._adapter.place_order(request, earlier_sends_by=earlier_sends_by),
         )
 
     async def get_order(self, client_order_id: str) -> VenueOrder:

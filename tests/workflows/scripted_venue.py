@@ -67,6 +67,12 @@ class ScriptedVenue:
     failing_rule_calls: int = 0
     """The first n instrument-rules calls fail as unavailable, after their delay."""
     position_calls: int = 0
+    failing_place_calls: int = 0
+    """The first n placement calls fail as unavailable, before anything is placed."""
+    place_call_times: list[datetime] = field(default_factory=list)
+    """Wall-clock time of every placement call, in order."""
+    earlier_sends: list[datetime | None] = field(default_factory=list)
+    """The ``earlier_sends_by`` every placement call was given, in order."""
     on_the_wire: dict[str, tuple[OrderRequest, asyncio.Event]] = field(default_factory=dict)
     landed_after_cancel: list[str] = field(default_factory=list)
     prices: dict[str, Decimal] = field(default_factory=dict)
@@ -137,9 +143,15 @@ class ScriptedVenue:
             **kw,  # type: ignore[arg-type]
         )
 
-    async def place_order(self, request: OrderRequest) -> VenueOrder:
+    async def place_order(
+        self, request: OrderRequest, *, earlier_sends_by: datetime | None = None
+    ) -> VenueOrder:
         self.place_calls.append(request.client_order_id)
         self.log.append((time.monotonic(), "place", request.client_order_id))
+        self.place_call_times.append(datetime.now(UTC))
+        self.earlier_sends.append(earlier_sends_by)
+        if len(self.place_calls) <= self.failing_place_calls:
+            raise VenueUnavailable("placement endpoint down (scripted)")
         if request.client_order_id in self.orders:
             return self.orders[request.client_order_id]
         script = self.scripts.get(request.symbol, Script())

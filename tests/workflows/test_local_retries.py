@@ -35,10 +35,31 @@ async def test_a_local_activity_retry_runs_its_whole_attempt_timeout(harness: Ha
     assert venue.rule_calls == 2, f"rules attempts: {venue.rule_calls} (a third one overlapped)"
 
 
-def test_every_local_activity_of_ours_but_the_placement_retries_through_a_timer() -> None:
+async def test_a_placement_retry_tells_the_venue_when_the_earlier_attempt_ended(
+    harness: Harness,
+) -> None:
+    # Retried through a timer, the placement may run on another worker than its first
+    # attempt: the adapter is told the instant by which that attempt had stopped
+    # sending, from which a venue that takes a used id again waits its landing bound.
+    venue = ScriptedVenue(failing_place_calls=1)
+    async with harness(venue=venue, settings=SETTINGS) as h:
+        result = await h.run(
+            with_policy(load_example("pair_trade"), BatchExecutionMode.COORDINATED, None)
+        )
+
+    assert result.status is BatchStatus.COMPLETED, result.reason
+    failed = venue.place_calls[0]
+    retry = venue.place_calls.index(failed, 1)
+    assert venue.earlier_sends[0] is None  # a first attempt
+    earlier = venue.earlier_sends[retry]
+    assert earlier is not None
+    assert venue.place_call_times[0] <= earlier <= venue.place_call_times[retry]
+    assert len(venue.place_calls) == 3  # the failed call, its retry and the other leg
+
+
+def test_every_local_activity_of_ours_retries_through_a_timer() -> None:
     """A local activity call without ``local_retry_threshold`` would retry in the worker,
-    where the SDK core's stale timer cuts the retry short (the test above). The
-    placement alone retries there, on purpose (``workflows/placing.py``)."""
+    where the SDK core's stale timer cuts the retry short (the test above)."""
     import ast
     from pathlib import Path
 
@@ -52,5 +73,4 @@ def test_every_local_activity_of_ours_but_the_placement_retries_through_a_timer(
         and node.func.attr.startswith(("execute_local_activity", "start_local_activity"))
     ]
     assert len(calls) >= 5  # check_legs, pre_trade_inputs, risk_inputs, placement, get_leg
-    without = [name for name, _, kw in calls if "local_retry_threshold" not in kw]
-    assert without == ["placing.py"]
+    assert [(name, line) for name, line, kw in calls if "local_retry_threshold" not in kw] == []

@@ -526,10 +526,13 @@ class AlpacaAdapter:
 
     # ---------------------------------------------------------------- orders
 
-    async def place_order(self, request: OrderRequest) -> VenueOrder:
+    async def place_order(
+        self, request: OrderRequest, *, earlier_sends_by: datetime | None = None
+    ) -> VenueOrder:
         """Place; a re-send of a placed order returns it (Alpaca refuses the
         re-send, so the order is looked up and compared), another order under
-        the same client order id raises ``OrderConflict``."""
+        the same client order id raises ``OrderConflict``. ``earlier_sends_by`` needs
+        no wait: Alpaca refuses a used client order id for ever (``client_id_scope``)."""
         self._check_request(request)
         fields = self._order_fields(request)
         cid = request.client_order_id

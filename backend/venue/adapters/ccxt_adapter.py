@@ -31,7 +31,10 @@ Guarantees this adapter adds on top of ccxt:
   answer whose outcome is unknown (timeout, 5xx, -1007) it looks up again and
   sends once more only when the id is still unknown after the placement's
   landing bound (the ``recvWindow`` it sent plus Binance's 1 s clock
-  tolerance) has passed.
+  tolerance) has passed. A send is recorded before it goes out, so a call
+  cut off on the wire holds the next one back too; a retry from another
+  process says when the earlier attempts ended (``earlier_sends_by``) and
+  waits the bound from then.
 * **No silent rounding**: a leg that breaks LOT_SIZE, PRICE_FILTER or the
   minimum notional is refused before anything is sent
   (``VenueRejection("INVALID_ORDER", ...)`` naming the rule and the venue's
@@ -49,12 +52,14 @@ Guarantees this adapter adds on top of ccxt:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
 import ssl
 import time
-from collections.abc import Iterable, Mapping
+import weakref
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Context, Decimal, InvalidOperation
@@ -86,7 +91,11 @@ ENV_SANDBOX = "EXECBATCH_VENUE_SANDBOX"
 ENV_API_URL = "EXECBATCH_CCXT_API_URL"
 ENV_TIMEOUT = "EXECBATCH_CCXT_TIMEOUT"
 
-DEFAULT_RECV_WINDOW_MS = 5000
+DEFAULT_RECV_WINDOW_MS = 2000
+"""The ``recvWindow`` sent (Binance's own default is 5000). Its landing bound (+1 s)
+is what a retried placement waits out inside its attempt before it may send, so it
+must leave room for the look-up and the send within the venue call timeout (6 s by
+default); a request that takes longer than the window is refused (-1021), not lost."""
 BINANCE_CLOCK_TOLERANCE_SECONDS = 1.0
 """Binance accepts a ``timestamp`` up to 1000 ms ahead of its clock, so on our
 clock a placement can land until ``timestamp + recvWindow + 1 s``."""
@@ -405,7 +414,11 @@ class CcxtAdapter:
         self._symbols: dict[str, str] = {}
         self._hint_symbols = tuple(symbols)
         self._inflight: dict[str, float] = {}
-        """Exchange client id -> monotonic time a placement with an unknown outcome was sent."""
+        """Exchange client id -> monotonic time of its latest send whose outcome is not known."""
+        self._placing: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        """Exchange client id -> the lock of the placement call running for it (if any)."""
 
     @classmethod
     def from_env(
@@ -465,8 +478,14 @@ class CcxtAdapter:
             pattern=self._capabilities.client_order_id_pattern,
         )
 
-    async def place_order(self, request: OrderRequest) -> VenueOrder:
-        """Place at most one order for ``request.client_order_id`` (see the module docstring)."""
+    async def place_order(
+        self, request: OrderRequest, *, earlier_sends_by: datetime | None = None
+    ) -> VenueOrder:
+        """Place at most one order for ``request.client_order_id`` (see the module docstring).
+
+        ``earlier_sends_by`` (a retry): no send is made before the landing bound has
+        passed since then, whichever process made the earlier attempts.
+        """
         self._check_account(request.account)
         market = await self._market(request.symbol)
         reference = None
@@ -488,6 +507,22 @@ class CcxtAdapter:
         params: dict[str, str] = {self._profile.client_id_param: venue_id}
         if request.order_type is OrderType.LIMIT:
             params["timeInForce"] = request.time_in_force.value
+        async with self._one_call_per_id(venue_id):
+            if earlier_sends_by is not None:
+                # A retry: an earlier attempt, maybe in another process, may have sent
+                # this id until then, and that send can still land for the bound.
+                self._note_send(venue_id, _monotonic_at(earlier_sends_by))
+            return await self._place(request, market, venue_id, amount, price, params)
+
+    async def _place(
+        self,
+        request: OrderRequest,
+        market: _Market,
+        venue_id: str,
+        amount: str,
+        price: str | None,
+        params: dict[str, str],
+    ) -> VenueOrder:
         for attempt in range(MAX_SENDS + 1):
             await self._await_landing_bound(venue_id)
             found = await self._lookup(venue_id, market)
@@ -500,7 +535,7 @@ class CcxtAdapter:
             # Our own timestamp (ccxt's sign() lets params override its nonce): the
             # landing bound then runs from the instant the request's window opens,
             # however long ccxt's rate limiter holds the request back.
-            sent_at = time.monotonic()
+            self._note_send(venue_id, time.monotonic())  # kept if this call is cancelled
             params["timestamp"] = str(int(time.time() * 1000))
             try:
                 raw = await self._client.create_order(
@@ -520,10 +555,11 @@ class CcxtAdapter:
                             f"{self.exchange_id} answered 'Duplicate order sent.' for"
                             f" {venue_id} but does not show the order yet"
                         ) from exc
+                    self._inflight.pop(venue_id, None)
                     return self._matching(request, found)
                 if not _outcome_unknown(exc):
+                    self._inflight.pop(venue_id, None)  # refused: nothing of it can land
                     raise self._translate(exc, f"placing {request.client_order_id}") from exc
-                self._inflight[venue_id] = sent_at
                 log.warning(
                     "placement outcome unknown cid=%s venue_cid=%s: %s; looking it up",
                     request.client_order_id,
@@ -535,11 +571,32 @@ class CcxtAdapter:
                     self._inflight.pop(venue_id, None)
                     return self._matching(request, found)
                 continue
+            self._inflight.pop(venue_id, None)
             return self._venue_order(_info(raw), request.client_order_id, market, request.account)
         raise VenueUnavailable(
             f"placing {request.client_order_id} at {self.exchange_id}: {MAX_SENDS} attempts"
             " had unknown outcomes and none landed within its landing bound; safe to retry"
         )
+
+    def _note_send(self, venue_id: str, sent_at: float) -> None:
+        """Remember that a send of ``venue_id`` may land until ``sent_at`` + the bound.
+
+        Recorded *before* the request goes out and cleared only once its outcome is
+        known, so a call cancelled mid-send (its attempt timed out) leaves the record
+        for the next call to wait out. The latest send counts.
+        """
+        earlier = self._inflight.get(venue_id)
+        self._inflight[venue_id] = sent_at if earlier is None else max(earlier, sent_at)
+
+    @contextlib.asynccontextmanager
+    async def _one_call_per_id(self, venue_id: str) -> AsyncIterator[None]:
+        """Placements of one id in this process run one after the other: an attempt
+        that overlaps an earlier one waits for it, then sees its record."""
+        lock = self._placing.get(venue_id)
+        if lock is None:
+            lock = self._placing[venue_id] = asyncio.Lock()
+        async with lock:
+            yield
 
     async def get_order(self, client_order_id: str) -> VenueOrder:
         venue_id = self.venue_client_order_id(client_order_id)
@@ -895,6 +952,11 @@ class CcxtAdapter:
 
 
 # ------------------------------------------------------------------- helpers
+
+
+def _monotonic_at(instant: datetime) -> float:
+    """``time.monotonic()``'s reading at the wall-clock ``instant`` (aware)."""
+    return time.monotonic() - (time.time() - instant.timestamp())
 
 
 def _info(raw: Any) -> dict[str, Any]:

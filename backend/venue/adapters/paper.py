@@ -297,9 +297,14 @@ class PaperVenueAdapter(_VenueHTTP):
     def capabilities(self) -> VenueCapabilities:
         return PAPER_CAPABILITIES
 
-    async def place_order(self, request: OrderRequest) -> VenueOrder:
+    async def place_order(
+        self, request: OrderRequest, *, earlier_sends_by: datetime | None = None
+    ) -> VenueOrder:
         """Place idempotently: a retry with the same ``client_order_id`` returns
-        the order already placed (or a cancel tombstone, status CANCELED)."""
+        the order already placed (or a cancel tombstone, status CANCELED).
+
+        ``earlier_sends_by`` needs no wait here: the paper venue keeps an id for
+        ever, so a late earlier send finds the order and places nothing."""
         response = await self._request("POST", "/orders", body=request)
         return VenueOrder.model_validate_json(response.content)
 

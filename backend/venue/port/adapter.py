@@ -12,6 +12,7 @@ The error classes are the contract for retry classification:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
@@ -56,8 +57,19 @@ class ExchangeAdapter(Protocol):
         """What this venue guarantees (client id scope, fencing, lookups, ...)."""
         ...
 
-    async def place_order(self, request: OrderRequest) -> VenueOrder:
-        """Place an order, idempotently by ``client_order_id``."""
+    async def place_order(
+        self, request: OrderRequest, *, earlier_sends_by: datetime | None = None
+    ) -> VenueOrder:
+        """Place an order, idempotently by ``client_order_id``.
+
+        ``earlier_sends_by``: given on a retry, the instant by which every earlier
+        attempt of this placement had stopped sending (it may have run in another
+        process). Where a send can still land after that for the venue's
+        ``placement_landing_bound_seconds`` and the venue takes a used id again
+        (Binance, once the order is closed), nothing is sent before that bound has
+        passed and the id has been looked up; a venue that refuses a used id for
+        ever needs no wait and ignores it.
+        """
         ...
 
     async def get_order(self, client_order_id: str) -> VenueOrder:

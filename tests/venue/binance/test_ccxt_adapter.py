@@ -3,7 +3,9 @@ venue's Binance dialect on loopback."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -75,7 +77,7 @@ def test_binance_capability_entry() -> None:
     assert entry.cancel_fences_unknown_id is False
     assert entry.lookup_by_client_id is True
     assert entry.status_unknown_answers is True
-    assert entry.placement_landing_bound_seconds == 6.0  # recvWindow 5 s + 1 s clock tolerance
+    assert entry.placement_landing_bound_seconds == 3.0  # recvWindow 2 s + 1 s clock tolerance
     assert entry.max_client_order_id_length == 36
     assert entry.client_order_id_pattern == r"^[A-Za-z0-9_-]{1,36}$"
     assert entry.fractional_quantities is True
@@ -109,7 +111,7 @@ async def test_configuration_from_the_environment_never_shows_the_keys() -> None
             "private": "http://127.0.0.1:9/api/v3",
             "v1": "http://127.0.0.1:9/api/v1",
         }
-        assert override.capabilities.placement_landing_bound_seconds == 6.0
+        assert override.capabilities.placement_landing_bound_seconds == 3.0
     finally:
         await override.aclose()
     with pytest.raises(ValueError, match="either"):
@@ -473,6 +475,71 @@ async def test_a_timed_out_placement_still_in_flight_lands_once(
     assert elapsed >= RECV_WINDOW_MS / 1000  # it waited for the bound before deciding
     venue_id = exchange_client_order_id(request.client_order_id, max_length=36)
     assert await _venue_orders(admin, binance, venue_id) == 1
+
+
+def _another_worker(setup: BinanceSetup) -> CcxtAdapter:
+    return CcxtAdapter(
+        api_urls=setup.base_url,
+        api_key=setup.api_key,
+        secret=setup.secret,
+        recv_window_ms=RECV_WINDOW_MS,
+        environ={},
+    )
+
+
+async def _cut_off_mid_send(adapter: CcxtAdapter, request: OrderRequest) -> datetime:
+    """An attempt that times out while its placement is on the wire; when it ended."""
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.3):
+            await adapter.place_order(request)
+    return datetime.now(UTC)
+
+
+async def _after_the_held_send(admin: PaperVenueAdmin, setup: BinanceSetup, venue_id: str) -> int:
+    await asyncio.sleep(1.0)  # the send held 0.8 s on the wire has landed by now
+    return await _venue_orders(admin, setup, venue_id)
+
+
+@pytest.mark.parametrize("told", [True, False], ids=["told", "not-told"])
+async def test_a_retry_on_another_worker_waits_out_the_earlier_attempts_send(
+    binance: BinanceSetup, admin: PaperVenueAdmin, told: bool
+) -> None:
+    """The first attempt's send is held 0.8 s on the way (it lands inside its 1 s window)
+    and the attempt is cut off at 0.3 s. Its retry runs on another worker, which has no
+    record of that send. Told when the attempt ended, it looks the id up only after the
+    landing bound and finds that order. Not told, it sends at once, its market order
+    fills and frees the id, and the late send lands beside it: two orders for one id
+    (what the chaos run on this dialect once found)."""
+    first, second = _another_worker(binance), _another_worker(binance)
+    try:
+        for adapter in (first, second):
+            await adapter.instrument_rules([binance.symbol])
+        await admin.add_fault(
+            kind="latency", delay_seconds="0.8", symbol=binance.symbol, max_hits=1
+        )
+        request = _order(binance)
+        ended = await _cut_off_mid_send(first, request)
+        order = await second.place_order(request, earlier_sends_by=ended if told else None)
+    finally:
+        await first.aclose()
+        await second.aclose()
+    assert order.status is VenueOrderStatus.FILLED
+    venue_id = second.venue_client_order_id(request.client_order_id)
+    assert await _after_the_held_send(admin, binance, venue_id) == (1 if told else 2)
+
+
+async def test_a_retry_in_the_same_process_waits_out_a_send_cut_off_mid_flight(
+    ccxt_adapter: CcxtAdapter, binance: BinanceSetup, admin: PaperVenueAdmin
+) -> None:
+    """The process keeps the record of a send from before it goes out, so an attempt
+    cancelled on the wire (no error to record) still holds the next one back."""
+    await ccxt_adapter.instrument_rules([binance.symbol])
+    await admin.add_fault(kind="latency", delay_seconds="0.8", symbol=binance.symbol, max_hits=1)
+    request = _order(binance)
+    await _cut_off_mid_send(ccxt_adapter, request)
+    assert (await ccxt_adapter.place_order(request)).status is VenueOrderStatus.FILLED
+    venue_id = ccxt_adapter.venue_client_order_id(request.client_order_id)
+    assert await _after_the_held_send(admin, binance, venue_id) == 1
 
 
 async def test_a_503_that_did_nothing_is_sent_again_after_the_landing_bound(
