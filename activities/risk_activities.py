@@ -176,11 +176,14 @@ class RiskActivities:
         limits: RiskLimits,
         task_queue: str,
         state_reuse_seconds: float = STATE_READ_REUSE_SECONDS,
+        orders: OrderActivities | None = None,
     ) -> None:
+        """``orders``: the worker's order activities, whose instrument-rules reads the
+        pre-trade call shares (None: its own, over ``adapter``)."""
         self._adapter = adapter
         self._limits = limits
         self._task_queue = task_queue
-        self._orders = OrderActivities(adapter)
+        self._orders = orders or OrderActivities(adapter)
         self._states = TradingStateReads(client, task_queue, state_reuse_seconds)
 
     @activity.defn(name="risk_inputs")

@@ -27,7 +27,7 @@ from temporalio.common import WorkerDeploymentVersion
 from temporalio.service import RPCError
 from temporalio.worker import Interceptor, Worker, WorkflowRunner
 
-from execbatch.activities.order_activities import OrderActivities
+from execbatch.activities.order_activities import RULES_REUSE_SECONDS, OrderActivities
 from execbatch.activities.risk_activities import RiskActivities
 from execbatch.config.connection import connect
 from execbatch.config.environment import ExecbatchConfig
@@ -114,6 +114,7 @@ def build_worker(
     workflow_threads: int | None = None,
     sandbox: bool | None = None,
     state_reuse_seconds: float = STATE_READ_REUSE_SECONDS,
+    rules_reuse_seconds: float = RULES_REUSE_SECONDS,
 ) -> Worker:
     """A worker with our workflow and the order activities bound to ``adapter``.
 
@@ -128,11 +129,18 @@ def build_worker(
     ``EXECBATCH_WORKFLOW_SANDBOX``. Both are performance levers (docs/BENCHMARK.md).
     ``state_reuse_seconds``: how long a trading-state read is reused (a halt's quiet
     period must cover it; tests that halt with no quiet period pass 0).
+    ``rules_reuse_seconds``: how long a symbol's instrument rules are reused
+    (``InstrumentRulesReads``; 0: every batch asks the venue).
     """
     instrumented = instrument(adapter)
-    activities = OrderActivities(instrumented)
+    activities = OrderActivities(instrumented, rules_reuse_seconds)
     risk = RiskActivities(
-        instrumented, client, limits or RiskLimits(), task_queue, state_reuse_seconds
+        instrumented,
+        client,
+        limits or RiskLimits(),
+        task_queue,
+        state_reuse_seconds,
+        orders=activities,
     )
     return Worker(
         client,

@@ -62,6 +62,8 @@ class ScriptedVenue:
     positions_unavailable: bool = False
     """The positions endpoint is down (placements still work)."""
     rule_calls: int = 0
+    rule_requests: list[tuple[str, ...]] = field(default_factory=list)
+    """The symbols of every instrument-rules call, in order."""
     rule_delays: tuple[float, ...] = ()
     """Seconds the n-th instrument-rules call takes (none after the last)."""
     failing_rule_calls: int = 0
@@ -97,7 +99,9 @@ class ScriptedVenue:
         )
 
     async def instrument_rules(self, symbols: Iterable[str]) -> dict[str, InstrumentRules]:
+        symbols = tuple(symbols)
         self.rule_calls += 1
+        self.rule_requests.append(symbols)
         if self.rule_calls <= len(self.rule_delays):
             await asyncio.sleep(self.rule_delays[self.rule_calls - 1])
         if self.rules_unavailable or self.rule_calls <= self.failing_rule_calls:
