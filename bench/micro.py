@@ -1,4 +1,4 @@
-"""``python -m bench.micro {sandbox,http,server,dispatch}``: micro-benchmarks for BENCHMARK.md.
+"""``python -m bench.micro {sandbox,http,server,dispatch,rules}``: micro-benchmarks (BENCHMARK.md).
 
 * ``sandbox``: milliseconds to create one workflow instance of our workflow
   per runner (what the sandbox pays per workflow run): the sandbox as
@@ -13,6 +13,10 @@
 * ``dispatch``: light-load latency (one at a time) of start-to-result for a
   workflow running 0, 1 and 2 no-op regular activities, started normally and
   eagerly: what each task dispatched through a task queue costs in latency.
+* ``rules``: wall time and worker CPU of a batch's venue-rules check (two
+  symbols) at the paper venue's Alpaca dialect through ``AlpacaAdapter``, read
+  every batch and reused (``InstrumentRulesReads``). The dialect enforces
+  Alpaca's 200 requests a minute, so the count stays small.
 """
 
 from __future__ import annotations
@@ -249,10 +253,42 @@ async def bench_dispatch(count: int) -> None:
                 )
 
 
+async def bench_rules(count: int) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from execbatch.activities.order_activities import InstrumentRulesReads
+    from execbatch.venue.adapters.alpaca import AlpacaAdapter
+    from execbatch.venue.adapters.paper import PaperVenueAdmin
+    from execbatch.venue.paper.service.process import VenueProcess
+
+    account, symbols = "acct-bench-rules", ["AAPL", "MSFT"]
+    with tempfile.TemporaryDirectory() as tmp:
+        async with VenueProcess(Path(tmp) / "venue.db") as venue:
+            async with PaperVenueAdmin(venue.base_url) as admin:
+                await admin.fund_account(account, Decimal("1000000"))
+                await admin.set_prices({"AAPL": Decimal("100"), "MSFT": Decimal("200")})
+            async with AlpacaAdapter(
+                account, "secret", account=account, base_url=venue.base_url, timeout=5.0
+            ) as adapter:
+                for reuse in (0.0, 30.0, 0.0, 30.0):
+                    reads = InstrumentRulesReads(adapter, reuse)
+                    await reads.rules(symbols)
+                    cpu, wall = time.process_time(), time.perf_counter()
+                    for _ in range(count):
+                        await reads.rules(symbols)
+                    wall_ms = (time.perf_counter() - wall) / count * 1000
+                    cpu_ms = (time.process_time() - cpu) / count * 1000
+                    print(
+                        f"reuse {reuse:4.0f} s: {wall_ms:7.3f} ms wall,"
+                        f" {cpu_ms:7.3f} ms worker CPU per 2-symbol check"
+                    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.micro", description=__doc__)
-    parser.add_argument("what", choices=("sandbox", "http", "server", "dispatch"))
-    parser.add_argument("--count", type=int, help="iterations (default 50/1000/300)")
+    parser.add_argument("what", choices=("sandbox", "http", "server", "dispatch", "rules"))
+    parser.add_argument("--count", type=int, help="iterations (default 50/1000/300/40/40)")
     parser.add_argument("--concurrency", type=int, default=8, help="server: workflows in flight")
     parser.add_argument("--stub-sniffio", action="store_true", help="http: sniffio absent")
     args = parser.parse_args(argv)
@@ -264,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(bench_http(args.count or 1000))
     elif args.what == "dispatch":
         asyncio.run(bench_dispatch(args.count or 40))
+    elif args.what == "rules":
+        asyncio.run(bench_rules(args.count or 40))
     else:
         asyncio.run(bench_server(args.count or 300, args.concurrency))
     return 0

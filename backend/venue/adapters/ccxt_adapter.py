@@ -1,7 +1,7 @@
 """ExchangeAdapter for crypto exchanges through the ``ccxt`` package (Binance spot first).
 
 One ``ccxt.async_support`` exchange instance per adapter, used unmodified; its
-markets are loaded once, lazily, under a lock. What the executor may rely on
+markets are loaded lazily, under a lock, and again once an hour old. What the executor may rely on
 is the exchange's entry in ``CCXT_CAPABILITIES``; an exchange without one is
 refused (docs/VENUES.md, "Binance spot (ccxt)", says how to add one).
 
@@ -106,6 +106,12 @@ BINANCE_SPOT_CLIENT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,36}$"
 
 CLIENT_ID_HASH_CHARS = 20
 """Base32 characters of SHA-256 in a derived client order id: 100 bits."""
+
+MARKETS_MAX_AGE_SECONDS = 3600.0
+"""How long the markets (symbols and their filters: the rules a leg is checked
+against, the precision it is sent with) are used before ``exchangeInfo`` is read
+again. Binance announces filter changes ahead; a full read costs request weight 20
+and parsing every spot market, so not per batch."""
 
 MAX_SENDS = 3
 """Placement requests one ``place_order`` call sends at most (each after the
@@ -367,6 +373,7 @@ class CcxtAdapter:
         recv_window_ms: int = DEFAULT_RECV_WINDOW_MS,
         symbols: Iterable[str] = (),
         environ: Mapping[str, str] | None = None,
+        markets_max_age_seconds: float = MARKETS_MAX_AGE_SECONDS,
     ) -> None:
         capabilities = CCXT_CAPABILITIES.get(exchange_id)
         profile = _PROFILES.get(exchange_id)
@@ -411,6 +418,8 @@ class CcxtAdapter:
             self._exchange.urls["api"] = self._api_entries(api_urls)
         self._markets_lock = asyncio.Lock()
         self._markets: dict[str, _Market] | None = None
+        self._markets_loaded_at = 0.0
+        self._markets_max_age = markets_max_age_seconds
         self._symbols: dict[str, str] = {}
         self._hint_symbols = tuple(symbols)
         self._inflight: dict[str, float] = {}
@@ -718,9 +727,11 @@ class CcxtAdapter:
 
     async def _load_markets(self) -> dict[str, _Market]:
         async with self._markets_lock:
-            if self._markets is None:
+            asked = time.monotonic()
+            stale = asked - self._markets_loaded_at >= self._markets_max_age
+            if self._markets is None or stale:
                 try:
-                    loaded = await self._client.load_markets()
+                    loaded = await self._client.load_markets(reload=self._markets is not None)
                 except ccxt_errors.BaseError as exc:
                     raise self._translate(exc, "loading markets") from exc
                 self._markets = {
@@ -728,6 +739,7 @@ class CcxtAdapter:
                     for symbol, market in loaded.items()
                     if market.get("spot")
                 }
+                self._markets_loaded_at = asked
             return self._markets
 
     async def _market(self, symbol: str) -> _Market:

@@ -7,6 +7,7 @@ import asyncio
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -308,6 +309,26 @@ async def test_venue_side_filter_failures_are_invalid_orders(
     assert await admin.orders(binance.account) == []
 
 
+async def test_markets_older_than_their_max_age_are_read_again(
+    ccxt_adapter: CcxtAdapter, binance: BinanceSetup, admin: PaperVenueAdmin
+) -> None:
+    """A filter changed at the venue: the default adapter (an hour) keeps the rules it
+    read; one whose markets are older than its max age reads them again."""
+    refreshing = _another_worker(binance, markets_max_age_seconds=0.2)
+    try:
+        for adapter in (ccxt_adapter, refreshing):
+            rules = await adapter.instrument_rules([binance.symbol])
+            assert rules[binance.symbol].quantity_step == Decimal("0.001")
+        await register_instrument(admin, binance.symbol, step_size="0.01")
+        await asyncio.sleep(0.3)
+        kept = await ccxt_adapter.instrument_rules([binance.symbol])
+        read_again = await refreshing.instrument_rules([binance.symbol])
+    finally:
+        await refreshing.aclose()
+    assert kept[binance.symbol].quantity_step == Decimal("0.001")
+    assert read_again[binance.symbol].quantity_step == Decimal("0.01")
+
+
 async def test_a_cancel_whose_answer_was_lost_is_settled_by_a_retry(
     ccxt_adapter: CcxtAdapter, binance: BinanceSetup, admin: PaperVenueAdmin
 ) -> None:
@@ -477,13 +498,14 @@ async def test_a_timed_out_placement_still_in_flight_lands_once(
     assert await _venue_orders(admin, binance, venue_id) == 1
 
 
-def _another_worker(setup: BinanceSetup) -> CcxtAdapter:
+def _another_worker(setup: BinanceSetup, **options: Any) -> CcxtAdapter:
     return CcxtAdapter(
         api_urls=setup.base_url,
         api_key=setup.api_key,
         secret=setup.secret,
         recv_window_ms=RECV_WINDOW_MS,
         environ={},
+        **options,
     )
 
 
