@@ -45,6 +45,8 @@ from execbatch.risk.states import STATE_READ_REUSE_SECONDS
 from execbatch.temporal.sandbox import workflow_runner as sandboxed_runner
 from execbatch.venue.adapters.factory import create_adapter
 from execbatch.venue.port.adapter import ExchangeAdapter
+from execbatch.venue.port.capabilities import ClientIdScope, VenueCapabilities
+from execbatch.workflows.activity_options import RERUN_GAP
 from execbatch.workflows.batch_workflow import ExecutionBatchWorkflow
 from execbatch.workflows.trading_state import TradingStateWorkflow
 
@@ -100,6 +102,28 @@ def workflow_runner(sandbox: bool | None = None) -> WorkflowRunner:
     return sandboxed_runner(PASSTHROUGH_MODULES, sandbox=sandbox)
 
 
+def check_rerun_gap(capabilities: VenueCapabilities) -> None:
+    """Refuse a venue whose sends can land later than a placement's re-run.
+
+    At a venue that takes a used client order id again (Binance, once the order is
+    closed), a placement re-run after its worker was killed must not find nothing
+    and send while the dead worker's send can still land. The re-run comes at least
+    ``RERUN_GAP`` after that send (``activity_options.WORKFLOW_TASK_TIMEOUT``), so
+    the venue's landing bound must not exceed it. A venue that keeps an id for ever
+    needs no such bound.
+    """
+    bound = capabilities.placement_landing_bound_seconds
+    if capabilities.client_id_scope is ClientIdScope.FOREVER or bound is None:
+        return
+    gap = RERUN_GAP.total_seconds()
+    if bound > gap:
+        raise ValueError(
+            f"venue {capabilities.venue}: a placement can land {bound:g} s after it is sent,"
+            f" longer than the {gap:g} s before a killed worker's placement is re-run;"
+            " send a shorter receive window (ccxt: recv_window_ms)"
+        )
+
+
 def build_worker(
     client: Client,
     task_queue: str,
@@ -132,6 +156,7 @@ def build_worker(
     ``rules_reuse_seconds``: how long a symbol's instrument rules are reused
     (``InstrumentRulesReads``; 0: every batch asks the venue).
     """
+    check_rerun_gap(adapter.capabilities)
     instrumented = instrument(adapter)
     activities = OrderActivities(instrumented, rules_reuse_seconds)
     risk = RiskActivities(

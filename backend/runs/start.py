@@ -22,6 +22,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from execbatch.dtos.execution import BatchResult, BatchRunRequest, ExecutionCommandBatch
 from execbatch.temporal.search_attributes import BATCH_MODE
+from execbatch.workflows.activity_options import WORKFLOW_TASK_TIMEOUT
 from execbatch.workflows.batch_workflow import ExecutionBatchWorkflow
 
 BatchHandle = WorkflowHandle[ExecutionBatchWorkflow, BatchResult]
@@ -59,6 +60,7 @@ async def start_run(
             id=workflow_id,
             task_queue=task_queue,
             execution_timeout=execution_timeout,
+            task_timeout=WORKFLOW_TASK_TIMEOUT,  # the re-run gap rests on it (worker.py)
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=id_reuse_policy,
             request_eager_start=eager,

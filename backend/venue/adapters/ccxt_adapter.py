@@ -91,11 +91,12 @@ ENV_SANDBOX = "EXECBATCH_VENUE_SANDBOX"
 ENV_API_URL = "EXECBATCH_CCXT_API_URL"
 ENV_TIMEOUT = "EXECBATCH_CCXT_TIMEOUT"
 
-DEFAULT_RECV_WINDOW_MS = 2000
-"""The ``recvWindow`` sent (Binance's own default is 5000). Its landing bound (+1 s)
-is what a retried placement waits out inside its attempt before it may send, so it
-must leave room for the look-up and the send within the venue call timeout (6 s by
-default); a request that takes longer than the window is refused (-1021), not lost."""
+DEFAULT_RECV_WINDOW_MS = 1000
+"""The ``recvWindow`` sent (Binance's own default is 5000). Its landing bound (+1 s,
+2 s) is what a retried placement waits out inside its attempt before it may send,
+and no more than the least gap before a killed worker's placement is re-run (the
+worker refuses a longer one: ``worker.check_rerun_gap``). A request that takes
+longer than the window is refused (-1021), not lost."""
 BINANCE_CLOCK_TOLERANCE_SECONDS = 1.0
 """Binance accepts a ``timestamp`` up to 1000 ms ahead of its clock, so on our
 clock a placement can land until ``timestamp + recvWindow + 1 s``."""

@@ -19,7 +19,7 @@ from execbatch.venue.adapters.ccxt_adapter import (
     CcxtAdapter,
     exchange_client_order_id,
 )
-from execbatch.venue.adapters.paper import PaperVenueAdmin
+from execbatch.venue.adapters.paper import PaperVenueAdapter, PaperVenueAdmin
 from execbatch.venue.paper.service.process import VenueProcess, free_port
 from execbatch.venue.port.adapter import (
     OrderConflict,
@@ -29,6 +29,8 @@ from execbatch.venue.port.adapter import (
 )
 from execbatch.venue.port.capabilities import ClientIdScope
 from execbatch.venue.port.orders import OrderRequest
+from execbatch.worker import check_rerun_gap
+from execbatch.workflows.activity_options import RERUN_GAP
 from tests.venue.binance.conftest import RECV_WINDOW_MS
 from tests.venue.binance.helpers import (
     BinanceSetup,
@@ -78,7 +80,7 @@ def test_binance_capability_entry() -> None:
     assert entry.cancel_fences_unknown_id is False
     assert entry.lookup_by_client_id is True
     assert entry.status_unknown_answers is True
-    assert entry.placement_landing_bound_seconds == 3.0  # recvWindow 2 s + 1 s clock tolerance
+    assert entry.placement_landing_bound_seconds == 2.0  # recvWindow 1 s + 1 s clock tolerance
     assert entry.max_client_order_id_length == 36
     assert entry.client_order_id_pattern == r"^[A-Za-z0-9_-]{1,36}$"
     assert entry.fractional_quantities is True
@@ -112,7 +114,7 @@ async def test_configuration_from_the_environment_never_shows_the_keys() -> None
             "private": "http://127.0.0.1:9/api/v3",
             "v1": "http://127.0.0.1:9/api/v1",
         }
-        assert override.capabilities.placement_landing_bound_seconds == 3.0
+        assert override.capabilities.placement_landing_bound_seconds == 2.0
     finally:
         await override.aclose()
     with pytest.raises(ValueError, match="either"):
@@ -669,3 +671,19 @@ async def test_the_adapter_works_against_a_venue_with_keys_set(tmp_path: object)
             assert order.avg_fill_price == Decimal("60000")
         finally:
             await adapter.aclose()
+
+
+# ------------------------------------------------- the re-run gap (worker.py)
+
+
+def test_a_worker_refuses_a_receive_window_its_rerun_gap_cannot_cover() -> None:
+    """A placement lost with a killed worker is re-run, told nothing, at least
+    ``RERUN_GAP`` (2 s) after that worker's last send: the default window's landing
+    bound fits it, Binance's own default (5 s, bound 6 s) does not."""
+    env = {"EXECBATCH_CCXT_API_URL": "http://127.0.0.1:9/"}
+    assert RERUN_GAP.total_seconds() == 2.0
+    check_rerun_gap(CCXT_CAPABILITIES["binance"])
+    check_rerun_gap(PaperVenueAdapter("http://127.0.0.1:9").capabilities)  # ids kept for ever
+    with pytest.raises(ValueError, match="recv_window_ms") as refused:
+        check_rerun_gap(CcxtAdapter(recv_window_ms=5000, environ=env).capabilities)
+    assert "6 s after it is sent" in str(refused.value)
