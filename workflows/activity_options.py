@@ -20,13 +20,16 @@ WORKFLOW_TASK_TIMEOUT = timedelta(seconds=10)
 """Every batch run's workflow task timeout (Temporal's default, set explicitly).
 
 Local activities run inside their workflow task, which the SDK renews every 80 %
-of this while they run. A placement lost with a killed worker is re-run, told
-nothing, only when the task times out: at least 20 % of this (2 s) after any send of
-the dead worker. At a venue that takes a used client order id again, a send must
-land within that (``RERUN_GAP``), which ``build_worker`` checks."""
+of this while they run (sdk-core ``WFT_HEARTBEAT_TIMEOUT_FRACTION = 0.8``, counted
+from when the worker received the task). A placement lost with a killed worker is
+re-run, told nothing, only when the task times out: 20 % of this (2 s) after any
+send of the dead worker, less the task's dispatch to the worker. At a venue that
+takes a used client order id again, a send must land within ``RERUN_GAP``, which
+``build_worker`` checks."""
 
-RERUN_GAP = WORKFLOW_TASK_TIMEOUT * 0.2
-"""The least time between a killed worker's last send and a re-run of its placement."""
+RERUN_GAP = WORKFLOW_TASK_TIMEOUT * 0.2 - timedelta(milliseconds=100)
+"""The least time between a killed worker's last send and a re-run of its placement
+(100 ms kept for the dispatch of a workflow task from the server to the worker)."""
 
 LOCAL_RETRY_THRESHOLD = timedelta(milliseconds=1)
 """Every local activity's retry waits on a workflow timer.

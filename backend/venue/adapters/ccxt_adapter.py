@@ -91,9 +91,9 @@ ENV_SANDBOX = "EXECBATCH_VENUE_SANDBOX"
 ENV_API_URL = "EXECBATCH_CCXT_API_URL"
 ENV_TIMEOUT = "EXECBATCH_CCXT_TIMEOUT"
 
-DEFAULT_RECV_WINDOW_MS = 1000
+DEFAULT_RECV_WINDOW_MS = 900
 """The ``recvWindow`` sent (Binance's own default is 5000). Its landing bound (+1 s,
-2 s) is what a retried placement waits out inside its attempt before it may send,
+1.9 s) is what a retried placement waits out inside its attempt before it may send,
 and no more than the least gap before a killed worker's placement is re-run (the
 worker refuses a longer one: ``worker.check_rerun_gap``). A request that takes
 longer than the window is refused (-1021), not lost."""

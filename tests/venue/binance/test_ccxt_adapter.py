@@ -80,7 +80,7 @@ def test_binance_capability_entry() -> None:
     assert entry.cancel_fences_unknown_id is False
     assert entry.lookup_by_client_id is True
     assert entry.status_unknown_answers is True
-    assert entry.placement_landing_bound_seconds == 2.0  # recvWindow 1 s + 1 s clock tolerance
+    assert entry.placement_landing_bound_seconds == 1.9  # recvWindow 0.9 s + 1 s clock tolerance
     assert entry.max_client_order_id_length == 36
     assert entry.client_order_id_pattern == r"^[A-Za-z0-9_-]{1,36}$"
     assert entry.fractional_quantities is True
@@ -114,7 +114,7 @@ async def test_configuration_from_the_environment_never_shows_the_keys() -> None
             "private": "http://127.0.0.1:9/api/v3",
             "v1": "http://127.0.0.1:9/api/v1",
         }
-        assert override.capabilities.placement_landing_bound_seconds == 2.0
+        assert override.capabilities.placement_landing_bound_seconds == 1.9
     finally:
         await override.aclose()
     with pytest.raises(ValueError, match="either"):
@@ -678,10 +678,10 @@ async def test_the_adapter_works_against_a_venue_with_keys_set(tmp_path: object)
 
 def test_a_worker_refuses_a_receive_window_its_rerun_gap_cannot_cover() -> None:
     """A placement lost with a killed worker is re-run, told nothing, at least
-    ``RERUN_GAP`` (2 s) after that worker's last send: the default window's landing
+    ``RERUN_GAP`` (1.9 s) after that worker's last send: the default window's landing
     bound fits it, Binance's own default (5 s, bound 6 s) does not."""
     env = {"EXECBATCH_CCXT_API_URL": "http://127.0.0.1:9/"}
-    assert RERUN_GAP.total_seconds() == 2.0
+    assert RERUN_GAP.total_seconds() == 1.9
     check_rerun_gap(CCXT_CAPABILITIES["binance"])
     check_rerun_gap(PaperVenueAdapter("http://127.0.0.1:9").capabilities)  # ids kept for ever
     with pytest.raises(ValueError, match="recv_window_ms") as refused:
