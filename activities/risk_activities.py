@@ -17,12 +17,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -31,18 +33,31 @@ from execbatch.activities.order_activities import OrderActivities
 from execbatch.activities.reports import CheckLegsRequest, LegRefusal
 from execbatch.core.enums import OrderSide
 from execbatch.dtos.execution.leg_requests import PlaceLegRequest
-from execbatch.risk.decision import RISK_LIMIT, RiskInputs, reduces
+from execbatch.risk.claims import (
+    REDUCING_CLAIM_NEEDED,
+    ClaimAnswer,
+    ClaimedOrder,
+    ClaimRequest,
+    ReleaseAnswer,
+    ReleaseRequest,
+    RoomInputs,
+    RoomRequest,
+    reduces,
+)
+from execbatch.risk.decision import RISK_LIMIT, RiskInputs
 from execbatch.risk.limits import RiskLimits, throttle_task_queue
 from execbatch.risk.states import (
     STATE_MEMO,
     STATE_READ_REUSE_SECONDS,
+    TRADING_STATE_WORKFLOW,
     TradingState,
+    TradingStateInput,
     TradingStateView,
     most_restrictive,
     scope_of,
     trading_state_workflow_id,
 )
-from execbatch.venue.port.adapter import ExchangeAdapter, PriceSource
+from execbatch.venue.port.adapter import ExchangeAdapter, OrderNotFound, PriceSource
 from execbatch.venue.port.orders import Position, VenueOrder
 
 TRADING_HALTED = "TRADING_HALTED"
@@ -136,8 +151,11 @@ class TradingStateReads:
 
     async def effective(self, account: str) -> tuple[TradingState, str | None]:
         """``effective_state``, from reads at most ``reuse_seconds`` old."""
-        views = await asyncio.gather(self.view(scope_of(None)), self.view(scope_of(account)))
-        return _effective(views)
+        return _effective(await self.views(account))
+
+    async def views(self, account: str) -> list[TradingStateView]:
+        """The global scope's and the account's, read at most ``reuse_seconds`` ago."""
+        return list(await asyncio.gather(self.view(scope_of(None)), self.view(scope_of(account))))
 
     async def view(self, scope: str) -> TradingStateView:
         if self._reuse <= 0:
@@ -156,6 +174,16 @@ class TradingStateReads:
             if self._reads.get(scope) is entry:
                 del self._reads[scope]
             raise
+
+
+def reducing_acknowledged_at(views: Sequence[TradingStateView]) -> datetime | None:
+    """When the REDUCING changes in force were all acknowledged (None: none is)."""
+    ends = [
+        v.last_change.acknowledged_at
+        for v in views
+        if v.state is TradingState.REDUCING and v.last_change is not None
+    ]
+    return max(ends, default=None)
 
 
 def _effective(views: Sequence[TradingStateView]) -> tuple[TradingState, str | None]:
@@ -181,6 +209,7 @@ class RiskActivities:
         """``orders``: the worker's order activities, whose instrument-rules reads the
         pre-trade call shares (None: its own, over ``adapter``)."""
         self._adapter = adapter
+        self._client = client
         self._limits = limits
         self._task_queue = task_queue
         self._orders = orders or OrderActivities(adapter)
@@ -237,14 +266,19 @@ class RiskActivities:
 
     @activity.defn(name="place_leg_checked")
     async def place_leg_checked(self, request: PlaceLegRequest) -> VenueOrder:
-        """``place_leg``, if the trading state allows it now (asked on every attempt)."""
-        state, reason = await self._states.effective(request.account)
+        """``place_leg``, if the trading state allows it now (asked on every attempt).
+
+        In REDUCING a leg is placed only with a reducing claim granted by the account's
+        trading-state workflow (``request.reduction_claimed``); without one this raises
+        ``REDUCING_CLAIM_NEEDED`` before anything is sent, and the workflow claims."""
+        views = await self._states.views(request.account)
+        state, reason = _effective(views)
         command = request.command
         if state is TradingState.HALTED:
             raise ApplicationError(
                 f"trading is HALTED ({reason}): not placed", type=TRADING_HALTED, non_retryable=True
             )
-        if state is TradingState.REDUCING:
+        if state is TradingState.REDUCING and not request.reduction_claimed:
             async with venue_errors_as_temporal_errors():
                 positions = await self._adapter.positions(request.account)
             held = next((p.quantity for p in positions if p.symbol == command.symbol), Decimal(0))
@@ -256,7 +290,85 @@ class RiskActivities:
                     type=RISK_LIMIT,
                     non_retryable=True,
                 )
+            raise ApplicationError(
+                f"trading state REDUCING ({reason}): {command.describe()} needs a reducing claim",
+                type=REDUCING_CLAIM_NEEDED,
+                non_retryable=True,
+            )
         return await self._orders.place_leg(request)
 
+    @activity.defn(name="claim_reductions")
+    async def claim_reductions(self, request: ClaimRequest) -> ClaimAnswer:
+        """Ask the account's trading-state workflow for reducing claims (starting it if
+        it has never run: the REDUCING state may be the global scope's). It waits until
+        the REDUCING change in force was acknowledged before it reads the venue."""
+        views = await self._states.views(request.account)
+        if request.not_before is None:
+            request = request.model_copy(update={"not_before": reducing_acknowledged_at(views)})
+        answer: ClaimAnswer = await self._client.execute_update_with_start_workflow(
+            "claim_reductions",
+            request,
+            start_workflow_operation=self._start_entity(request.account),
+            result_type=ClaimAnswer,
+        )
+        return answer
+
+    @activity.defn(name="release_claims")
+    async def release_claims(self, request: ReleaseRequest) -> ReleaseAnswer:
+        """Release a batch's reducing claims; an account never claimed from has none."""
+        handle = self._client.get_workflow_handle(
+            trading_state_workflow_id(self._task_queue, scope_of(request.account))
+        )
+        try:
+            answer: ReleaseAnswer = await handle.execute_update(
+                "release_claims", request, result_type=ReleaseAnswer
+            )
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                return ReleaseAnswer(released=())
+            raise
+        return answer
+
+    @activity.defn(name="reduction_room")
+    async def reduction_room(self, request: RoomRequest) -> RoomInputs:
+        """The claimed orders at the venue, *then* the account's positions: a fill the
+        look-up reports is held by the position read after it (risk.claims)."""
+
+        async def look_up(claim_id: str) -> tuple[str, ClaimedOrder | None]:
+            try:
+                order = await self._adapter.get_order(claim_id)
+            except OrderNotFound:
+                return claim_id, None
+            return claim_id, ClaimedOrder(
+                filled=order.filled_quantity, terminal=order.status.is_terminal
+            )
+
+        async with venue_errors_as_temporal_errors():
+            found = await asyncio.gather(*(look_up(c) for c in request.claimed_orders))
+            positions = await self._adapter.positions(request.account)
+        wanted = set(request.symbols)
+        return RoomInputs(
+            positions={p.symbol: p.quantity for p in positions if p.symbol in wanted},
+            orders={claim_id: order for claim_id, order in found if order is not None},
+        )
+
+    def _start_entity(self, account: str) -> WithStartWorkflowOperation[Any, Any]:
+        scope = scope_of(account)
+        return WithStartWorkflowOperation(
+            TRADING_STATE_WORKFLOW,
+            TradingStateInput(view=TradingStateView(scope=scope)),
+            id=trading_state_workflow_id(self._task_queue, scope),
+            task_queue=self._task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            static_summary=f"trading state of {scope}",
+        )
+
     def all(self) -> list[Callable[..., Any]]:
-        return [self.pre_trade_inputs, self.risk_inputs, self.place_leg_checked]
+        return [
+            self.pre_trade_inputs,
+            self.risk_inputs,
+            self.place_leg_checked,
+            self.claim_reductions,
+            self.release_claims,
+            self.reduction_room,
+        ]

@@ -98,3 +98,10 @@ def placement_budget(settings: ExecutionSettings) -> timedelta:
 def revert_attempt_timeout(settings: ExecutionSettings) -> timedelta:
     """One revert attempt's start-to-close (it may place and then cancel an order)."""
     return venue_call_timeout(settings) * 2
+
+
+def claim_timeout(settings: ExecutionSettings) -> timedelta:
+    """One attempt of asking for reducing claims: the entity may first wait out the
+    REDUCING change's quiet period (by default the venue call timeout + 2.5 s), then
+    the claims queued before it, each one venue read (docs/RISK.md)."""
+    return venue_call_timeout(settings) * 3 + timedelta(seconds=10)

@@ -184,6 +184,10 @@ class ExecutionBatchWorkflow:
         for leg in self._legs:
             if not leg.started and leg.status is LegStatus.PENDING:
                 leg.apply(Skipped())
+        # Every leg is settled: its reducing claims (REDUCING) hold nothing any more.
+        await self._shielded(
+            self._risk.release_claims(self._batch.batch_id, settling=request.releases_claims)
+        )
 
         result = self._finish(failure, rolled_back)
         publisher.cancel()
@@ -595,9 +599,11 @@ class ExecutionBatchWorkflow:
                 f"leg {leg.command.command_id}: {leg.exposed_quantity} {leg.command.symbol} exposed"
                 for leg in exposed
             ) + (f" (after {self._reason})" if self._reason else "")
-        elif self._risk.refused_batch:
+        elif self._risk.refused_batch or self._refused_by_risk_alone():
             status = BatchStatus.REJECTED_BY_RISK
-            self._reason = failure
+            self._reason = failure or "refused by risk: " + "; ".join(
+                f"leg {leg.command.command_id}: {leg.error}" for leg in self._legs
+            )
         elif self._wind_down is not None:
             status = self._wind_down.status
             self._reason = self._wind_down.reason + (f"; {failure}" if failure else "")
@@ -612,6 +618,16 @@ class ExecutionBatchWorkflow:
         self._set_status(status)
         self._result = self._snapshot()
         return self._result
+
+    def _refused_by_risk_alone(self) -> bool:
+        """Every leg refused by our own gate, nothing filled: the batch is the risk
+        controls' refusal (INDEPENDENT legs refused one by one), not a venue failure."""
+        return all(
+            leg.status is LegStatus.REJECTED
+            and leg.filled_quantity == 0
+            and (leg.error or "").split(":", 1)[0] in GATE_REFUSALS
+            for leg in self._legs
+        )
 
     def _begin_recovery(self, request: BatchRunRequest) -> None:
         """Settle a batch whose run Temporal closed without a result.

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from temporalio import workflow
-from temporalio.exceptions import FailureError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from execbatch.activities.reports import CheckLegsRequest, LegRefusal
@@ -36,8 +36,16 @@ with workflow.unsafe.imports_passed_through():
         RiskInputsRequest,
     )
     from execbatch.dtos.execution.batch_run import ExecutionSettings
+    from execbatch.dtos.execution.execution_command import ExecutionCommand
     from execbatch.dtos.execution.leg_requests import PlaceLegRequest
+    from execbatch.risk.claims import (
+        REDUCING_CLAIM_NEEDED,
+        ClaimRequest,
+        ReductionClaim,
+        ReleaseRequest,
+    )
     from execbatch.risk.decision import RISK_LIMIT, Breach, RiskInputs, check_legs, notional
+    from execbatch.risk.states import TradingState
     from execbatch.venue.port.orders import VenueOrder
     from execbatch.workflows.leg_state import LegState, Recovering, Rejected
 
@@ -67,6 +75,9 @@ class RiskGate:
         self._changed = changed
         self._throttle_queue: str | None = None
         self._accepted_notional = Decimal(0)
+        self._claimed: set[str] = set()
+        """Command ids granted a reducing claim (they may be placed in REDUCING)."""
+        self._claims_asked = False
         self.refused_batch = False
         """A COORDINATED batch was refused whole: it ends REJECTED_BY_RISK."""
 
@@ -151,6 +162,12 @@ class RiskGate:
                 inputs,
                 batch_notional_before=self._accepted_notional,
             )
+            if inputs.state is TradingState.REDUCING and not (whole_batch and breaches):
+                refused = {b.command_id for b in breaches}
+                breaches += await self._claim(
+                    legs[0].batch_id,
+                    [leg.command for leg in legs if leg.command.command_id not in refused],
+                )
             refused = {b.command_id for b in breaches}
             self._accepted_notional += sum(
                 (
@@ -177,12 +194,95 @@ class RiskGate:
         self._changed()
         return breaches
 
+    async def _claim(self, batch_id: str, commands: Sequence[ExecutionCommand]) -> list[Breach]:
+        """Claim the reducing room of ``commands`` from the account's trading-state workflow
+        (docs/RISK.md, "Reducing claims"); a breach for each leg refused. If the claims
+        cannot be asked (past their retries), every leg is refused: fail closed."""
+        if not commands:
+            return []
+        self._claims_asked = True
+        try:
+            answer = await workflow.execute_local_activity_method(
+                RiskActivities.claim_reductions,
+                ClaimRequest(
+                    account=self._account,
+                    claims=tuple(ReductionClaim.of(batch_id, command) for command in commands),
+                ),
+                # The entity may wait out the REDUCING change's quiet period first.
+                start_to_close_timeout=opts.claim_timeout(self._settings),
+                retry_policy=opts.placement_retry(self._settings),
+                local_retry_threshold=opts.LOCAL_RETRY_THRESHOLD,
+                summary="reducing claims: " + ", ".join(c.describe() for c in commands),
+            )
+        except FailureError as err:
+            why = f"reducing claim unavailable: {describe_failure(err)}"
+            return [
+                Breach(command_id=c.command_id, limit="trading state", value=why, bound="")
+                for c in commands
+            ]
+        breaches = []
+        for decision in answer.decisions:
+            if decision.granted:
+                self._claimed.add(decision.command_id)
+            else:
+                breaches.append(
+                    Breach(
+                        command_id=decision.command_id,
+                        limit="trading state",
+                        value=decision.message.removeprefix("trading state "),
+                        bound="",
+                    )
+                )
+        return breaches
+
     async def place(self, request: PlaceLegRequest, summary: str) -> VenueOrder:
-        """Place through the state check; throttled accounts through their task queue."""
+        """Place through the state check; throttled accounts through their task queue.
+
+        In REDUCING a leg without a claim is refused by the activity before it sends
+        (``REDUCING_CLAIM_NEEDED``: the state changed since the batch's check): it is
+        claimed here and placed again, or refused (``RISK_LIMIT``) if the claim is."""
+        try:
+            return await self._place(request, summary)
+        except ActivityError as err:
+            cause = err.cause
+            if not (isinstance(cause, ApplicationError) and cause.type == REDUCING_CLAIM_NEEDED):
+                raise
+        except ApplicationError as err:
+            if err.type != REDUCING_CLAIM_NEEDED:
+                raise
+        refusals = await self._claim(request.batch_id, [request.command])
+        if refusals:
+            raise ApplicationError(refusals[0].message, type=RISK_LIMIT, non_retryable=True)
+        return await self._place(request, summary)
+
+    async def _place(self, request: PlaceLegRequest, summary: str) -> VenueOrder:
+        claimed = request.command.command_id in self._claimed
         return await run_placement(
             RiskActivities.place_leg_checked,
-            request,
+            request.model_copy(update={"reduction_claimed": claimed}),
             self._settings,
             summary,
             task_queue=self._throttle_queue,
         )
+
+    async def release_claims(self, batch_id: str, *, settling: bool = False) -> None:
+        """Release the batch's reducing claims once every leg has settled.
+
+        ``settling``: a settlement run, which releases whatever the closed run may have
+        claimed. A release that fails past its retries is logged: the claim then holds
+        room only while its order is not terminal (the entity drops it once it is)."""
+        if not (self._claims_asked or settling):
+            return
+        try:
+            await workflow.execute_local_activity_method(
+                RiskActivities.release_claims,
+                ReleaseRequest(account=self._account, batch_id=batch_id),
+                start_to_close_timeout=opts.venue_call_timeout(self._settings),
+                retry_policy=opts.placement_retry(self._settings),
+                local_retry_threshold=opts.LOCAL_RETRY_THRESHOLD,
+                summary="release reducing claims",
+            )
+        except FailureError as err:
+            workflow.logger.warning(
+                "reducing claims of %s not released: %s", batch_id, describe_failure(err)
+            )

@@ -20,12 +20,30 @@ The history is carried over a continue-as-new when it grows long.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from execbatch.activities.risk_activities import RiskActivities
+    from execbatch.risk.claims import (
+        RELEASED_KEPT,
+        ClaimAnswer,
+        ClaimDecision,
+        ClaimRequest,
+        ReducingCheckAnswer,
+        ReducingCheckRequest,
+        ReductionClaim,
+        ReleaseAnswer,
+        ReleaseRequest,
+        RoomInputs,
+        RoomRequest,
+        decide,
+        reducing_refusals,
+    )
     from execbatch.risk.states import (
         STATE_MEMO,
         TRADING_STATE_WORKFLOW,
@@ -43,6 +61,14 @@ passed it (started before, no change since) has no memo and is queried instead."
 
 AUDIT_KEPT = 1000
 """Audit records carried over a continue-as-new (the oldest are dropped beyond)."""
+ROOM_READ_TIMEOUT = timedelta(seconds=6)
+"""One attempt of the venue read a claim decides on (the default venue call timeout)."""
+ROOM_READ_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    maximum_interval=timedelta(seconds=2),
+    maximum_attempts=5,
+)
+"""The read is retried a few times; past them the claims are refused (fail closed)."""
 
 
 @workflow.defn(name=TRADING_STATE_WORKFLOW)
@@ -50,6 +76,11 @@ class TradingStateWorkflow:
     @workflow.init
     def __init__(self, request: TradingStateInput) -> None:
         self._view = request.view
+        self._claims: dict[str, ReductionClaim] = {c.claim_id: c for c in request.claims}
+        self._released: dict[str, None] = dict.fromkeys(request.released)
+        self._claiming = asyncio.Lock()
+        """Claims are decided one request at a time: each reads the venue after every
+        claim granted before it is counted (module docstring of risk.claims)."""
 
     @workflow.run
     async def run(self, request: TradingStateInput) -> None:
@@ -61,7 +92,11 @@ class TradingStateWorkflow:
         )
         history = self._view.history[-AUDIT_KEPT:]
         workflow.continue_as_new(
-            TradingStateInput(view=self._view.model_copy(update={"history": history}))
+            TradingStateInput(
+                view=self._view.model_copy(update={"history": history}),
+                claims=tuple(self._claims.values()),
+                released=tuple(self._released)[-RELEASED_KEPT:],
+            )
         )
 
     @workflow.query
@@ -72,7 +107,11 @@ class TradingStateWorkflow:
     async def set_state(self, request: SetStateRequest) -> StateChangeAck:
         recorded_at = workflow.now()
         change = StateChange(
-            state=request.state, reason=request.reason, who=request.who, at=recorded_at
+            state=request.state,
+            reason=request.reason,
+            who=request.who,
+            at=recorded_at,
+            quiet_seconds=request.quiet_seconds if request.state is not TradingState.ACTIVE else 0,
         )
         self._view = self._view.model_copy(
             update={"state": request.state, "history": (*self._view.history, change)}
@@ -91,6 +130,118 @@ class TradingStateWorkflow:
         if not request.reason.strip():
             raise ApplicationError("a reason is required")
 
+    @workflow.query
+    def claims(self) -> tuple[ReductionClaim, ...]:
+        """The reducing claims outstanding, oldest first."""
+        return tuple(self._claims.values())
+
+    @workflow.update
+    async def claim_reductions(self, request: ClaimRequest) -> ClaimAnswer:
+        """Grant or refuse a batch's reducing claims, in order, against the venue's
+        position less what the claims before them may still move (risk.claims).
+
+        Idempotent: a claim granted before is granted again without a read (a retried
+        activity, a re-run workflow task); a released one is refused."""
+        async with self._claiming:
+            if request.not_before is not None and request.not_before > workflow.now():
+                await workflow.sleep(request.not_before - workflow.now())
+            new = [
+                c
+                for c in request.claims
+                if c.claim_id not in self._claims and c.claim_id not in self._released
+            ]
+            decided: dict[str, ClaimDecision] = {}
+            if new:
+                decided = await self._decide(request.account, new)
+            answer = ClaimAnswer(
+                decisions=tuple(self._decision(c, decided) for c in request.claims)
+            )
+            self._publish()
+            return answer
+
+    async def _decide(self, account: str, new: list[ReductionClaim]) -> dict[str, ClaimDecision]:
+        symbols = {c.symbol for c in new}
+        outstanding = [c for c in self._claims.values() if c.symbol in symbols]
+        try:
+            inputs: RoomInputs = await workflow.execute_local_activity_method(
+                RiskActivities.reduction_room,
+                RoomRequest(
+                    account=account,
+                    symbols=tuple(sorted(symbols)),
+                    claimed_orders=tuple(c.claim_id for c in outstanding),
+                ),
+                start_to_close_timeout=ROOM_READ_TIMEOUT,
+                retry_policy=ROOM_READ_RETRY,
+                summary="reducing room: claimed orders, then positions",
+            )
+        except ActivityError as err:
+            why = f"reducing claim not decided: the venue could not be read ({err.cause or err})"
+            return {
+                c.claim_id: ClaimDecision(
+                    claim_id=c.claim_id, command_id=c.command_id, granted=False, message=why
+                )
+                for c in new
+            }
+        for claim in outstanding:
+            order = inputs.orders.get(claim.claim_id)
+            if order is not None and order.terminal:
+                # Its fills are in the position it was read after: nothing more to hold.
+                del self._claims[claim.claim_id]
+        still = [c for c in outstanding if c.claim_id in self._claims]
+        decided = {}
+        for claim, granted, message in decide(new, still, inputs):
+            if granted:
+                self._claims[claim.claim_id] = claim
+            decided[claim.claim_id] = ClaimDecision(
+                claim_id=claim.claim_id,
+                command_id=claim.command_id,
+                granted=granted,
+                message=message,
+            )
+        return decided
+
+    def _decision(self, claim: ReductionClaim, decided: dict[str, ClaimDecision]) -> ClaimDecision:
+        if claim.claim_id in decided:
+            return decided[claim.claim_id]
+        granted = claim.claim_id in self._claims
+        return ClaimDecision(
+            claim_id=claim.claim_id,
+            command_id=claim.command_id,
+            granted=granted,
+            message="granted before" if granted else "released before: its batch has ended",
+        )
+
+    @workflow.update
+    async def release_claims(self, request: ReleaseRequest) -> ReleaseAnswer:
+        """Release every claim of a batch that has ended with every leg settled."""
+        released = [c for c, claim in self._claims.items() if claim.batch_id == request.batch_id]
+        for claim_id in released:
+            del self._claims[claim_id]
+            self._released[claim_id] = None
+        while len(self._released) > RELEASED_KEPT:
+            del self._released[next(iter(self._released))]
+        if released:
+            self._publish()
+        return ReleaseAnswer(released=tuple(released))
+
+    @workflow.update
+    async def reducing_check(self, request: ReducingCheckRequest) -> ReducingCheckAnswer:
+        """The legs of a batch about to be submitted that would not reduce the position
+        the venue reports now (``execbatch submit`` in REDUCING)."""
+        inputs: RoomInputs = await workflow.execute_local_activity_method(
+            RiskActivities.reduction_room,
+            RoomRequest(
+                account=request.account,
+                symbols=tuple(sorted({leg.symbol for leg in request.legs})),
+            ),
+            start_to_close_timeout=ROOM_READ_TIMEOUT,
+            retry_policy=ROOM_READ_RETRY,
+            summary="reducing check: positions",
+        )
+        return ReducingCheckAnswer(
+            refusals=tuple(reducing_refusals(request.legs, inputs.positions))
+        )
+
     def _publish(self) -> None:
         lines = [f"## Trading state: **{self._view.state.value}**", ""]
         lines += ["| when | state | who | why |", "|---|---|---|---|"]
@@ -100,6 +251,9 @@ class TradingStateWorkflow:
                 f"| {change.at.isoformat(timespec='seconds')} | {change.state.value} "
                 f"| {change.who} | {reason} |"
             )
+        if self._claims:
+            lines += ["", "### Reducing claims in flight", "", "| order | claim |", "|---|---|"]
+            lines += [f"| {c.claim_id} | {c.describe()} |" for c in self._claims.values()]
         workflow.set_current_details("\n".join(lines))
         if workflow.patched(STATE_MEMO_PATCH):
             current = self._view.model_copy(update={"history": self._view.history[-1:]})

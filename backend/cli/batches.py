@@ -330,8 +330,8 @@ def submit(
         client = await open_client(config)
         batches = BatchClient(client, config.task_queue)
         try:
-            await TradingControl(client, config.task_queue).refuse_if_not_active(
-                ExecutionSettings().account
+            await TradingControl(client, config.task_queue).refuse_unless_allowed(
+                ExecutionSettings().account, batch.commands
             )
         except TradingRefused as exc:
             raise CliError(

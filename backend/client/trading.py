@@ -13,15 +13,23 @@ from __future__ import annotations
 import asyncio
 import getpass
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from execbatch.activities.risk_activities import effective_state, read_audit
 from execbatch.dtos.execution.batch_run import BatchRunRequest
+from execbatch.dtos.execution.execution_command import ExecutionCommand
+from execbatch.risk.claims import (
+    ReducingCheckRequest,
+    ReducingLeg,
+    ReductionClaim,
+    signed_quantity,
+)
 from execbatch.risk.states import (
     DEFAULT_QUIET_SECONDS,
     SetStateRequest,
@@ -83,13 +91,69 @@ class TradingControl:
         return await effective_state(self.client, self.task_queue, account)
 
     async def refuse_if_not_active(self, account: str) -> None:
-        """Raise ``TradingRefused`` when a new batch of ``account`` may not start."""
+        """Raise ``TradingRefused`` when no new batch of ``account`` may start."""
         state, reason = await self.effective(account)
         if state is not TradingState.ACTIVE:
             raise TradingRefused(
                 f"trading is {state.value} for account {account!r} ({reason}); "
                 "new batches are refused until `execbatch resume`"
             )
+
+    async def refuse_unless_allowed(
+        self, account: str, commands: Sequence[ExecutionCommand]
+    ) -> None:
+        """Raise ``TradingRefused`` when this batch of ``account`` may not start: HALTED
+        refuses every batch; REDUCING one with a leg that would not reduce the position
+        the venue reports now (read by the account's trading-state workflow, through the
+        workers' venue), naming the leg, the position and the state.
+
+        Passing here does not reserve anything: each reducing order still claims its
+        room when it is placed (docs/RISK.md, "Reducing claims")."""
+        state, reason = await self.effective(account)
+        if state is TradingState.ACTIVE:
+            return
+        if state is TradingState.HALTED:
+            await self.refuse_if_not_active(account)
+        legs = tuple(
+            ReducingLeg(
+                command_id=c.command_id,
+                symbol=c.symbol,
+                quantity=signed_quantity(c.side, c.quantity),
+            )
+            for c in commands
+        )
+        answer = await self.client.execute_update_with_start_workflow(
+            TradingStateWorkflow.reducing_check,
+            ReducingCheckRequest(account=account, legs=legs),
+            start_workflow_operation=self._entity(scope_of(account)),
+        )
+        if answer.refusals:
+            raise TradingRefused(
+                f"trading is REDUCING for account {account!r} ({reason}): only legs that "
+                f"reduce the position are accepted; " + "; ".join(answer.refusals)
+            )
+
+    def _entity(self, scope: str) -> WithStartWorkflowOperation[TradingStateWorkflow, None]:
+        return WithStartWorkflowOperation(
+            TradingStateWorkflow.run,
+            TradingStateInput(view=TradingStateView(scope=scope)),
+            id=trading_state_workflow_id(self.task_queue, scope),
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            static_summary=f"trading state of {scope}",
+        )
+
+    async def claims(self, account: str) -> tuple[ReductionClaim, ...]:
+        """The account's reducing claims outstanding (none if it never claimed)."""
+        handle = self.client.get_workflow_handle(
+            trading_state_workflow_id(self.task_queue, scope_of(account))
+        )
+        try:
+            return await handle.query(TradingStateWorkflow.claims)
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                return ()
+            raise
 
     async def running_batches(self, account: str | None = None) -> list[str]:
         """Ids of running batches (of ``account``, read from each run's input)."""

@@ -50,6 +50,7 @@ async def start_settlement(
             ending=ending.ending,
             ending_detail=ending.detail,
             ended_at=ending.closed_at,
+            releases_claims=True,
         ),
         task_queue=task_queue,
         workflow_id=recovery_workflow_id(batch_id),

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from execbatch.core.enums import OrderSide
 from execbatch.dtos.execution.execution_command import ExecutionCommand
+from execbatch.risk.claims import reduces
 from execbatch.risk.limits import AccountLimits
 from execbatch.risk.states import TradingState
 
@@ -67,15 +68,6 @@ def _signed(command: ExecutionCommand) -> Decimal:
 
 def _price(command: ExecutionCommand, prices: dict[str, Decimal]) -> Decimal | None:
     return command.limit_price or prices.get(command.symbol)
-
-
-def reduces(position: Decimal, signed_quantity: Decimal) -> bool:
-    """Whether a leg only reduces an open position, by at most its size."""
-    return (
-        position != 0
-        and (position > 0) != (signed_quantity > 0)
-        and (abs(signed_quantity) <= abs(position))
-    )
 
 
 def notional(command: ExecutionCommand, prices: dict[str, Decimal]) -> Decimal:

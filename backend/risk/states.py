@@ -7,12 +7,13 @@ so every worker and every CLI finds the same one.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from execbatch.dtos.execution.batch_run import ExecutionSettings
+from execbatch.risk.claims import ReductionClaim
 
 GLOBAL_SCOPE = "global"
 TRADING_STATE_WORKFLOW = "TradingStateWorkflow"
@@ -82,6 +83,12 @@ class StateChange(BaseModel):
     reason: str
     who: str
     at: datetime
+    quiet_seconds: float = 0.0
+    """The change's quiet period: it was acknowledged at ``at`` + this."""
+
+    @property
+    def acknowledged_at(self) -> datetime:
+        return self.at + timedelta(seconds=self.quiet_seconds)
 
 
 class SetStateRequest(BaseModel):
@@ -133,6 +140,10 @@ class TradingStateInput(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     view: TradingStateView
+    claims: tuple[ReductionClaim, ...] = ()
+    """Reducing claims outstanding (carried over a continue-as-new)."""
+    released: tuple[str, ...] = ()
+    """Ids of the claims released last (a re-claim of one is refused)."""
 
 
 class StateChangeAck(BaseModel):

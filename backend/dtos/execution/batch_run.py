@@ -101,3 +101,12 @@ class BatchRunRequest(BaseModel):
         max_length=2000,
         description="Who or what ended it: the terminate reason and identity, the failure.",
     )
+    releases_claims: bool = Field(
+        default=False,
+        description=(
+            "Recovery runs only: release the settled batch's reducing claims once every "
+            "leg is settled (its closed run cannot). Carried in the input rather than "
+            "decided by the code, so a settlement run recorded before claims existed "
+            "replays unchanged."
+        ),
+    )

@@ -15,6 +15,9 @@ class PlaceLegRequest(BaseModel):
     batch_id: str
     account: str
     command: ExecutionCommand
+    reduction_claimed: bool = False
+    """The account's trading-state workflow granted this leg a reducing claim: in
+    REDUCING it may be placed (``place_leg_checked``, docs/RISK.md)."""
 
 
 class AwaitLegRequest(BaseModel):
