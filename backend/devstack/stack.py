@@ -315,6 +315,11 @@ class DevStack:
                 ),
             )
 
+    @property
+    def workers(self) -> list[ManagedProcess]:
+        """The worker processes (to kill and restart one, as a crash would)."""
+        return [p for p in self._processes if p.name.startswith("worker-")]
+
     def dead(self) -> list[ManagedProcess]:
         """Children that have exited on their own."""
         return [p for p in self._processes if not p.alive]
