@@ -30,12 +30,15 @@ from execbatch.cli.common import (
     EXIT_TRADING_REFUSED,
     POLL_SECONDS,
     QUERY_TIMEOUT,
+    BatchIdArg,
     CliError,
     err,
     fail,
     open_client,
     out,
+    resolve_batch_id,
     run,
+    workflows_list_url,
 )
 from execbatch.cli.documents import load_batch
 from execbatch.cli.usage import choice, whole_number
@@ -52,7 +55,7 @@ from execbatch.config.environment import ExecbatchConfig
 from execbatch.core.enums import BatchExecutionMode, BatchStatus
 from execbatch.core.workflow_ids import recovery_workflow_id
 from execbatch.dtos.execution import BatchResult, ExecutionSettings
-from execbatch.workflows.batch_workflow import ExecutionBatchWorkflow
+from execbatch.workflows.batch_workflow import WORKFLOW_NAME, ExecutionBatchWorkflow
 
 T = TypeVar("T")
 
@@ -95,7 +98,9 @@ async def final_result(
     except WorkflowFailureError as exc:
         description = await batches.handle(batch_id).describe()
         status = description.status.name if description.status else "UNKNOWN"
-        raise CliError(f"batch {batch_id} did not return a result: workflow {status}") from exc
+        raise CliError(
+            f"batch {batch_id} did not return a result: its Temporal run ended {status}"
+        ) from exc
 
 
 async def follow(
@@ -269,8 +274,9 @@ async def describe_batch(
     )
 
 
-def show_result(result: BatchResult, as_json: bool, url: str) -> None:
-    """The final result: JSON on stdout, or the legs table with the Web UI link."""
+def show_result(result: BatchResult, as_json: bool, url: str | None) -> None:
+    """The final result: JSON on stdout, or the legs table with the Web UI link (None:
+    the command printed it already)."""
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:
@@ -284,10 +290,6 @@ FileArg = Annotated[
         help="The directive document (JSON: {directive, commands}); - reads standard input.",
         show_default=False,
     ),
-]
-
-BatchIdArg = Annotated[
-    str, typer.Argument(metavar="BATCH_ID", help="The batch id (batch-<directive_id>).")
 ]
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the BatchResult as JSON.")]
@@ -368,7 +370,7 @@ def submit(
     result = run(go(), config)
     if result is None:
         return
-    show_result(result, as_json, config.workflow_url(result.batch_id))
+    show_result(result, as_json, None)  # the Web UI line was printed at the start
     if result.status is not BatchStatus.COMPLETED:
         raise typer.Exit(EXIT_NOT_COMPLETED)
 
@@ -377,22 +379,29 @@ def status(
     batch_id: BatchIdArg,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show a batch's legs: live while it runs, its result once it has ended."""
+    """Show a batch's status and legs: live while it runs, its result once it has ended.
+
+    The status is the batch's (BatchStatus), not its Temporal run's: a run that
+    COMPLETED may hold a CANCELLED or COMPENSATED batch. A run Temporal closed
+    without a result (TIMED_OUT, TERMINATED, FAILED) shows the batch as its
+    settlement run (BATCH_ID:recovery) left it.
+    """
     config = ExecbatchConfig.from_env()
 
     async def go() -> tuple[BatchResult, str]:
         client = await open_client(config)
         batches = BatchClient(client, config.task_queue)
-        return await describe_batch(batches, batch_id, config), await trading_line(client, config)
+        found = await resolve_batch_id(client, batch_id, config)
+        return await describe_batch(batches, found, config), await trading_line(client, config)
 
     result, trading = run(go(), config)
-    show_result(result, as_json, config.workflow_url(batch_id))
+    show_result(result, as_json, config.workflow_url(result.batch_id))
     if not as_json:
         out.print(trading, highlight=False, soft_wrap=True)
 
 
 def cancel(
-    batch_id: BatchIdArg,
+    given: BatchIdArg,
     reason: Annotated[str, typer.Option(help="Why; recorded in the batch result.")] = (
         "cancelled from the command line"
     ),
@@ -402,8 +411,9 @@ def cancel(
     config = ExecbatchConfig.from_env()
 
     async def go() -> BatchResult:
-        batches = BatchClient(await open_client(config), config.task_queue)
-        await describe_batch(batches, batch_id, config)  # clear message for unknown ids
+        client = await open_client(config)
+        batches = BatchClient(client, config.task_queue)
+        batch_id = await resolve_batch_id(client, given, config)
         await batches.request_cancel(batch_id, reason)
         if not as_json:
             out.print(f"cancel requested for {batch_id}; waiting for it to wind down")
@@ -420,11 +430,30 @@ def cancel(
         return result
 
     result = run(go(), config)
-    show_result(result, as_json, config.workflow_url(batch_id))
+    show_result(result, as_json, config.workflow_url(result.batch_id))
+
+
+async def _nothing_to_settle(
+    batches: BatchClient, batch_id: str, config: ExecbatchConfig, refusal: NothingToSettle
+) -> str:
+    """Why ``recover`` does nothing, in the batch's status (not its run's COMPLETED)."""
+    try:
+        now = (await describe_batch(batches, batch_id, config)).status
+    except CliError:
+        return str(refusal)  # no worker answered for a running batch: the run's words
+    if now.is_final:
+        return (
+            f"batch {batch_id} is {now.value}: it ended with its own result, nothing to "
+            "settle (recover is for a run Temporal closed without one)"
+        )
+    return (
+        f"batch {batch_id} is {now.value}: it is still running, nothing to settle "
+        f"(`execbatch cancel {batch_id}` winds it down)"
+    )
 
 
 def recover(
-    batch_id: BatchIdArg,
+    given: BatchIdArg,
     as_json: JsonOpt = False,
 ) -> None:
     """Settle a batch whose run Temporal closed without a result (workers do it too).
@@ -442,19 +471,26 @@ def recover(
     config = ExecbatchConfig.from_env()
 
     async def go() -> BatchResult:
-        batches = BatchClient(await open_client(config), config.task_queue)
-        await describe_workflow(batches, batch_id, config)  # clear message for unknown ids
+        client = await open_client(config)
+        batches = BatchClient(client, config.task_queue)
+        batch_id = await resolve_batch_id(client, given, config)
         try:
             submission = await batches.recover(batch_id)
         except NothingToSettle as exc:
-            raise CliError(str(exc)) from exc
+            raise CliError(await _nothing_to_settle(batches, batch_id, config, exc)) from exc
         if not as_json:
             verb = "attached to" if submission.attached else "started"
             out.print(f"{verb} settlement run {submission.handle.id}; waiting for it")
         return await submission.handle.result()
 
     result = run(go(), config)
-    show_result(result, as_json, config.workflow_url(recovery_workflow_id(batch_id)))
+    show_result(result, as_json, config.workflow_url(recovery_workflow_id(result.batch_id)))
+
+
+NEEDS_A_PERSON = (
+    f"WorkflowType = '{WORKFLOW_NAME}' AND BatchStatus = '{BatchStatus.NEEDS_ATTENTION.value}'"
+)
+"""The Web UI filter ``list`` links to: the batches someone must look at."""
 
 
 def _names(enum: Any) -> str:
@@ -484,7 +520,14 @@ def list_batches(
         typer.Option(metavar="N", parser=whole_number(1), help="At most this many (1 or more)."),
     ] = 20,
 ) -> None:
-    """Recent batches with their mode and status (Temporal visibility + search attributes)."""
+    """Recent batches with their mode and status (Temporal visibility + search attributes).
+
+    STATUS is the batch's status (BatchStatus: what a trader reads), never its
+    Temporal run's. The "run closed by Temporal" column is filled only where the
+    run's status matters: Temporal closed the run without a result (TIMED_OUT,
+    TERMINATED, FAILED) and its settlement run (BATCH_ID:recovery) carries the
+    status. Ends with a Web UI link to every batch that NEEDS_ATTENTION.
+    """
     config = ExecbatchConfig.from_env()
     conditions = []
     if status_filter is BatchStatus.RUNNING:
@@ -504,3 +547,9 @@ def list_batches(
     table, trading = run(go(), config)
     out.print(table)
     out.print(trading, highlight=False, soft_wrap=True)
+    out.print(
+        f"needs a person ({BatchStatus.NEEDS_ATTENTION.value}), in the Web UI: "
+        f"{workflows_list_url(config, NEEDS_A_PERSON)}",
+        highlight=False,
+        soft_wrap=True,
+    )
