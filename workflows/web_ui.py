@@ -53,8 +53,10 @@ def details_markdown(
     for leg in legs:
         counts[leg.status.value] = counts.get(leg.status.value, 0) + 1
     summary = ", ".join(f"{n} {name}" for name, n in counts.items())
-    lines = [outcome_markdown(status, legs, reason), ""] if status.is_final else []
-    lines += [f"**{status.value}** ({summary})", ""]
+    if status.is_final:
+        lines = [outcome_markdown(status, legs, reason), "", f"**legs:** {summary}", ""]
+    else:
+        lines = [f"**{status.value}** ({summary})", ""]
     lines += ["| leg | order | status | filled |", "|---|---|---|---|"]
     for leg in legs[:DETAILS_MAX_LEGS]:
         lines.append(

@@ -36,6 +36,7 @@ from execbatch.cli.common import (
     fail,
     open_client,
     out,
+    outcome_url,
     resolve_batch_id,
     run,
     workflows_list_url,
@@ -245,17 +246,21 @@ async def describe_workflow(
 
 async def describe_batch(
     batches: BatchClient, batch_id: str, config: ExecbatchConfig
-) -> BatchResult:
-    """What a batch is now: live while it runs, its result once it has ended.
+) -> tuple[BatchResult, str]:
+    """What a batch is now: live while it runs, its result once it has ended; and the
+    Web UI page to see it (a closed batch's opens on its outcome, ``outcome_url``).
 
     A run Temporal closed without a result (hard timeout, Terminate, failure)
     shows its settlement run: live while it settles, its result once done.
     """
     description = await describe_workflow(batches, batch_id, config)
     if description.status is WorkflowExecutionStatus.RUNNING:
-        return await live_status(batches, batch_id, config)
+        return await live_status(batches, batch_id, config), config.workflow_url(batch_id)
     if description.status is WorkflowExecutionStatus.COMPLETED:
-        return await batches.handle(batch_id).result()
+        return (
+            await batches.handle(batch_id).result(),
+            outcome_url(config, batch_id, description.run_id),
+        )
     settlement = recovery_workflow_id(batch_id)
     try:
         run = await batches.handle(settlement).describe()
@@ -265,9 +270,12 @@ async def describe_batch(
         run = None
     ended = description.status.name if description.status else "UNKNOWN"
     if run is not None and run.status is WorkflowExecutionStatus.RUNNING:
-        return await live_status(batches, settlement, config)
+        return await live_status(batches, settlement, config), config.workflow_url(settlement)
     if run is not None and run.status is WorkflowExecutionStatus.COMPLETED:
-        return await batches.handle(settlement).result()
+        return (
+            await batches.handle(settlement).result(),
+            outcome_url(config, settlement, run.run_id),
+        )
     raise CliError(
         f"batch {batch_id}'s run was {ended} and it is not settled yet: a worker's sweeper "
         f"settles it within seconds (`execbatch recover {batch_id}` does it by hand)"
@@ -388,14 +396,14 @@ def status(
     """
     config = ExecbatchConfig.from_env()
 
-    async def go() -> tuple[BatchResult, str]:
+    async def go() -> tuple[tuple[BatchResult, str], str]:
         client = await open_client(config)
         batches = BatchClient(client, config.task_queue)
         found = await resolve_batch_id(client, batch_id, config)
         return await describe_batch(batches, found, config), await trading_line(client, config)
 
-    result, trading = run(go(), config)
-    show_result(result, as_json, config.workflow_url(result.batch_id))
+    (result, url), trading = run(go(), config)
+    show_result(result, as_json, url)
     if not as_json:
         out.print(trading, highlight=False, soft_wrap=True)
 
@@ -438,7 +446,7 @@ async def _nothing_to_settle(
 ) -> str:
     """Why ``recover`` does nothing, in the batch's status (not its run's COMPLETED)."""
     try:
-        now = (await describe_batch(batches, batch_id, config)).status
+        now = (await describe_batch(batches, batch_id, config))[0].status
     except CliError:
         return str(refusal)  # no worker answered for a running batch: the run's words
     if now.is_final:

@@ -121,6 +121,13 @@ def run(coro: Coroutine[Any, Any, T], config: ExecbatchConfig) -> T:
         fail(f"venue at {config.venue_url} is not reachable ({type(exc).__name__})")
 
 
+def outcome_url(config: ExecbatchConfig, workflow_id: str, run_id: str | None) -> str:
+    """A closed batch's page, opened on its User Metadata tab, where its current details
+    lead with the outcome (status, reason, exposed legs); the plain page without a run id."""
+    page = config.workflow_url(workflow_id)
+    return f"{page}/{run_id}/user-metadata" if run_id else page
+
+
 def workflows_list_url(config: ExecbatchConfig, query: str) -> str:
     """The Web UI's workflow list filtered by a visibility ``query`` (a saved-view link)."""
     return (
