@@ -84,10 +84,11 @@ UI_PORT_OFFSET = 1000
 def ui_url_for(address: str) -> str:
     """The Web UI of the Temporal at ``address`` (``EXECBATCH_UI_URL``'s default), so the
     links the CLI prints follow the stack it talks to: Temporal Cloud's UI for a
-    ``*.tmprl.cloud`` address, else the dev server's convention (port + 1000) on the
-    same host. A self-hosted UI elsewhere needs ``EXECBATCH_UI_URL``."""
+    ``*.tmprl.cloud`` or ``*.api.temporal.io`` address, else the dev server's
+    convention (port + 1000) on the same host. A self-hosted UI elsewhere needs
+    ``EXECBATCH_UI_URL``."""
     host, _, port = address.rpartition(":")
-    if host.endswith(".tmprl.cloud"):
+    if host.endswith((".tmprl.cloud", ".api.temporal.io")):
         return CLOUD_UI_URL
     if not host or not port.isdigit():
         return DEFAULT_UI_URL

@@ -81,6 +81,7 @@ def test_an_unknown_directive_id_names_both_ids(stack_env: dict[str, str]) -> No
         ("localhost:7233", "http://localhost:8233"),
         ("10.1.2.3:17233", "http://10.1.2.3:18233"),
         ("trading.a1b2c.tmprl.cloud:7233", "https://cloud.temporal.io"),
+        ("us-east-1.aws.api.temporal.io:7233", "https://cloud.temporal.io"),
     ],
 )
 def test_the_web_ui_address_defaults_from_temporal_address(
