@@ -97,3 +97,15 @@ def test_the_web_ui_address_defaults_from_temporal_address(
     assert ExecbatchConfig.from_env().workflow_url("batch-x") == (
         "https://ui.desk.example/namespaces/default/workflows/batch-x"
     )
+
+
+def test_the_top_level_help_lists_every_exit_code_and_which_status_is_shown() -> None:
+    from tests.cli.conftest import clean_env
+
+    run = execbatch("--help", env=clean_env(COLUMNS="200"))
+    assert run.code == 0, run.stderr
+    text = " ".join(run.stdout.split())
+    for code in ("0 ok", "1 an operational error", "2 bad input", "3 the batch ended", "4 not"):
+        assert code in text
+    assert "130 interrupted by Ctrl-C" in text
+    assert "BATCH_ID is a batch id or a directive id" in text
