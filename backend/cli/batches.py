@@ -418,7 +418,7 @@ def cancel(
     """Wind a running batch down (cancel open orders; COORDINATED: revert fills)."""
     config = ExecbatchConfig.from_env()
 
-    async def go() -> BatchResult:
+    async def go() -> tuple[BatchResult, str]:
         client = await open_client(config)
         batches = BatchClient(client, config.task_queue)
         batch_id = await resolve_batch_id(client, given, config)
@@ -435,10 +435,10 @@ def cancel(
                 soft_wrap=True,
             )
             raise typer.Exit(EXIT_INTERRUPTED)
-        return result
+        return result, (await describe_batch(batches, batch_id, config))[1]
 
-    result = run(go(), config)
-    show_result(result, as_json, config.workflow_url(result.batch_id))
+    result, url = run(go(), config)
+    show_result(result, as_json, url)
 
 
 async def _nothing_to_settle(
@@ -478,7 +478,7 @@ def recover(
     """
     config = ExecbatchConfig.from_env()
 
-    async def go() -> BatchResult:
+    async def go() -> tuple[BatchResult, str]:
         client = await open_client(config)
         batches = BatchClient(client, config.task_queue)
         batch_id = await resolve_batch_id(client, given, config)
@@ -489,10 +489,12 @@ def recover(
         if not as_json:
             verb = "attached to" if submission.attached else "started"
             out.print(f"{verb} settlement run {submission.handle.id}; waiting for it")
-        return await submission.handle.result()
+        result = await submission.handle.result()
+        settled = await submission.handle.describe()
+        return result, outcome_url(config, submission.handle.id, settled.run_id)
 
-    result = run(go(), config)
-    show_result(result, as_json, config.workflow_url(recovery_workflow_id(result.batch_id)))
+    result, url = run(go(), config)
+    show_result(result, as_json, url)
 
 
 NEEDS_A_PERSON = (

@@ -4,6 +4,7 @@ speaks of the batch's status (not its Temporal run's), Web UI links follow the s
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 from urllib.parse import unquote
@@ -51,6 +52,11 @@ def test_a_directive_id_finds_its_batch_and_recover_names_the_batch_status(
         "settle (recover is for a run Temporal closed without one)"
     )
     assert "COMPLETED" not in recovered.stderr
+    # A closed batch's link opens its page on the outcome (User Metadata tab).
+    closed = execbatch("status", directive_id, env=stack_env)
+    assert closed.code == 0, closed.stderr
+    page = f"{dev_stack.ui_url}/namespaces/{dev_stack.namespace}/workflows/{batch_id}"
+    assert re.search(rf"Web UI: {re.escape(page)}/[0-9a-f-]+/user-metadata\n", closed.stdout)
 
     listed = execbatch("list", "--limit", "100", env=stack_env)
     assert listed.code == 0, listed.stderr

@@ -2,8 +2,11 @@
 
 A real dev stack, a COORDINATED pair trade whose second leg the venue rejects,
 then the workflow's page in headless Chromium (Debian's, never a downloaded
-one): the activity summaries ("revert leg 1: ..."), the result with
-COMPENSATED, and the BatchStatus search attribute. Screenshots go to docs/.
+one): its outcome at the top of the page `execbatch status` links (status,
+reason, exposed legs), the activity summaries ("revert leg 1: ..."), the result
+with COMPENSATED, and the BatchStatus search attribute; the list with the
+BatchStatus column and the NEEDS_ATTENTION filter link `execbatch list` prints.
+Screenshots go to docs/ with ``./run screenshots``.
 """
 
 from __future__ import annotations
