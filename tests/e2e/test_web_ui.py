@@ -278,5 +278,15 @@ def test_outcomes_at_a_glance_in_the_workflow_list(stack: DevStack) -> None:
                 if workflow_id != attention:
                     expect(page.get_by_role("row").filter(has_text=workflow_id)).to_have_count(0)
             page.screenshot(path=str(DOCS / "web-ui-needs-attention.png"), full_page=True)
+
+            # From there to the batch: its outcome names the exposed leg and who acts.
+            page.get_by_role("link", name=attention).first.click()
+            page.get_by_role("tab", name="User Metadata").click()
+            details = page.frame_locator("iframe#user-metadata-current-details")
+            expect(details.get_by_text("Outcome: NEEDS_ATTENTION").first).to_be_visible(
+                timeout=30_000
+            )
+            expect(details.get_by_text("leg c1: 100 AAPL").first).to_be_visible()
+            expect(details.get_by_text("a person must flatten").first).to_be_visible()
         finally:
             browser.close()
