@@ -191,7 +191,7 @@ class ExecutionBatchWorkflow:
 
         result = self._finish(failure, rolled_back)
         publisher.cancel()
-        workflow.set_current_details(details_markdown(self._status, self._legs))
+        workflow.set_current_details(details_markdown(self._status, self._legs, self._reason))
         await workflow.wait_condition(workflow.all_handlers_finished)
         return result
 

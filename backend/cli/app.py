@@ -36,13 +36,17 @@ app = typer.Typer(
     name=PROG,
     cls=Group,
     help="Durable execution of trading order batches on Temporal.",
-    epilog=exit_codes(),
+    epilog=exit_codes(not_completed=True, interrupted=True, trading_refused=True)
+    + " BATCH_ID is a batch id or a directive id; a batch's status is its BatchStatus "
+    "(a Temporal run that COMPLETED may hold a CANCELLED or COMPENSATED batch).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 
-app.command(cls=Command, epilog=exit_codes(not_completed=True, interrupted=True))(batches.submit)
+app.command(
+    cls=Command, epilog=exit_codes(not_completed=True, interrupted=True, trading_refused=True)
+)(batches.submit)
 app.command(cls=Command, epilog=exit_codes())(batches.status)
 app.command(cls=Command, epilog=exit_codes(interrupted=True))(batches.cancel)
 app.command(cls=Command, epilog=exit_codes())(batches.recover)

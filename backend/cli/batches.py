@@ -30,12 +30,16 @@ from execbatch.cli.common import (
     EXIT_TRADING_REFUSED,
     POLL_SECONDS,
     QUERY_TIMEOUT,
+    BatchIdArg,
     CliError,
     err,
     fail,
     open_client,
     out,
+    outcome_url,
+    resolve_batch_id,
     run,
+    workflows_list_url,
 )
 from execbatch.cli.documents import load_batch
 from execbatch.cli.usage import choice, whole_number
@@ -52,7 +56,7 @@ from execbatch.config.environment import ExecbatchConfig
 from execbatch.core.enums import BatchExecutionMode, BatchStatus
 from execbatch.core.workflow_ids import recovery_workflow_id
 from execbatch.dtos.execution import BatchResult, ExecutionSettings
-from execbatch.workflows.batch_workflow import ExecutionBatchWorkflow
+from execbatch.workflows.batch_workflow import WORKFLOW_NAME, ExecutionBatchWorkflow
 
 T = TypeVar("T")
 
@@ -95,7 +99,9 @@ async def final_result(
     except WorkflowFailureError as exc:
         description = await batches.handle(batch_id).describe()
         status = description.status.name if description.status else "UNKNOWN"
-        raise CliError(f"batch {batch_id} did not return a result: workflow {status}") from exc
+        raise CliError(
+            f"batch {batch_id} did not return a result: its Temporal run ended {status}"
+        ) from exc
 
 
 async def follow(
@@ -240,17 +246,21 @@ async def describe_workflow(
 
 async def describe_batch(
     batches: BatchClient, batch_id: str, config: ExecbatchConfig
-) -> BatchResult:
-    """What a batch is now: live while it runs, its result once it has ended.
+) -> tuple[BatchResult, str]:
+    """What a batch is now: live while it runs, its result once it has ended; and the
+    Web UI page to see it (a closed batch's opens on its outcome, ``outcome_url``).
 
     A run Temporal closed without a result (hard timeout, Terminate, failure)
     shows its settlement run: live while it settles, its result once done.
     """
     description = await describe_workflow(batches, batch_id, config)
     if description.status is WorkflowExecutionStatus.RUNNING:
-        return await live_status(batches, batch_id, config)
+        return await live_status(batches, batch_id, config), config.workflow_url(batch_id)
     if description.status is WorkflowExecutionStatus.COMPLETED:
-        return await batches.handle(batch_id).result()
+        return (
+            await batches.handle(batch_id).result(),
+            outcome_url(config, batch_id, description.run_id),
+        )
     settlement = recovery_workflow_id(batch_id)
     try:
         run = await batches.handle(settlement).describe()
@@ -260,17 +270,21 @@ async def describe_batch(
         run = None
     ended = description.status.name if description.status else "UNKNOWN"
     if run is not None and run.status is WorkflowExecutionStatus.RUNNING:
-        return await live_status(batches, settlement, config)
+        return await live_status(batches, settlement, config), config.workflow_url(settlement)
     if run is not None and run.status is WorkflowExecutionStatus.COMPLETED:
-        return await batches.handle(settlement).result()
+        return (
+            await batches.handle(settlement).result(),
+            outcome_url(config, settlement, run.run_id),
+        )
     raise CliError(
         f"batch {batch_id}'s run was {ended} and it is not settled yet: a worker's sweeper "
         f"settles it within seconds (`execbatch recover {batch_id}` does it by hand)"
     )
 
 
-def show_result(result: BatchResult, as_json: bool, url: str) -> None:
-    """The final result: JSON on stdout, or the legs table with the Web UI link."""
+def show_result(result: BatchResult, as_json: bool, url: str | None) -> None:
+    """The final result: JSON on stdout, or the legs table with the Web UI link (None:
+    the command printed it already)."""
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:
@@ -284,10 +298,6 @@ FileArg = Annotated[
         help="The directive document (JSON: {directive, commands}); - reads standard input.",
         show_default=False,
     ),
-]
-
-BatchIdArg = Annotated[
-    str, typer.Argument(metavar="BATCH_ID", help="The batch id (batch-<directive_id>).")
 ]
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the BatchResult as JSON.")]
@@ -368,7 +378,7 @@ def submit(
     result = run(go(), config)
     if result is None:
         return
-    show_result(result, as_json, config.workflow_url(result.batch_id))
+    show_result(result, as_json, None)  # the Web UI line was printed at the start
     if result.status is not BatchStatus.COMPLETED:
         raise typer.Exit(EXIT_NOT_COMPLETED)
 
@@ -377,22 +387,29 @@ def status(
     batch_id: BatchIdArg,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show a batch's legs: live while it runs, its result once it has ended."""
+    """Show a batch's status and legs: live while it runs, its result once it has ended.
+
+    The status is the batch's (BatchStatus), not its Temporal run's: a run that
+    COMPLETED may hold a CANCELLED or COMPENSATED batch. A run Temporal closed
+    without a result (TIMED_OUT, TERMINATED, FAILED) shows the batch as its
+    settlement run (BATCH_ID:recovery) left it.
+    """
     config = ExecbatchConfig.from_env()
 
-    async def go() -> tuple[BatchResult, str]:
+    async def go() -> tuple[tuple[BatchResult, str], str]:
         client = await open_client(config)
         batches = BatchClient(client, config.task_queue)
-        return await describe_batch(batches, batch_id, config), await trading_line(client, config)
+        found = await resolve_batch_id(client, batch_id, config)
+        return await describe_batch(batches, found, config), await trading_line(client, config)
 
-    result, trading = run(go(), config)
-    show_result(result, as_json, config.workflow_url(batch_id))
+    (result, url), trading = run(go(), config)
+    show_result(result, as_json, url)
     if not as_json:
         out.print(trading, highlight=False, soft_wrap=True)
 
 
 def cancel(
-    batch_id: BatchIdArg,
+    given: BatchIdArg,
     reason: Annotated[str, typer.Option(help="Why; recorded in the batch result.")] = (
         "cancelled from the command line"
     ),
@@ -401,9 +418,10 @@ def cancel(
     """Wind a running batch down (cancel open orders; COORDINATED: revert fills)."""
     config = ExecbatchConfig.from_env()
 
-    async def go() -> BatchResult:
-        batches = BatchClient(await open_client(config), config.task_queue)
-        await describe_batch(batches, batch_id, config)  # clear message for unknown ids
+    async def go() -> tuple[BatchResult, str]:
+        client = await open_client(config)
+        batches = BatchClient(client, config.task_queue)
+        batch_id = await resolve_batch_id(client, given, config)
         await batches.request_cancel(batch_id, reason)
         if not as_json:
             out.print(f"cancel requested for {batch_id}; waiting for it to wind down")
@@ -417,14 +435,33 @@ def cancel(
                 soft_wrap=True,
             )
             raise typer.Exit(EXIT_INTERRUPTED)
-        return result
+        return result, (await describe_batch(batches, batch_id, config))[1]
 
-    result = run(go(), config)
-    show_result(result, as_json, config.workflow_url(batch_id))
+    result, url = run(go(), config)
+    show_result(result, as_json, url)
+
+
+async def _nothing_to_settle(
+    batches: BatchClient, batch_id: str, config: ExecbatchConfig, refusal: NothingToSettle
+) -> str:
+    """Why ``recover`` does nothing, in the batch's status (not its run's COMPLETED)."""
+    try:
+        now = (await describe_batch(batches, batch_id, config))[0].status
+    except CliError:
+        return str(refusal)  # no worker answered for a running batch: the run's words
+    if now.is_final:
+        return (
+            f"batch {batch_id} is {now.value}: it ended with its own result, nothing to "
+            "settle (recover is for a run Temporal closed without one)"
+        )
+    return (
+        f"batch {batch_id} is {now.value}: it is still running, nothing to settle "
+        f"(`execbatch cancel {batch_id}` winds it down)"
+    )
 
 
 def recover(
-    batch_id: BatchIdArg,
+    given: BatchIdArg,
     as_json: JsonOpt = False,
 ) -> None:
     """Settle a batch whose run Temporal closed without a result (workers do it too).
@@ -441,20 +478,29 @@ def recover(
     """
     config = ExecbatchConfig.from_env()
 
-    async def go() -> BatchResult:
-        batches = BatchClient(await open_client(config), config.task_queue)
-        await describe_workflow(batches, batch_id, config)  # clear message for unknown ids
+    async def go() -> tuple[BatchResult, str]:
+        client = await open_client(config)
+        batches = BatchClient(client, config.task_queue)
+        batch_id = await resolve_batch_id(client, given, config)
         try:
             submission = await batches.recover(batch_id)
         except NothingToSettle as exc:
-            raise CliError(str(exc)) from exc
+            raise CliError(await _nothing_to_settle(batches, batch_id, config, exc)) from exc
         if not as_json:
             verb = "attached to" if submission.attached else "started"
             out.print(f"{verb} settlement run {submission.handle.id}; waiting for it")
-        return await submission.handle.result()
+        result = await submission.handle.result()
+        settled = await submission.handle.describe()
+        return result, outcome_url(config, submission.handle.id, settled.run_id)
 
-    result = run(go(), config)
-    show_result(result, as_json, config.workflow_url(recovery_workflow_id(batch_id)))
+    result, url = run(go(), config)
+    show_result(result, as_json, url)
+
+
+NEEDS_A_PERSON = (
+    f"WorkflowType = '{WORKFLOW_NAME}' AND BatchStatus = '{BatchStatus.NEEDS_ATTENTION.value}'"
+)
+"""The Web UI filter ``list`` links to: the batches someone must look at."""
 
 
 def _names(enum: Any) -> str:
@@ -484,7 +530,14 @@ def list_batches(
         typer.Option(metavar="N", parser=whole_number(1), help="At most this many (1 or more)."),
     ] = 20,
 ) -> None:
-    """Recent batches with their mode and status (Temporal visibility + search attributes)."""
+    """Recent batches with their mode and status (Temporal visibility + search attributes).
+
+    STATUS is the batch's status (BatchStatus: what a trader reads), never its
+    Temporal run's. The "run closed by Temporal" column is filled only where the
+    run's status matters: Temporal closed the run without a result (TIMED_OUT,
+    TERMINATED, FAILED) and its settlement run (BATCH_ID:recovery) carries the
+    status. Ends with a Web UI link to every batch that NEEDS_ATTENTION.
+    """
     config = ExecbatchConfig.from_env()
     conditions = []
     if status_filter is BatchStatus.RUNNING:
@@ -504,3 +557,9 @@ def list_batches(
     table, trading = run(go(), config)
     out.print(table)
     out.print(trading, highlight=False, soft_wrap=True)
+    out.print(
+        f"needs a person ({BatchStatus.NEEDS_ATTENTION.value}), in the Web UI: "
+        f"{workflows_list_url(config, NEEDS_A_PERSON)}",
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine
 from datetime import timedelta
-from typing import Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
+from urllib.parse import quote
 
 import httpx
 import typer
@@ -22,13 +23,14 @@ from rich.text import Text
 from temporalio.client import (
     Client,
 )
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from execbatch.client.batch_client import (
     BatchAlreadyFinal,
 )
 from execbatch.config.connection import connect
 from execbatch.config.environment import ExecbatchConfig
+from execbatch.core.workflow_ids import BATCH_ID_PREFIX, batch_id_for
 
 T = TypeVar("T")
 
@@ -46,7 +48,9 @@ EXIT_INTERRUPTED = 130
 """Ctrl-C (128 + SIGINT), as shells report it."""
 
 
-def exit_codes(not_completed: bool = False, interrupted: bool = False) -> str:
+def exit_codes(
+    not_completed: bool = False, interrupted: bool = False, trading_refused: bool = False
+) -> str:
     """A command's exit codes, for the end of its ``--help``."""
     codes = [
         "0 ok",
@@ -55,6 +59,8 @@ def exit_codes(not_completed: bool = False, interrupted: bool = False) -> str:
     ]
     if not_completed:
         codes.append("3 the batch ended in a status other than COMPLETED (--wait, --json)")
+    if trading_refused:
+        codes.append("4 not submitted: trading is HALTED or REDUCING (execbatch resume)")
     if interrupted:
         codes.append("130 interrupted by Ctrl-C")
     return "Exit codes: " + "; ".join(codes) + "."
@@ -113,6 +119,55 @@ def run(coro: Coroutine[Any, Any, T], config: ExecbatchConfig) -> T:
         fail(f"Temporal at {config.address} answered {exc.status.name}: {exc.message}")
     except httpx.TransportError as exc:
         fail(f"venue at {config.venue_url} is not reachable ({type(exc).__name__})")
+
+
+def outcome_url(config: ExecbatchConfig, workflow_id: str, run_id: str | None) -> str:
+    """A closed batch's page, opened on its User Metadata tab, where its current details
+    lead with the outcome (status, reason, exposed legs); the plain page without a run id."""
+    page = config.workflow_url(workflow_id)
+    return f"{page}/{run_id}/user-metadata" if run_id else page
+
+
+def workflows_list_url(config: ExecbatchConfig, query: str) -> str:
+    """The Web UI's workflow list filtered by a visibility ``query`` (a saved-view link)."""
+    return (
+        f"{config.ui_url.rstrip('/')}/namespaces/{config.namespace}/workflows"
+        f"?query={quote(query, safe='')}"
+    )
+
+
+BatchIdArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="BATCH_ID",
+        help="The batch id (batch-<directive_id>), or the directive id as the document writes it.",
+        show_default=False,
+    ),
+]
+"""A command's batch argument; ``resolve_batch_id`` turns it into the batch id."""
+
+
+async def resolve_batch_id(client: Client, given: str, config: ExecbatchConfig) -> str:
+    """The batch id a trader meant: ``given`` if a batch has it, else ``batch-<given>``
+    when ``given`` is a directive id (as written in the directive document) whose batch
+    exists. Neither is one clear line naming both."""
+    candidates = [given]
+    if not given.startswith(BATCH_ID_PREFIX):
+        candidates.append(batch_id_for(given))
+    for candidate in candidates:
+        try:
+            await client.get_workflow_handle(candidate).describe()
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                continue
+            raise
+        return candidate
+    hint = (
+        f" (nor a batch of directive {given!r}, {candidates[1]!r})" if len(candidates) > 1 else ""
+    )
+    raise CliError(
+        f"no batch with id {given!r}{hint} in namespace {config.namespace} at {config.address}"
+    )
 
 
 async def open_client(config: ExecbatchConfig) -> Client:

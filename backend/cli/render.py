@@ -115,17 +115,22 @@ def batch_view(result: BatchResult, url: str | None = None) -> RenderableType:
 
 
 def list_table(summaries: Iterable[BatchSummary]) -> Table:
+    """Batches with the batch's status; the Temporal run's status only where it matters:
+    Temporal closed the run without a result and a settlement run carries the status."""
     table = Table()
     table.add_column("batch id")
     table.add_column("mode")
     table.add_column("status")
-    table.add_column("workflow")
+    table.add_column("run closed by Temporal")
     for summary in summaries:
+        closed = ""
+        if summary.settled_by is not None:
+            closed = f"{summary.workflow_status}; settlement run {summary.settled_by}"
         table.add_row(
             summary.batch_id,
             summary.mode or "-",
             styled(summary.status),
-            summary.workflow_status or "-",
+            Text(closed, style="dim"),
         )
     return table
 

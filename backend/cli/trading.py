@@ -23,10 +23,9 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
-from temporalio.service import RPCError, RPCStatusCode
 
 from execbatch.cli import render
-from execbatch.cli.common import CliError, open_client, out, run
+from execbatch.cli.common import BatchIdArg, CliError, open_client, out, resolve_batch_id, run
 from execbatch.config.environment import ExecbatchConfig
 from execbatch.core.order_ids import placement_order_id, revert_order_id
 from execbatch.dtos.execution import ExecutionCommand
@@ -141,34 +140,25 @@ async def batch_orders(
 
 
 def orders(
-    batch_id: Annotated[
-        str, typer.Argument(metavar="BATCH_ID", help="The batch id (batch-<directive_id>).")
-    ],
+    given: BatchIdArg,
     as_json: JsonOpt = False,
 ) -> None:
     """Show a batch's orders at the venue: each leg's placement and its reverts."""
     config = ExecbatchConfig.from_env()
 
-    async def go() -> list[render.BatchOrder]:
+    async def go() -> tuple[str, list[render.BatchOrder]]:
         client = await open_client(config)
-        try:
-            request = await read_run_request(client, batch_id)
-        except RPCError as exc:
-            if exc.status is RPCStatusCode.NOT_FOUND:
-                raise CliError(
-                    f"no batch with id {batch_id!r} in namespace {config.namespace} "
-                    f"at {config.address}"
-                ) from exc
-            raise
+        batch_id = await resolve_batch_id(client, given, config)
+        request = await read_run_request(client, batch_id)
         adapter = _adapter(config)
         try:
-            return await batch_orders(adapter, batch_id, request.batch.commands)
+            return batch_id, await batch_orders(adapter, batch_id, request.batch.commands)
         except (VenueUnavailable, RuntimeError) as exc:
             raise _venue_failure(config, exc) from exc
         finally:
             await adapter.aclose()
 
-    rows = run(go(), config)
+    batch_id, rows = run(go(), config)
     if as_json:
         typer.echo(json.dumps([row.as_json() for row in rows if row.order], indent=2))
         return

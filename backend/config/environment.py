@@ -54,7 +54,7 @@ class ExecbatchConfig:
             venue_url=os.environ.get("EXECBATCH_VENUE_URL", DEFAULT_VENUE_URL),
             venue_account=os.environ.get("EXECBATCH_VENUE_ACCOUNT", DEFAULT_VENUE_ACCOUNT),
             venue=os.environ.get("EXECBATCH_VENUE", DEFAULT_VENUE).strip() or DEFAULT_VENUE,
-            ui_url=os.environ.get("EXECBATCH_UI_URL", DEFAULT_UI_URL),
+            ui_url=os.environ.get("EXECBATCH_UI_URL") or ui_url_for(str(connect["target_host"])),
             temporal=connect,
             recovery_interval_seconds=_seconds(
                 "EXECBATCH_RECOVERY_INTERVAL", DEFAULT_RECOVERY_INTERVAL_SECONDS
@@ -74,6 +74,25 @@ class ExecbatchConfig:
 
     def workflow_url(self, workflow_id: str) -> str:
         return f"{self.ui_url.rstrip('/')}/namespaces/{self.namespace}/workflows/{workflow_id}"
+
+
+CLOUD_UI_URL = "https://cloud.temporal.io"
+UI_PORT_OFFSET = 1000
+"""``temporal server start-dev`` serves its Web UI on the frontend's port + 1000."""
+
+
+def ui_url_for(address: str) -> str:
+    """The Web UI of the Temporal at ``address`` (``EXECBATCH_UI_URL``'s default), so the
+    links the CLI prints follow the stack it talks to: Temporal Cloud's UI for a
+    ``*.tmprl.cloud`` or ``*.api.temporal.io`` address, else the dev server's
+    convention (port + 1000) on the same host. A self-hosted UI elsewhere needs
+    ``EXECBATCH_UI_URL``."""
+    host, _, port = address.rpartition(":")
+    if host.endswith((".tmprl.cloud", ".api.temporal.io")):
+        return CLOUD_UI_URL
+    if not host or not port.isdigit():
+        return DEFAULT_UI_URL
+    return f"http://{host}:{int(port) + UI_PORT_OFFSET}"
 
 
 def _seconds(variable: str, default: float) -> float:

@@ -11,19 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from execbatch.core.workflow_ids import BATCH_ID_PREFIX, batch_id_for
 from execbatch.dtos.execution import ExecutionCommand, ExecutionCommandBatch
 from execbatch.dtos.strategy import ExecutionPolicy, StrategyDirective
 
-BATCH_ID_PREFIX = "batch-"
+__all__ = ["BATCH_ID_PREFIX", "BaseExecutionPlanner", "PlanMismatchError", "batch_id_for"]
 
 
 class PlanMismatchError(ValueError):
     """The commands do not map one to one, in order, onto ``target_plan_ids``."""
-
-
-def batch_id_for(directive_id: str) -> str:
-    """The batch id (and so the workflow id) of a directive: stable, never random."""
-    return f"{BATCH_ID_PREFIX}{directive_id}"
 
 
 def _utc_now() -> datetime:

@@ -59,6 +59,7 @@ def test_submit_wait_shows_the_result_table(stack_env: dict[str, str], tmp_path:
     assert f"started batch batch-{directive_id}" in run.stdout
     assert "SEQUENTIAL" in run.stdout and "COMPLETED" in run.stdout
     assert "SELL 20 SPY" in run.stdout and "BUY 23 QQQ" in run.stdout
+    assert run.stdout.count("Web UI: ") == 1, run.stdout  # once, at the start
 
 
 def test_the_same_directive_id_with_other_content_is_refused(

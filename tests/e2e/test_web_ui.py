@@ -2,8 +2,11 @@
 
 A real dev stack, a COORDINATED pair trade whose second leg the venue rejects,
 then the workflow's page in headless Chromium (Debian's, never a downloaded
-one): the activity summaries ("revert leg 1: ..."), the result with
-COMPENSATED, and the BatchStatus search attribute. Screenshots go to docs/.
+one): its outcome at the top of the page `execbatch status` links (status,
+reason, exposed legs), the activity summaries ("revert leg 1: ..."), the result
+with COMPENSATED, and the BatchStatus search attribute; the list with the
+BatchStatus column and the NEEDS_ATTENTION filter link `execbatch list` prints.
+Screenshots go to docs/ with ``./run screenshots``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowFailureError
 
+from execbatch.cli.batches import NEEDS_A_PERSON
+from execbatch.cli.common import outcome_url, workflows_list_url
 from execbatch.client.batch_client import BatchClient
 from execbatch.config.connection import connect
 from execbatch.core.enums import BatchStatus, OrderType
@@ -47,7 +52,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
         yield running
 
 
-async def _compensated_pair_trade(stack: DevStack) -> BatchResult:
+async def _compensated_pair_trade(stack: DevStack) -> tuple[BatchResult, str | None]:
     document = DirectiveDocument.from_file(ROOT / "examples" / "pair_trade.json")
     directive = document.directive.model_copy(
         update={"directive_id": f"pair-aapl-msft-rejected-{uuid.uuid4().hex[:6]}"}
@@ -64,13 +69,14 @@ async def _compensated_pair_trade(stack: DevStack) -> BatchResult:
             message="the venue refuses the MSFT leg",
         )
     submission = await batches.submit_document(document)
-    return await submission.handle.result()
+    result = await submission.handle.result()
+    return result, (await submission.handle.describe()).run_id
 
 
 def test_compensated_batch_in_the_web_ui(stack: DevStack) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    result = asyncio.run(_compensated_pair_trade(stack))
+    result, run_id = asyncio.run(_compensated_pair_trade(stack))
     assert result.status is BatchStatus.COMPENSATED
 
     with sync_playwright() as playwright:
@@ -89,8 +95,22 @@ def test_compensated_batch_in_the_web_ui(stack: DevStack) -> None:
             # The result panel.
             expect(page.get_by_text('"status": "COMPENSATED"').first).to_be_visible()
             expect(page.get_by_text('"compensated_quantity": "100"').first).to_be_visible()
+
+            # The outcome at the top of its User Metadata tab, where `execbatch status`
+            # links a closed batch: status, reason, exposed legs, no JSON to open.
+            page.goto(
+                outcome_url(stack.config(), result.batch_id, run_id), wait_until="networkidle"
+            )
+            details = page.frame_locator("iframe#user-metadata-current-details")
+            expect(details.get_by_text("Outcome: COMPENSATED").first).to_be_visible(timeout=30_000)
+            expect(details.get_by_text("leg c2 REJECTED").first).to_be_visible()
+            expect(details.get_by_text("exposed: none").first).to_be_visible()
             DOCS.mkdir(exist_ok=True)
             page.screenshot(path=str(DOCS / "web-ui-compensated.png"), full_page=True)
+            page.goto(
+                f"{stack.ui_url}/namespaces/{stack.namespace}/workflows/{result.batch_id}",
+                wait_until="networkidle",
+            )
 
             # Every placement's summary, in the event history: a placement is a local
             # activity, whose timeline bar Web UI 2.54 labels with its type only, so
@@ -248,5 +268,25 @@ def test_outcomes_at_a_glance_in_the_workflow_list(stack: DevStack) -> None:
                 expect(row).to_contain_text(status, timeout=15_000)
             page.wait_for_timeout(600)  # the drawer's closing animation
             page.screenshot(path=str(DOCS / "web-ui-outcomes.png"), full_page=True)
+
+            # The link `execbatch list` prints: only the batches that need a person.
+            page.goto(workflows_list_url(stack.config(), NEEDS_A_PERSON), wait_until="networkidle")
+            [attention] = [w for w, status in expected.items() if status == "NEEDS_ATTENTION"]
+            row = page.get_by_role("row").filter(has_text=attention).first
+            expect(row).to_contain_text("NEEDS_ATTENTION", timeout=30_000)
+            for workflow_id in expected:
+                if workflow_id != attention:
+                    expect(page.get_by_role("row").filter(has_text=workflow_id)).to_have_count(0)
+            page.screenshot(path=str(DOCS / "web-ui-needs-attention.png"), full_page=True)
+
+            # From there to the batch: its outcome names the exposed leg and who acts.
+            page.get_by_role("link", name=attention).first.click()
+            page.get_by_role("tab", name="User Metadata").click()
+            details = page.frame_locator("iframe#user-metadata-current-details")
+            expect(details.get_by_text("Outcome: NEEDS_ATTENTION").first).to_be_visible(
+                timeout=30_000
+            )
+            expect(details.get_by_text("leg c1: 100 AAPL").first).to_be_visible()
+            expect(details.get_by_text("a person must flatten").first).to_be_visible()
         finally:
             browser.close()
