@@ -514,6 +514,16 @@ class AlpacaAdapter:
     def capabilities(self) -> VenueCapabilities:
         return ALPACA_CAPABILITIES
 
+    def account_refusal(self, account: str) -> str | None:
+        """Alpaca keys trade exactly one account, the one this adapter calls ``account``
+        (GET /v2/account answers it for the keys, with no account parameter)."""
+        if account == self.account:
+            return None
+        return (
+            f"the batch names account {account!r}, but the Alpaca keys in use trade the"
+            f" account configured as {self.account!r} (EXECBATCH_VENUE_ACCOUNT)"
+        )
+
     @staticmethod
     def venue_client_order_id(client_order_id: str) -> str:
         """The id sent to Alpaca for ours: itself when it fits 128 characters, else a

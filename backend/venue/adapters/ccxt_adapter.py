@@ -480,6 +480,16 @@ class CcxtAdapter:
     def capabilities(self) -> VenueCapabilities:
         return self._capabilities
 
+    def account_refusal(self, account: str) -> str | None:
+        """An exchange API key trades its own account only: the one this adapter calls
+        ``account`` (None: whatever name the executor uses, so any)."""
+        if self.account is None or account == self.account:
+            return None
+        return (
+            f"the batch names account {account!r}, but the {self.exchange_id} API key in use"
+            f" trades the account configured as {self.account!r} (EXECBATCH_VENUE_ACCOUNT)"
+        )
+
     def venue_client_order_id(self, client_order_id: str) -> str:
         """The id this adapter sends for ours (see ``exchange_client_order_id``)."""
         return exchange_client_order_id(
