@@ -10,8 +10,10 @@
 (Temporal's ``TEMPORAL_*`` configuration, ``EXECBATCH_TASK_QUEUE``,
 ``EXECBATCH_VENUE_ACCOUNT``); a server it cannot reach is one ``TemporalUnreachable``
 naming the address and what to check. ``EmbeddedExecutor`` runs a worker in the
-strategy's own process. Everything a caller needs to build a directive and read a
-result is importable from here; README.md, "From your strategy", has a whole script.
+strategy's own process; ``run_and_exit(main())`` ends a script that used a client
+without the Temporal SDK's occasional crash at interpreter exit. Everything a caller
+needs to build a directive and read a result is importable from here; README.md,
+"From your strategy", has a whole script.
 """
 
 from execbatch.client.batch_client import (
@@ -38,6 +40,7 @@ from execbatch.core.enums import (
 from execbatch.dtos.directive_document import DirectiveDocument
 from execbatch.dtos.execution import BatchResult, ExecutionCommand, ExecutionSettings, LegResult
 from execbatch.dtos.strategy import ExecutionPolicy, StrategyDirective
+from execbatch.temporal.process_exit import run_and_exit
 
 __all__ = [
     "BatchAlreadyFinal",
@@ -64,4 +67,5 @@ __all__ = [
     "Submission",
     "TemporalUnreachable",
     "TimeInForce",
+    "run_and_exit",
 ]

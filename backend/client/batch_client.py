@@ -115,6 +115,7 @@ class BatchSummary:
 
 def _with_account(settings: ExecutionSettings, account: str) -> ExecutionSettings:
     """``settings`` trading ``account``, validated (an empty account is refused)."""
+    account = account.strip()
     if account == settings.account:
         return settings
     return ExecutionSettings.model_validate({**settings.model_dump(), "account": account})
@@ -167,7 +168,9 @@ class BatchClient:
         Raises ``TemporalUnreachable`` (one line: the address, the namespace, what went
         wrong, what to check) when the server cannot be reached."""
         config = config or ExecbatchConfig.from_env()
-        settings = _with_account(settings or ExecutionSettings(), account or config.venue_account)
+        settings = _with_account(
+            settings or ExecutionSettings(), config.venue_account if account is None else account
+        )
         return cls(await connect(config), config.task_queue, settings=settings, planner=planner)
 
     @property
