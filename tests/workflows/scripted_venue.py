@@ -239,6 +239,9 @@ class ScriptedVenue:
 
     async def positions(self, account: str) -> list[Position]:
         self.position_calls += 1
+        refusal = self.account_refusal(account)
+        if refusal is not None:  # as the Alpaca and ccxt adapters answer
+            raise VenueRejection("INVALID_ORDER", refusal)
         if self.positions_unavailable:
             raise VenueUnavailable("positions endpoint down (scripted)")
         net: dict[str, Decimal] = dict(self.initial_positions)

@@ -149,3 +149,20 @@ async def test_a_batch_for_the_account_the_keys_trade_runs(harness: Harness) -> 
         result = await h.run(load_example("pair_trade"))
 
     assert result.status is BatchStatus.COMPLETED and len(venue.place_calls) == 2
+
+
+async def test_the_account_refusal_comes_first_where_position_limits_read_the_account(
+    harness: Harness,
+) -> None:
+    # A position limit reads the account's positions, which keys of one account refuse
+    # for another (a final refusal, not retried): the pre-trade read fails and the risk
+    # check fails closed, quoting the account line; nothing is placed.
+    venue = ScriptedVenue(trades_account="desk1")
+    limits = RiskLimits(default=AccountLimits(max_position=Decimal(1000)))
+    async with harness(venue=venue, limits=limits) as h:
+        result = await h.run(load_example("pair_trade"))
+
+    assert venue.place_calls == []
+    assert [leg.status for leg in result.legs] == [LegStatus.REJECTED, LegStatus.REJECTED]
+    line = "INVALID_ORDER: the batch names account 'default'; these keys trade 'desk1'"
+    assert all((leg.error or "").endswith(line) for leg in result.legs)

@@ -663,11 +663,10 @@ class AlpacaAdapter:
     # -------------------------------------------------------------- internals
 
     def _check_account(self, account: str | None) -> None:
-        if account is not None and account != self.account:
-            raise ValueError(
-                f"these Alpaca keys trade the account this adapter calls {self.account!r},"
-                f" not {account!r}"
-            )
+        """A question about another account than the keys' is a final refusal."""
+        refusal = self.account_refusal(account) if account is not None else None
+        if refusal is not None:
+            raise VenueRejection("INVALID_ORDER", refusal)
 
     def _check_request(self, request: OrderRequest) -> None:
         """Refusals Alpaca would give, or that no key can satisfy, before sending."""

@@ -940,11 +940,10 @@ class CcxtAdapter:
     # --------------------------------------------------------------- errors
 
     def _check_account(self, account: str | None) -> None:
-        if self.account is not None and account is not None and account != self.account:
-            raise RuntimeError(
-                f"this {self.exchange_id} adapter trades account {self.account!r} (its API"
-                f" key's); it was asked about {account!r}"
-            )
+        """A question about another account than the key's is a final refusal."""
+        refusal = self.account_refusal(account) if account is not None else None
+        if refusal is not None:
+            raise VenueRejection("INVALID_ORDER", refusal)
 
     def _translate(self, exc: Exception, what: str) -> Exception:
         """A ccxt error as the port's error (see the module docstring's table)."""
