@@ -113,7 +113,7 @@ class BatchSummary:
     """The settlement run's workflow id, for a run Temporal closed without a result."""
 
 
-def _with_account(settings: ExecutionSettings, account: str) -> ExecutionSettings:
+def with_account(settings: ExecutionSettings, account: str) -> ExecutionSettings:
     """``settings`` trading ``account``, validated (an empty account is refused)."""
     account = account.strip()
     if account == settings.account:
@@ -168,7 +168,7 @@ class BatchClient:
         Raises ``TemporalUnreachable`` (one line: the address, the namespace, what went
         wrong, what to check) when the server cannot be reached."""
         config = config or ExecbatchConfig.from_env()
-        settings = _with_account(
+        settings = with_account(
             settings or ExecutionSettings(), config.venue_account if account is None else account
         )
         return cls(await connect(config), config.task_queue, settings=settings, planner=planner)
@@ -221,7 +221,7 @@ class BatchClient:
         ``REJECT_DUPLICATE`` once closed), so the new content cannot reach the venue,
         and a new batch (the common case) pays no history read before its first order.
         """
-        settings = self._settings if account is None else _with_account(self._settings, account)
+        settings = self._settings if account is None else with_account(self._settings, account)
         legs = ", ".join(c.describe() for c in batch.commands[:5])
         more = f" +{len(batch.commands) - 5} more" if len(batch.commands) > 5 else ""
         # The root of the batch's trace (a child of the caller's span, if any); with a

@@ -44,7 +44,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from execbatch.client.batch_client import BatchClient
+from execbatch.client.batch_client import BatchClient, with_account
 from execbatch.config.connection import connect
 from execbatch.config.environment import ExecbatchConfig
 from execbatch.dtos.execution import ExecutionSettings
@@ -119,12 +119,10 @@ class EmbeddedExecutor:
         from execbatch.venue.adapters.factory import create_adapter
 
         config = config or ExecbatchConfig.from_env()
+        settings = with_account(settings or ExecutionSettings(), config.venue_account)
         client = await connect(config)
         adapter = create_adapter(
             config.venue, account=config.venue_account, paper_url=config.venue_url
-        )
-        settings = (settings or ExecutionSettings()).model_copy(
-            update={"account": config.venue_account}
         )
         try:
             executor = cls(client, config.task_queue, adapter, settings=settings, **options)
