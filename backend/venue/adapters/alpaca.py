@@ -515,8 +515,11 @@ class AlpacaAdapter:
         return ALPACA_CAPABILITIES
 
     def account_refusal(self, account: str) -> str | None:
-        """Alpaca keys trade exactly one account, the one this adapter calls ``account``
-        (GET /v2/account answers it for the keys, with no account parameter)."""
+        """Alpaca keys trade exactly one account, the one this adapter calls ``account``:
+        every private call is authenticated by the key pair alone and names no account
+        (``GET /v2/account`` has no account parameter; Alpaca API v2 docs,
+        "Authentication"; paper and live accounts have keys of their own, "Paper
+        Trading")."""
         if account == self.account:
             return None
         return (

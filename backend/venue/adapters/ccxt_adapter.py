@@ -482,7 +482,10 @@ class CcxtAdapter:
 
     def account_refusal(self, account: str) -> str | None:
         """An exchange API key trades its own account only: the one this adapter calls
-        ``account`` (None: whatever name the executor uses, so any)."""
+        ``account`` (None: whatever name the executor uses, so any). At Binance a signed
+        request names its key (``X-MBX-APIKEY``) and no account, and
+        ``GET /api/v3/account`` answers the key's (spot API docs, "SIGNED endpoint
+        security", "Account information")."""
         if self.account is None or account == self.account:
             return None
         return (
