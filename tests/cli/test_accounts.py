@@ -94,6 +94,22 @@ def test_submit_trades_the_account_execbatch_venue_account_names(
     assert list(orders_of(dev_stack.venue_url, batch_id)) == [account]
 
 
+def test_the_same_directive_for_another_account_is_refused(
+    dev_stack: DevStack, stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    account = f"c-{uuid.uuid4().hex[:6]}"
+    fund(dev_stack.venue_url, account)
+    batch_id, first = submit(stack_env, tmp_path)
+    assert first.code == 0, first.stdout + first.stderr
+    path = tmp_path / f"{batch_id.removeprefix('batch-')}.json"
+
+    again = execbatch("submit", str(path), "--account", account, env=stack_env)
+
+    assert again.code == 2
+    assert f"(existing != submitted: account: default != {account})" in again.stderr
+    assert list(orders_of(dev_stack.venue_url, batch_id)) == ["default"]
+
+
 def test_an_empty_account_is_refused_before_anything_starts(
     stack_env: dict[str, str], tmp_path: Path
 ) -> None:
