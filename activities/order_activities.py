@@ -234,11 +234,25 @@ class OrderActivities:
     @activity.defn(name="check_legs")
     async def check_legs(self, request: CheckLegsRequest) -> tuple[LegRefusal, ...]:
         """The legs that break the venue's instrument rules (lot and tick size, minimum
-        notional, fractions, tradability), from the venue's own rules."""
+        notional, fractions, tradability), from the venue's own rules; every leg, with
+        no venue call, when the batch's account is not one this worker's keys trade."""
+        capabilities = self._adapter.capabilities
+        wrong_account = (
+            self._adapter.account_refusal(request.account) if request.account is not None else None
+        )
+        if wrong_account is not None:
+            return tuple(
+                LegRefusal(
+                    command_id=command.command_id,
+                    venue=capabilities.venue,
+                    reasons=(wrong_account,),
+                    account=True,
+                )
+                for command in request.commands
+            )
         symbols = sorted({command.symbol for command in request.commands})
         async with venue_errors_as_temporal_errors():
             rules = await self._rules.rules(symbols)
-        capabilities = self._adapter.capabilities
         refusals = []
         for command in request.commands:
             reasons = rule_breaks(

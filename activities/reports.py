@@ -37,17 +37,25 @@ class CheckLegsRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     commands: tuple[ExecutionCommand, ...]
+    account: str | None = None
+    """The account the batch trades; a worker whose venue keys trade another refuses
+    every leg (None: not checked)."""
 
 
 class LegRefusal(BaseModel):
-    """A leg that breaks the venue's rules, refused before anything is placed."""
+    """A leg refused before anything is placed: it breaks the venue's rules, or the
+    batch names an account this worker's venue keys do not trade (``account``)."""
 
     model_config = ConfigDict(frozen=True)
 
     command_id: str
     venue: str
     reasons: tuple[str, ...]
+    account: bool = False
+    """The refusal is the batch's account, not this leg: every leg has it."""
 
     @property
     def message(self) -> str:
+        if self.account:
+            return "refused before placing: " + "; ".join(self.reasons)
         return f"refused before placing, it breaks {self.venue}'s rules: " + "; ".join(self.reasons)

@@ -29,7 +29,7 @@ from temporalio.worker import Interceptor, Worker, WorkflowRunner
 
 from execbatch.activities.order_activities import RULES_REUSE_SECONDS, OrderActivities
 from execbatch.activities.risk_activities import RiskActivities
-from execbatch.config.connection import connect
+from execbatch.config.connection import TemporalUnreachable, connect
 from execbatch.config.environment import ExecbatchConfig
 from execbatch.config.versioning import deployment_config, deployment_version, make_current_if_unset
 from execbatch.instrumentation import instrument, worker_interceptors
@@ -226,10 +226,8 @@ async def connect_with_retry(config: ExecbatchConfig, stop: asyncio.Event) -> Cl
     while not stop.is_set():
         try:
             return await connect(config, runtime=runtime, interceptors=client_interceptors())
-        except RuntimeError as exc:  # the SDK raises RuntimeError("Failed client connect: ...")
-            log.warning(
-                "Temporal at %s not reachable (%s); retrying in %.1fs", config.address, exc, delay
-            )
+        except TemporalUnreachable as exc:
+            log.warning("%s; retrying in %.1fs", exc.args[0], delay)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=delay)
         delay = min(delay * 2, 10.0)

@@ -302,7 +302,10 @@ class ExecutionBatchWorkflow:
         try:
             refusals: tuple[LegRefusal, ...] = await workflow.execute_local_activity_method(
                 OrderActivities.check_legs,
-                CheckLegsRequest(commands=tuple(leg.command for leg in self._legs)),
+                CheckLegsRequest(
+                    commands=tuple(leg.command for leg in self._legs),
+                    account=self._settings.account,
+                ),
                 start_to_close_timeout=opts.venue_call_timeout(self._settings),
                 retry_policy=opts.placement_retry(self._settings),
                 local_retry_threshold=opts.LOCAL_RETRY_THRESHOLD,
@@ -328,6 +331,9 @@ class ExecutionBatchWorkflow:
             by_id[refusal.command_id].apply(Rejected("INVALID_ORDER", refusal.message))
         self._refresh_details()
         if self._rules.failure_stops_the_rest:
+            messages = {r.message for r in refusals}
+            if len(refusals) > 1 and len(messages) == 1:  # the batch's account, say: once
+                return f"legs {', '.join(r.command_id for r in refusals)} {messages.pop()}"
             return "; ".join(f"leg {r.command_id} {r.message}" for r in refusals)
         return None
 

@@ -92,7 +92,9 @@ class RiskGate:
             answer = await workflow.execute_local_activity_method(
                 RiskActivities.pre_trade_inputs,
                 PreTradeRequest(
-                    rules=CheckLegsRequest(commands=tuple(leg.command for leg in every_leg)),
+                    rules=CheckLegsRequest(
+                        commands=tuple(leg.command for leg in every_leg), account=self._account
+                    ),
                     risk=self._inputs_request(checked),
                 ),
                 start_to_close_timeout=opts.venue_call_timeout(self._settings),

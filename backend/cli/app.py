@@ -14,9 +14,6 @@ renders and reports what it returns. Usage errors are one line, exit 2
 
 from __future__ import annotations
 
-import os
-import sys
-
 import typer
 
 from execbatch.cli import batches, risk, security, stack, trading, venue
@@ -29,6 +26,7 @@ from execbatch.cli.common import (
     exit_codes,
 )
 from execbatch.cli.usage import ClickException, Command, Group, UsageError, describe
+from execbatch.temporal.process_exit import exit_now
 
 PROG = "execbatch"
 
@@ -96,12 +94,9 @@ def main() -> None:
     Python while the interpreter is shutting down; that occasionally aborts a
     finished command with "PyGILState_Release ... finalizing" (exit -6) after
     its output was printed. Everything we own is closed by then, so flush and
-    exit directly with the command's status.
+    exit directly with the command's status (``execbatch.temporal.process_exit``).
     """
-    code = run_cli()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    exit_now(run_cli())
 
 
 if __name__ == "__main__":

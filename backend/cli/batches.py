@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from temporalio.client import (
     Client,
@@ -84,7 +85,7 @@ async def live_status(batches: BatchClient, batch_id: str, config: ExecbatchConf
 async def trading_line(client: Client, config: ExecbatchConfig) -> str:
     """The trading state (kill switch) of the global scope and the default account."""
     control = TradingControl(client, config.task_queue)
-    account = ExecutionSettings().account
+    account = config.venue_account
     views = [await control.view(None), await control.view(account)]
     return "trading: " + "; ".join(v.describe() for v in views)
 
@@ -321,6 +322,15 @@ def submit(
             "Ctrl-C within 3 s) and waits for its final result.",
         ),
     ] = False,
+    account: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ACCOUNT",
+            help="The venue account the batch trades (default: EXECBATCH_VENUE_ACCOUNT, "
+            "else 'default'). The workers on the task queue must trade it.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Validate a directive document and start its batch.
 
@@ -330,18 +340,21 @@ def submit(
     Ctrl-C while waiting stops the waiting, not the batch (see
     --cancel-on-interrupt).
     """
+    if account is not None and not account.strip():
+        fail("--account must name an account (it is empty)", EXIT_BAD_INPUT)
     try:
         batch = load_batch(file)
     except CliError as exc:
         fail(str(exc), exc.code)
     config = ExecbatchConfig.from_env()
+    trades = account.strip() if account is not None else config.venue_account
 
     async def go() -> BatchResult | None:
         client = await open_client(config)
-        batches = BatchClient(client, config.task_queue)
+        batches = BatchClient(client, config.task_queue, ExecutionSettings(account=trades))
         try:
             await TradingControl(client, config.task_queue).refuse_unless_allowed(
-                ExecutionSettings().account, batch.commands
+                trades, batch.commands
             )
         except TradingRefused as exc:
             raise CliError(
@@ -358,7 +371,7 @@ def submit(
             verb = "attached to existing" if submission.attached else "started"
             note.print(
                 f"{verb} batch [bold]{batch.batch_id}[/] ({batch.mode.value}, "
-                f"{len(batch.commands)} legs)",
+                f"{len(batch.commands)} legs, account {escape(trades)})",
                 highlight=False,
             )
             note.print(

@@ -28,7 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from execbatch.client.batch_client import (
     BatchAlreadyFinal,
 )
-from execbatch.config.connection import connect
+from execbatch.config.connection import TemporalUnreachable, connect
 from execbatch.config.environment import ExecbatchConfig
 from execbatch.core.workflow_ids import BATCH_ID_PREFIX, batch_id_for
 
@@ -113,7 +113,7 @@ def run(coro: Coroutine[Any, Any, T], config: ExecbatchConfig) -> T:
         return asyncio.run(coro)
     except CliError as exc:
         fail(str(exc), exc.code)
-    except BatchAlreadyFinal as exc:
+    except (BatchAlreadyFinal, TemporalUnreachable) as exc:
         fail(str(exc))
     except RPCError as exc:
         fail(f"Temporal at {config.address} answered {exc.status.name}: {exc.message}")
@@ -173,24 +173,5 @@ async def resolve_batch_id(client: Client, given: str, config: ExecbatchConfig) 
 async def open_client(config: ExecbatchConfig) -> Client:
     try:
         return await connect(config)
-    except RuntimeError as exc:
-        detail = _connect_failure(str(exc))
-        raise CliError(
-            f"cannot reach Temporal at {config.address} (namespace {config.namespace}): "
-            f"{detail}. Is `execbatch dev` running, or TEMPORAL_ADDRESS set?"
-        ) from exc
-
-
-def _connect_failure(text: str) -> str:
-    """The useful part of the SDK's connect error (it dumps the transport's debug form)."""
-    lowered = text.lower()
-    for needle, meaning in (
-        ("connection refused", "connection refused"),
-        ("dns error", "unknown host"),
-        ("timed out", "timed out"),
-        ("certificate", "TLS certificate problem"),
-        ("unauthenticated", "not authenticated (API key / client certificate?)"),
-    ):
-        if needle in lowered:
-            return meaning
-    return text.split("(", 1)[0].strip()[:200]
+    except TemporalUnreachable as exc:
+        raise CliError(str(exc)) from exc

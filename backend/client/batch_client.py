@@ -24,6 +24,8 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from execbatch.config.connection import connect
+from execbatch.config.environment import ExecbatchConfig, venue_account_from_env
 from execbatch.core.enums import BatchStatus
 from execbatch.core.workflow_ids import RECOVERY_SUFFIX, recovery_workflow_id
 from execbatch.dtos.directive_document import DirectiveDocument
@@ -111,7 +113,26 @@ class BatchSummary:
     """The settlement run's workflow id, for a run Temporal closed without a result."""
 
 
+def with_account(settings: ExecutionSettings, account: str) -> ExecutionSettings:
+    """``settings`` trading ``account``, validated (an empty account is refused)."""
+    account = account.strip()
+    if account == settings.account:
+        return settings
+    return ExecutionSettings.model_validate({**settings.model_dump(), "account": account})
+
+
 class BatchClient:
+    """Submit batches, follow them, cancel them: what a strategy (and the CLI) uses.
+
+    ``await BatchClient.connect()`` reads the environment the CLI and the worker read
+    (``ExecbatchConfig.from_env``: Temporal's ``TEMPORAL_*`` configuration,
+    ``EXECBATCH_TASK_QUEUE``, ``EXECBATCH_VENUE_ACCOUNT``); built from a ``Client``
+    without ``settings``, it trades ``EXECBATCH_VENUE_ACCOUNT`` too. One batch can name
+    another account (``submit(..., account=...)``); it goes to the same task queue, so
+    the workers there must trade that account (the paper venue: any funded account; a
+    real venue's keys: exactly one, refused before anything is placed otherwise).
+    """
+
     def __init__(
         self,
         client: Client,
@@ -120,14 +141,37 @@ class BatchClient:
         planner: BaseExecutionPlanner | None = None,
         eager_start: bool = False,
     ) -> None:
-        """``eager_start``: ask the server to hand the first workflow task straight
-        back to a worker in this process (saves a round trip; only useful when the
-        same ``Client`` also runs the worker, and the server enables it)."""
+        """``settings``: how every batch runs, its account included (default: the
+        defaults, trading ``EXECBATCH_VENUE_ACCOUNT``). ``eager_start``: ask the server
+        to hand the first workflow task straight back to a worker in this process
+        (saves a round trip; only useful when the same ``Client`` also runs the worker,
+        and the server enables it)."""
         self._eager_start = eager_start
         self._client = client
         self._task_queue = task_queue
-        self._settings = settings or ExecutionSettings()
+        self._settings = settings or ExecutionSettings(account=venue_account_from_env())
         self._planner = planner or BaseExecutionPlanner()
+
+    @classmethod
+    async def connect(
+        cls,
+        config: ExecbatchConfig | None = None,
+        *,
+        account: str | None = None,
+        settings: ExecutionSettings | None = None,
+        planner: BaseExecutionPlanner | None = None,
+    ) -> BatchClient:
+        """Connect as the CLI does: to ``config`` (default ``ExecbatchConfig.from_env()``),
+        its task queue, trading ``account`` (default the config's ``venue_account``,
+        ``EXECBATCH_VENUE_ACCOUNT``; it replaces the account of ``settings``).
+
+        Raises ``TemporalUnreachable`` (one line: the address, the namespace, what went
+        wrong, what to check) when the server cannot be reached."""
+        config = config or ExecbatchConfig.from_env()
+        settings = with_account(
+            settings or ExecutionSettings(), config.venue_account if account is None else account
+        )
+        return cls(await connect(config), config.task_queue, settings=settings, planner=planner)
 
     @property
     def temporal(self) -> Client:
@@ -137,27 +181,47 @@ class BatchClient:
     def task_queue(self) -> str:
         return self._task_queue
 
-    async def submit_document(self, document: DirectiveDocument) -> Submission:
-        return await self.submit(document.directive, document.commands)
+    @property
+    def account(self) -> str:
+        """The account a batch trades unless ``submit`` names another."""
+        return self._settings.account
+
+    async def submit_document(
+        self, document: DirectiveDocument, *, account: str | None = None
+    ) -> Submission:
+        return await self.submit(document.directive, document.commands, account=account)
 
     async def submit(
-        self, directive: StrategyDirective, commands: Sequence[ExecutionCommand]
+        self,
+        directive: StrategyDirective,
+        commands: Sequence[ExecutionCommand],
+        *,
+        account: str | None = None,
     ) -> Submission:
-        """Validate, plan and start; nothing is started when validation fails."""
-        batch = self._planner.create_batch(directive, commands)
-        return await self.start_batch(batch)
+        """Validate, plan and start; nothing is started when validation fails.
 
-    async def start_batch(self, batch: ExecutionCommandBatch) -> Submission:
+        ``account``: the venue account this batch trades (default ``self.account``)."""
+        batch = self._planner.create_batch(directive, commands)
+        return await self.start_batch(batch, account=account)
+
+    async def start_batch(
+        self, batch: ExecutionCommandBatch, *, account: str | None = None
+    ) -> Submission:
         """Start the batch, or attach to the batch with its id if it has the same content.
 
+        ``account``: the venue account it trades (default ``self.account``); it is part
+        of the batch's input, so a worker refuses it whole if its keys trade another.
+
         Raises ``DirectiveConflict``, having started and sent nothing, when a batch with
-        this id exists (running or closed) with other content (``created_at`` aside).
+        this id exists (running or closed) with other content (``created_at`` aside) or
+        for another account.
 
         The start comes first and the comparison only when it attached: an id that
         exists never starts a second run (``USE_EXISTING`` while it runs,
         ``REJECT_DUPLICATE`` once closed), so the new content cannot reach the venue,
         and a new batch (the common case) pays no history read before its first order.
         """
+        settings = self._settings if account is None else with_account(self._settings, account)
         legs = ", ".join(c.describe() for c in batch.commands[:5])
         more = f" +{len(batch.commands) - 5} more" if len(batch.commands) > 5 else ""
         # The root of the batch's trace (a child of the caller's span, if any); with a
@@ -167,40 +231,51 @@ class BatchClient:
             kind=SpanKind.CLIENT,
             attributes={ATTR_BATCH_ID: batch.batch_id, ATTR_MODE: batch.mode.value},
         ):
-            return await self._start(batch, f"{legs}{more}")
+            return await self._start(
+                BatchRunRequest(batch=batch, settings=settings), f"{legs}{more}"
+            )
 
-    async def _start(self, batch: ExecutionCommandBatch, legs: str) -> Submission:
+    async def _start(self, request: BatchRunRequest, legs: str) -> Submission:
+        batch = request.batch
         submission = await start_run(
             self._client,
-            BatchRunRequest(batch=batch, settings=self._settings),
+            request,
             task_queue=self._task_queue,
             workflow_id=batch.batch_id,
             execution_timeout=(
                 timedelta(seconds=batch.timeout_seconds) if batch.timeout_seconds else None
             ),
-            summary=f"{batch.mode.value} batch, {len(batch.commands)} legs: {legs}",
+            summary=(
+                f"{batch.mode.value} batch, {len(batch.commands)} legs, account "
+                f"{request.settings.account}: {legs}"
+            ),
             eager=self._eager_start,
         )
         if submission.attached:  # this id was started before, by us or someone else
-            existing = await self._existing_batch(batch.batch_id)
+            existing = await self._existing_request(batch.batch_id)
             if existing is not None:
-                self._refuse_conflict(existing, batch)
+                self._refuse_conflict(existing, request)
         return submission
 
-    async def _existing_batch(self, batch_id: str) -> ExecutionCommandBatch | None:
+    async def _existing_request(self, batch_id: str) -> BatchRunRequest | None:
         """The input of the batch with this id, read back from its history; None if none."""
         try:
-            return (await read_run_request(self._client, batch_id)).batch
+            return await read_run_request(self._client, batch_id)
         except RPCError as exc:
             if exc.status is RPCStatusCode.NOT_FOUND:
                 return None
             raise
 
     @staticmethod
-    def _refuse_conflict(existing: ExecutionCommandBatch, batch: ExecutionCommandBatch) -> None:
-        differences = existing.differences(batch)
+    def _refuse_conflict(existing: BatchRunRequest, submitted: BatchRunRequest) -> None:
+        differences = existing.batch.differences(submitted.batch)
+        if existing.settings.account != submitted.settings.account:
+            differences = [
+                f"account: {existing.settings.account} != {submitted.settings.account}",
+                *differences,
+            ]
         if differences:
-            raise DirectiveConflict(batch.batch_id, differences)
+            raise DirectiveConflict(submitted.batch.batch_id, differences)
 
     async def recover(self, batch_id: str, run_id: str | None = None) -> Submission:
         """Start (or attach to) the settlement run of a batch whose run Temporal closed

@@ -16,11 +16,14 @@ normal start by itself when the embedded worker has no free slot. Like every
 ``worker.py``, it also sweeps its task queue for batches Temporal's execution
 timeout ended and starts their recovery runs (``execbatch.recovery``).
 
-Usage::
+Usage (docs/OPERATING.md has the whole script)::
 
-    async with EmbeddedExecutor(client, "execbatch", adapter, settings=settings) as executor:
+    async with await EmbeddedExecutor.connect() as executor:   # reads the environment
         submission = await executor.batches.submit(directive, commands)
-        result = await submission.handle.result()
+        result = await executor.batches.result(submission.batch.batch_id)
+
+or, with a ``Client`` and an adapter of your own,
+``EmbeddedExecutor(client, task_queue, adapter, settings=settings)``.
 
 The eager start needs the server's ``system.enableEagerWorkflowStart`` (on by
 default in recent Temporal servers; the dev stacks set it).
@@ -36,11 +39,14 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from types import TracebackType
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from execbatch.client.batch_client import BatchClient
+from execbatch.client.batch_client import BatchClient, with_account
+from execbatch.config.connection import connect
+from execbatch.config.environment import ExecbatchConfig
 from execbatch.dtos.execution import ExecutionSettings
 from execbatch.instrumentation.running import RUNNING_INTERVAL, start_running_reporter
 from execbatch.observability.endpoint import metrics_port_from_env, serve_metrics
@@ -92,6 +98,39 @@ class EmbeddedExecutor:
         self._sweeping: asyncio.Task[None] | None = None
         self.metrics_port = metrics_port if metrics_port is not None else metrics_port_from_env()
         self._running: asyncio.Task[None] | None = None
+        self._owned_adapter: ExchangeAdapter | None = None
+
+    @classmethod
+    async def connect(
+        cls,
+        config: ExecbatchConfig | None = None,
+        *,
+        settings: ExecutionSettings | None = None,
+        **options: Any,
+    ) -> EmbeddedExecutor:
+        """An executor configured as ``execbatch worker`` and the CLI are, from ``config``
+        (default ``ExecbatchConfig.from_env()``): Temporal (``TEMPORAL_*``), the task
+        queue, the venue (``EXECBATCH_VENUE`` and its keys) trading
+        ``EXECBATCH_VENUE_ACCOUNT``, which is also the account its batches trade. The
+        adapter is its own and closed on ``stop``. ``options``: as for the constructor.
+
+        Raises ``TemporalUnreachable`` when the server cannot be reached, and
+        ``ValueError`` naming the variable for a venue misconfigured."""
+        from execbatch.venue.adapters.factory import create_adapter
+
+        config = config or ExecbatchConfig.from_env()
+        settings = with_account(settings or ExecutionSettings(), config.venue_account)
+        client = await connect(config)
+        adapter = create_adapter(
+            config.venue, account=config.venue_account, paper_url=config.venue_url
+        )
+        try:
+            executor = cls(client, config.task_queue, adapter, settings=settings, **options)
+        except BaseException:
+            await adapter.aclose()
+            raise
+        executor._owned_adapter = adapter
+        return executor
 
     @property
     def worker(self) -> Worker:
@@ -122,12 +161,17 @@ class EmbeddedExecutor:
             running, self._running = self._running, None
             self._stop_sweeping.set()
             await running
-        if self._task is None:
-            return
-        task, self._task = self._task, None
-        if not task.done():
-            await self._worker.shutdown()
-        await task  # re-raises a worker failure
+        try:
+            if self._task is None:
+                return
+            task, self._task = self._task, None
+            if not task.done():
+                await self._worker.shutdown()
+            await task  # re-raises a worker failure
+        finally:
+            if self._owned_adapter is not None:
+                adapter, self._owned_adapter = self._owned_adapter, None
+                await adapter.aclose()
 
     async def __aenter__(self) -> EmbeddedExecutor:
         await self.start()

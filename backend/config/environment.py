@@ -17,6 +17,7 @@ from temporalio.envconfig import ClientConfig
 DEFAULT_TASK_QUEUE = "execbatch"
 DEFAULT_VENUE_URL = "http://127.0.0.1:8700"
 DEFAULT_VENUE_ACCOUNT = "default"
+ENV_VENUE_ACCOUNT = "EXECBATCH_VENUE_ACCOUNT"
 DEFAULT_VENUE = "paper"
 DEFAULT_TEMPORAL_ADDRESS = "localhost:7233"
 DEFAULT_UI_URL = "http://localhost:8233"
@@ -28,6 +29,9 @@ class ExecbatchConfig:
     task_queue: str = DEFAULT_TASK_QUEUE
     venue_url: str = DEFAULT_VENUE_URL
     venue_account: str = DEFAULT_VENUE_ACCOUNT
+    """The account batches trade (``EXECBATCH_VENUE_ACCOUNT``): what the CLI and
+    ``BatchClient`` put in each batch they start (unless told another, ``--account``),
+    and, for a worker, the account its venue keys trade (``venue_account_from_env``)."""
     venue: str = DEFAULT_VENUE
     """Which venue the worker trades (``EXECBATCH_VENUE``: paper, alpaca, ccxt:binance)."""
     ui_url: str = DEFAULT_UI_URL
@@ -52,7 +56,7 @@ class ExecbatchConfig:
         return cls(
             task_queue=os.environ.get("EXECBATCH_TASK_QUEUE", DEFAULT_TASK_QUEUE),
             venue_url=os.environ.get("EXECBATCH_VENUE_URL", DEFAULT_VENUE_URL),
-            venue_account=os.environ.get("EXECBATCH_VENUE_ACCOUNT", DEFAULT_VENUE_ACCOUNT),
+            venue_account=venue_account_from_env(),
             venue=os.environ.get("EXECBATCH_VENUE", DEFAULT_VENUE).strip() or DEFAULT_VENUE,
             ui_url=os.environ.get("EXECBATCH_UI_URL") or ui_url_for(str(connect["target_host"])),
             temporal=connect,
@@ -93,6 +97,12 @@ def ui_url_for(address: str) -> str:
     if not host or not port.isdigit():
         return DEFAULT_UI_URL
     return f"http://{host}:{int(port) + UI_PORT_OFFSET}"
+
+
+def venue_account_from_env() -> str:
+    """``EXECBATCH_VENUE_ACCOUNT`` (default ``default``): the one place the account is read,
+    so the CLI, a strategy's ``BatchClient`` and the worker cannot disagree about it."""
+    return os.environ.get(ENV_VENUE_ACCOUNT, "").strip() or DEFAULT_VENUE_ACCOUNT
 
 
 def _seconds(variable: str, default: float) -> float:

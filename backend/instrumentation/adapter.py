@@ -81,6 +81,9 @@ class InstrumentedAdapter:
     def capabilities(self) -> VenueCapabilities:
         return self._adapter.capabilities
 
+    def account_refusal(self, account: str) -> str | None:
+        return self._adapter.account_refusal(account)
+
     async def _call(
         self, operation: str, client_order_id: str | None, call: Callable[[], Awaitable[T]]
     ) -> T:

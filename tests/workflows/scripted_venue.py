@@ -78,11 +78,18 @@ class ScriptedVenue:
     on_the_wire: dict[str, tuple[OrderRequest, asyncio.Event]] = field(default_factory=dict)
     landed_after_cancel: list[str] = field(default_factory=list)
     prices: dict[str, Decimal] = field(default_factory=dict)
+    trades_account: str | None = None
+    """The one account this venue's keys trade, like Alpaca's (None: any account)."""
     """Reference prices by symbol (PRICE when absent)."""
     initial_positions: dict[str, Decimal] = field(default_factory=dict)
     """Positions held before any order of the test."""
     log: list[tuple[float, str, str]] = field(default_factory=list)
     """(time.monotonic(), "place" | "cancel", client order id), every call in order."""
+
+    def account_refusal(self, account: str) -> str | None:
+        if self.trades_account is None or account == self.trades_account:
+            return None
+        return f"the batch names account {account!r}; these keys trade {self.trades_account!r}"
 
     @property
     def capabilities(self) -> VenueCapabilities:
@@ -232,6 +239,9 @@ class ScriptedVenue:
 
     async def positions(self, account: str) -> list[Position]:
         self.position_calls += 1
+        refusal = self.account_refusal(account)
+        if refusal is not None:  # as the Alpaca and ccxt adapters answer
+            raise VenueRejection("INVALID_ORDER", refusal)
         if self.positions_unavailable:
             raise VenueUnavailable("positions endpoint down (scripted)")
         net: dict[str, Decimal] = dict(self.initial_positions)

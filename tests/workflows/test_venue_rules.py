@@ -117,3 +117,52 @@ async def test_risk_inputs_unavailable_refuse_the_batch_even_with_the_rules_answ
     assert "risk inputs unavailable" in (result.reason or ""), result.reason
     # the one-call attempts, then the risk inputs asked alone
     assert venue.position_calls == 2 * QUICK_RETRIES.placement_attempts
+
+
+@pytest.mark.parametrize(
+    ("mode", "status"),
+    [
+        (BatchExecutionMode.COORDINATED, BatchStatus.COMPENSATED),
+        (BatchExecutionMode.SEQUENTIAL, BatchStatus.STOPPED),
+        (BatchExecutionMode.INDEPENDENT, BatchStatus.FAILED),
+    ],
+)
+async def test_a_batch_for_an_account_the_keys_do_not_trade_places_nothing(
+    harness: Harness, mode: BatchExecutionMode, status: BatchStatus
+) -> None:
+    venue = ScriptedVenue(trades_account="desk1")
+    async with harness(venue=venue) as h:
+        result = await h.run(with_policy(load_example("pair_trade"), mode, None))
+
+    assert venue.place_calls == [] and venue.rule_calls == 0  # not even the rules were asked
+    assert result.status is status
+    assert [leg.status for leg in result.legs] == [LegStatus.REJECTED, LegStatus.REJECTED]
+    line = "refused before placing: the batch names account 'default'; these keys trade 'desk1'"
+    assert {leg.error for leg in result.legs} == {f"INVALID_ORDER: {line}"}
+    if mode is not BatchExecutionMode.INDEPENDENT:
+        assert result.reason == f"legs c1, c2 {line}"  # the account named once, not per leg
+
+
+async def test_a_batch_for_the_account_the_keys_trade_runs(harness: Harness) -> None:
+    venue = ScriptedVenue(trades_account="desk1")
+    async with harness(venue=venue, settings=ExecutionSettings(account="desk1")) as h:
+        result = await h.run(load_example("pair_trade"))
+
+    assert result.status is BatchStatus.COMPLETED and len(venue.place_calls) == 2
+
+
+async def test_the_account_refusal_comes_first_where_position_limits_read_the_account(
+    harness: Harness,
+) -> None:
+    # A position limit reads the account's positions, which keys of one account refuse
+    # for another (a final refusal, not retried): the pre-trade read fails and the risk
+    # check fails closed, quoting the account line; nothing is placed.
+    venue = ScriptedVenue(trades_account="desk1")
+    limits = RiskLimits(default=AccountLimits(max_position=Decimal(1000)))
+    async with harness(venue=venue, limits=limits) as h:
+        result = await h.run(load_example("pair_trade"))
+
+    assert venue.place_calls == []
+    assert [leg.status for leg in result.legs] == [LegStatus.REJECTED, LegStatus.REJECTED]
+    line = "INVALID_ORDER: the batch names account 'default'; these keys trade 'desk1'"
+    assert all((leg.error or "").endswith(line) for leg in result.legs)

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from execbatch.config.environment import DEFAULT_VENUE_ACCOUNT
 from execbatch.core.enums import RunEnding
 from execbatch.dtos.execution.execution_command_batch import ExecutionCommandBatch
 
@@ -16,7 +17,15 @@ class ExecutionSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    account: str = "default"
+    account: str = Field(
+        default=DEFAULT_VENUE_ACCOUNT,
+        min_length=1,
+        description=(
+            "The venue account the batch trades. Clients fill it from EXECBATCH_VENUE_ACCOUNT "
+            "(or a per-batch override); a worker whose keys trade another account refuses "
+            "every leg before placing anything."
+        ),
+    )
     wind_down_margin_seconds: float | None = Field(
         default=None,
         gt=0,

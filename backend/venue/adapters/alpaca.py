@@ -514,6 +514,19 @@ class AlpacaAdapter:
     def capabilities(self) -> VenueCapabilities:
         return ALPACA_CAPABILITIES
 
+    def account_refusal(self, account: str) -> str | None:
+        """Alpaca keys trade exactly one account, the one this adapter calls ``account``:
+        every private call is authenticated by the key pair alone and names no account
+        (``GET /v2/account`` has no account parameter; Alpaca API v2 docs,
+        "Authentication"; paper and live accounts have keys of their own, "Paper
+        Trading")."""
+        if account == self.account:
+            return None
+        return (
+            f"the batch names account {account!r}, but the Alpaca keys in use trade the"
+            f" account configured as {self.account!r} (EXECBATCH_VENUE_ACCOUNT)"
+        )
+
     @staticmethod
     def venue_client_order_id(client_order_id: str) -> str:
         """The id sent to Alpaca for ours: itself when it fits 128 characters, else a
@@ -653,11 +666,10 @@ class AlpacaAdapter:
     # -------------------------------------------------------------- internals
 
     def _check_account(self, account: str | None) -> None:
-        if account is not None and account != self.account:
-            raise ValueError(
-                f"these Alpaca keys trade the account this adapter calls {self.account!r},"
-                f" not {account!r}"
-            )
+        """A question about another account than the keys' is a final refusal."""
+        refusal = self.account_refusal(account) if account is not None else None
+        if refusal is not None:
+            raise VenueRejection("INVALID_ORDER", refusal)
 
     def _check_request(self, request: OrderRequest) -> None:
         """Refusals Alpaca would give, or that no key can satisfy, before sending."""

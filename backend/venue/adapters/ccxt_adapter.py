@@ -480,6 +480,19 @@ class CcxtAdapter:
     def capabilities(self) -> VenueCapabilities:
         return self._capabilities
 
+    def account_refusal(self, account: str) -> str | None:
+        """An exchange API key trades its own account only: the one this adapter calls
+        ``account`` (None: whatever name the executor uses, so any). At Binance a signed
+        request names its key (``X-MBX-APIKEY``) and no account, and
+        ``GET /api/v3/account`` answers the key's (spot API docs, "SIGNED endpoint
+        security", "Account information")."""
+        if self.account is None or account == self.account:
+            return None
+        return (
+            f"the batch names account {account!r}, but the {self.exchange_id} API key in use"
+            f" trades the account configured as {self.account!r} (EXECBATCH_VENUE_ACCOUNT)"
+        )
+
     def venue_client_order_id(self, client_order_id: str) -> str:
         """The id this adapter sends for ours (see ``exchange_client_order_id``)."""
         return exchange_client_order_id(
@@ -930,11 +943,10 @@ class CcxtAdapter:
     # --------------------------------------------------------------- errors
 
     def _check_account(self, account: str | None) -> None:
-        if self.account is not None and account is not None and account != self.account:
-            raise RuntimeError(
-                f"this {self.exchange_id} adapter trades account {self.account!r} (its API"
-                f" key's); it was asked about {account!r}"
-            )
+        """A question about another account than the key's is a final refusal."""
+        refusal = self.account_refusal(account) if account is not None else None
+        if refusal is not None:
+            raise VenueRejection("INVALID_ORDER", refusal)
 
     def _translate(self, exc: Exception, what: str) -> Exception:
         """A ccxt error as the port's error (see the module docstring's table)."""

@@ -297,6 +297,11 @@ class PaperVenueAdapter(_VenueHTTP):
     def capabilities(self) -> VenueCapabilities:
         return PAPER_CAPABILITIES
 
+    def account_refusal(self, account: str) -> str | None:
+        """None: the paper venue trades every funded account through one adapter (a
+        placement for an account it does not hold is refused by the venue)."""
+        return None
+
     async def place_order(
         self, request: OrderRequest, *, earlier_sends_by: datetime | None = None
     ) -> VenueOrder:

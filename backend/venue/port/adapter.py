@@ -57,6 +57,16 @@ class ExchangeAdapter(Protocol):
         """What this venue guarantees (client id scope, fencing, lookups, ...)."""
         ...
 
+    def account_refusal(self, account: str) -> str | None:
+        """Why this adapter cannot trade ``account`` (one line naming it and the account
+        it does trade), or None when it can.
+
+        Asked before a batch places anything (``check_legs``): keys of a real venue
+        trade exactly one account (Alpaca, a ccxt exchange), so a batch for another
+        is refused whole up front instead of leg by leg at placement; the paper
+        venue trades any account it holds (an unknown one is the venue's refusal)."""
+        ...
+
     async def place_order(
         self, request: OrderRequest, *, earlier_sends_by: datetime | None = None
     ) -> VenueOrder:

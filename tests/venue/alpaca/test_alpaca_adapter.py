@@ -148,7 +148,7 @@ async def test_short_position_reads_negative(alpaca: AlpacaAdapter, account: str
     assert await alpaca.positions(account) == [
         Position(symbol="TSLA", quantity=Decimal(-2), avg_price=Decimal("250.00"))
     ]
-    with pytest.raises(ValueError, match="not 'someone-else'"):
+    with pytest.raises(VenueRejection, match="names account 'someone-else'"):
         await alpaca.positions("someone-else")
 
 
