@@ -55,6 +55,9 @@ with workflow.unsafe.imports_passed_through():
         TradingStateView,
     )
 
+# Sandboxed: re-imported for every run (see batch_workflow).
+from execbatch.workflows import activity_options as opts
+
 STATE_MEMO_PATCH = "trading-state-memo"
 """Runs from this version on keep their state in the memo too; a run that never
 passed it (started before, no change since) has no memo and is queried instead."""
@@ -172,6 +175,7 @@ class TradingStateWorkflow:
                 ),
                 start_to_close_timeout=ROOM_READ_TIMEOUT,
                 retry_policy=ROOM_READ_RETRY,
+                local_retry_threshold=opts.LOCAL_RETRY_THRESHOLD,
                 summary="reducing room: claimed orders, then positions",
             )
         except ActivityError as err:
@@ -236,6 +240,7 @@ class TradingStateWorkflow:
             ),
             start_to_close_timeout=ROOM_READ_TIMEOUT,
             retry_policy=ROOM_READ_RETRY,
+            local_retry_threshold=opts.LOCAL_RETRY_THRESHOLD,
             summary="reducing check: positions",
         )
         return ReducingCheckAnswer(
