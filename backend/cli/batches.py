@@ -328,11 +328,11 @@ def submit(
 
     async def go() -> BatchResult | None:
         client = await open_client(config)
-        batches = BatchClient(client, config.task_queue)
+        # The account the workers' venue keys trade (EXECBATCH_VENUE_ACCOUNT).
+        settings = ExecutionSettings(account=config.venue_account)
+        batches = BatchClient(client, config.task_queue, settings)
         try:
-            await TradingControl(client, config.task_queue).refuse_if_not_active(
-                ExecutionSettings().account
-            )
+            await TradingControl(client, config.task_queue).refuse_if_not_active(settings.account)
         except TradingRefused as exc:
             raise CliError(
                 f"batch {batch.batch_id} not submitted: {exc}", EXIT_TRADING_REFUSED

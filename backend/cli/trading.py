@@ -11,14 +11,18 @@ uses (for the paper venue ``EXECBATCH_VENUE_API_KEY``), never the admin key:
   read back from the batch's own input in Temporal, so it needs no order listing
   (on the paper venue ``GET /orders`` lists every account's orders; Alpaca and
   Binance scope listings differently) and works on every venue that looks
-  orders up by client order id.
+  orders up by client order id. A leg the batch reports placed whose order the
+  venue read does not hold means this shell reads another venue than the
+  workers trade: that is an error (exit 1), never an empty table.
+
+A venue that cannot be read (no keys, refused keys, not answering) is one line
+starting ``cannot read the venue`` and a non-zero exit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -26,12 +30,16 @@ import typer
 from temporalio.service import RPCError, RPCStatusCode
 
 from execbatch.cli import render
-from execbatch.cli.common import CliError, open_client, out, run
+from execbatch.cli.batches import describe_batch
+from execbatch.cli.common import EXIT_BAD_INPUT, CliError, open_client, out, run
+from execbatch.client.batch_client import BatchClient
 from execbatch.config.environment import ExecbatchConfig
+from execbatch.core.enums import LegStatus
 from execbatch.core.order_ids import placement_order_id, revert_order_id
 from execbatch.dtos.execution import ExecutionCommand
+from execbatch.dtos.execution.batch_result import BatchResult, LegResult
 from execbatch.runs.read import read_run_request
-from execbatch.venue.adapters.factory import DEFAULT_VENUE, ENV_VENUE, create_adapter
+from execbatch.venue.adapters.factory import ENV_VENUE, create_adapter
 from execbatch.venue.port.adapter import ExchangeAdapter, OrderNotFound, VenueUnavailable
 
 MAX_REVERTS = 100
@@ -42,18 +50,58 @@ LOOKUPS_IN_FLIGHT = 16
 
 
 def _adapter(config: ExecbatchConfig) -> ExchangeAdapter:
-    venue = os.environ.get(ENV_VENUE, DEFAULT_VENUE)
+    """The adapter a worker with this environment builds (``EXECBATCH_VENUE``, its keys)."""
     try:
-        return create_adapter(venue, account=config.venue_account, paper_url=config.venue_url)
-    except ValueError as exc:  # an unknown venue, missing keys
-        raise CliError(str(exc)) from exc
+        return create_adapter(
+            config.venue, account=config.venue_account, paper_url=config.venue_url
+        )
+    except ValueError as exc:  # an unknown venue, missing keys, the live guard
+        raise CliError(f"cannot read the venue: {exc}", EXIT_BAD_INPUT) from exc
 
 
 def _venue_failure(config: ExecbatchConfig, exc: Exception) -> CliError:
     """One line for a venue that is down or refused the request (credentials, account)."""
+    venue = f"{ENV_VENUE}={config.venue}"
     if isinstance(exc, VenueUnavailable):
-        return CliError(f"venue at {config.venue_url} did not answer: {exc}")
-    return CliError(f"venue refused the request: {exc}")
+        return CliError(f"cannot read the venue ({venue}): it did not answer: {exc}")
+    return CliError(f"cannot read the venue ({venue}): it refused the request: {exc}")
+
+
+def _placed(leg: LegResult) -> bool:
+    """Whether the batch says this leg's placement reached the venue."""
+    return leg.filled_quantity > 0 or leg.status in PLACED_STATUSES
+
+
+PLACED_STATUSES = frozenset(
+    {
+        LegStatus.PLACED,
+        LegStatus.PARTIALLY_FILLED,
+        LegStatus.FILLED,
+        LegStatus.COMPENSATING,
+        LegStatus.COMPENSATED,
+    }
+)
+"""Leg statuses only an order at the venue gives a leg."""
+
+
+def missing_orders(
+    config: ExecbatchConfig, result: BatchResult, rows: Sequence[render.BatchOrder]
+) -> CliError | None:
+    """The venue read holds none of the orders the batch says it placed: this shell
+    reads another venue than the workers trade (``EXECBATCH_VENUE``, its URL or keys
+    differ from the workers'). One line naming the first such leg, else None."""
+    found = {row.command.command_id for row in rows if row.role == "place" and row.order}
+    for leg in result.legs:
+        if _placed(leg) and leg.command_id not in found:
+            return CliError(
+                f"batch {result.batch_id}'s leg {leg.command_id} is {leg.status.value}"
+                f" (filled {render.decimal_text(leg.filled_quantity)} {leg.symbol}) but the"
+                f" venue read here ({ENV_VENUE}={config.venue}, account"
+                f" {config.venue_account}) has no order for it: this shell does not read the"
+                " venue the workers trade; export the environment `execbatch dev` prints"
+                " (docs/VENUES.md)"
+            )
+    return None
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -162,11 +210,19 @@ def orders(
             raise
         adapter = _adapter(config)
         try:
-            return await batch_orders(adapter, batch_id, request.batch.commands)
+            rows = await batch_orders(adapter, batch_id, request.batch.commands)
         except (VenueUnavailable, RuntimeError) as exc:
             raise _venue_failure(config, exc) from exc
         finally:
             await adapter.aclose()
+        try:
+            result = await describe_batch(BatchClient(client, config.task_queue), batch_id, config)
+        except CliError:
+            return rows  # a closed run not settled yet: nothing to hold the orders against
+        problem = missing_orders(config, result, rows)
+        if problem is not None:
+            raise problem
+        return rows
 
     rows = run(go(), config)
     if as_json:
