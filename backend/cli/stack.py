@@ -233,7 +233,6 @@ def _banner(stack: DevStack, traded: StackVenue) -> None:
     line(f"endpoint: {facts.endpoint}")
     line(f"account:  {traded.account} (batches trade it)")
     line(f"Temporal Web UI: {stack.ui_url}")
-    line(f"state in {stack.state_dir}. Ctrl-C stops everything.")
     line("A second shell (submit, status, orders, positions, venue-check) exports:")
     env = {
         "TEMPORAL_ADDRESS": stack.temporal_address,
@@ -246,6 +245,7 @@ def _banner(stack: DevStack, traded: StackVenue) -> None:
         line(f"export {variable}={value}")
     for secret in traded.secrets_to_set():
         line(f"# and {secret} as in this shell (not shown)")
+    line(f"state in {stack.state_dir}. Ctrl-C stops everything.")
 
 
 def demo(

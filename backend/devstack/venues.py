@@ -127,6 +127,7 @@ class StackVenue:
                 EXECBATCH_CCXT_API_KEY=LOCAL_BINANCE_KEY,
                 EXECBATCH_CCXT_SECRET=self.local_binance_secret,
                 EXECBATCH_CCXT_API_URL=venue_url,
+                EXECBATCH_VENUE_SANDBOX="",  # the testnet and a URL exclude each other
             )
         else:
             for name in self.remote_variables():
@@ -135,12 +136,9 @@ class StackVenue:
         return env
 
     def worker_env(self, venue_url: str) -> dict[str, str]:
-        """What the workers run with (``DevStack(worker_venue_env=...)``): the client's
-        settings; on a local dialect, remote settings that would contradict it blanked."""
-        env = self.client_env(venue_url)
-        if self.local and self.name == BINANCE:
-            env["EXECBATCH_VENUE_SANDBOX"] = ""
-        return env
+        """What the workers run with (``DevStack(worker_venue_env=...)``), on top of the
+        environment they inherit (a remote venue's secrets come from there)."""
+        return self.client_env(venue_url)
 
     def remote_variables(self) -> tuple[str, ...]:
         """The environment a remote venue is configured by (docs/VENUES.md)."""
