@@ -15,8 +15,9 @@ uses (for the paper venue ``EXECBATCH_VENUE_API_KEY``), never the admin key:
   venue read does not hold means this shell reads another venue than the
   workers trade: that is an error (exit 1), never an empty table.
 
-A venue that cannot be read (no keys, refused keys, not answering) is one line
-starting ``cannot read the venue`` and a non-zero exit.
+A venue that cannot be read (no keys, refused keys, not answering), or another
+venue than the one the workers of the task queue trade (their identities name
+it), is one line starting ``cannot read the venue`` and a non-zero exit.
 """
 
 from __future__ import annotations
@@ -27,15 +28,18 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from execbatch.cli import render
 from execbatch.cli.batches import describe_batch
 from execbatch.cli.common import EXIT_BAD_INPUT, CliError, open_client, out, run
 from execbatch.client.batch_client import BatchClient
+from execbatch.config.connection import connect
 from execbatch.config.environment import ExecbatchConfig
 from execbatch.core.enums import LegStatus
 from execbatch.core.order_ids import placement_order_id, revert_order_id
+from execbatch.devstack.health import poller_identities
 from execbatch.dtos.execution import ExecutionCommand
 from execbatch.dtos.execution.batch_result import BatchResult, LegResult
 from execbatch.runs.read import read_run_request
@@ -104,6 +108,47 @@ def missing_orders(
     return None
 
 
+WORKERS_LOOKUP_SECONDS = 3.0
+"""How long ``positions`` waits for Temporal to ask which venue the workers trade."""
+
+
+async def compare_workers_venue(
+    config: ExecbatchConfig, client: Client | None = None
+) -> tuple[bool, str]:
+    """Whether this shell's ``EXECBATCH_VENUE`` is the venue the workers of its task
+    queue trade (their poller identities name it: ``execbatch.worker.worker_identity``),
+    and a line saying so. Not comparable (Temporal not reachable, no worker polling)
+    is not a mismatch: the venue can be read without workers."""
+    from execbatch.worker import identity_venue
+
+    where = f"task queue {config.task_queue} at {config.address}"
+    if client is None:
+        try:
+            client = await asyncio.wait_for(connect(config), WORKERS_LOOKUP_SECONDS)
+        except (RuntimeError, TimeoutError):
+            return True, f"Temporal at {config.address} did not answer: not compared"
+    try:
+        identities = await poller_identities(client, config.task_queue)
+    except RPCError as exc:
+        return True, f"{where} could not be described ({exc.status.name}): not compared"
+    venues = sorted({v for i in identities if (v := identity_venue(i)) is not None})
+    if not venues:
+        return True, f"no worker polls {where}: not compared"
+    if config.venue in venues:
+        return True, f"the workers on {where} trade {config.venue}"
+    return False, (
+        f"the workers on {where} trade {', '.join(venues)} but this shell reads"
+        f" {ENV_VENUE}={config.venue}: export the environment `execbatch dev` prints"
+        " (docs/VENUES.md)"
+    )
+
+
+async def refuse_another_venue(config: ExecbatchConfig, client: Client | None = None) -> None:
+    ok, detail = await compare_workers_venue(config, client)
+    if not ok:
+        raise CliError(f"cannot read the venue the workers trade: {detail}")
+
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
@@ -123,6 +168,7 @@ def positions(
     name = account or config.venue_account
 
     async def go() -> list[Any]:
+        await refuse_another_venue(config)
         adapter = _adapter(config)
         try:
             return sorted(await adapter.positions(name), key=lambda p: p.symbol)
@@ -208,6 +254,7 @@ def orders(
                     f"at {config.address}"
                 ) from exc
             raise
+        await refuse_another_venue(config, client)
         adapter = _adapter(config)
         try:
             rows = await batch_orders(adapter, batch_id, request.batch.commands)

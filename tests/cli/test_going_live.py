@@ -178,9 +178,10 @@ def walk_through(
             outputs[f"step {number} exit"] = str(done.returncode)
         outputs["account"] = printed["EXECBATCH_VENUE_ACCOUNT"]
         [outputs["batch"]] = re.findall(r"execbatch orders (\S+)", steps[6].blocks[0])
-        other = shell.run(f"execbatch orders {outputs['batch']}", **elsewhere(printed))
-        outputs["another venue"] = other.stdout + other.stderr
-        outputs["another venue exit"] = str(other.returncode)
+        for command in (f"orders {outputs['batch']}", "positions"):
+            other = shell.run(f"execbatch {command}", **elsewhere(printed))
+            outputs[f"elsewhere: {command}"] = other.stdout + other.stderr
+            outputs[f"elsewhere: {command} exit"] = str(other.returncode)
         return outputs
     finally:
         code, stderr = stack.stop()
@@ -191,6 +192,9 @@ def assert_traded(outputs: dict[str, str], symbols: tuple[str, str]) -> None:
     assert outputs["step 4 exit"] == "0", outputs["step 4"]
     for leg in ("c1", "c2"):
         assert f"ok   leg {leg}:" in outputs["step 4"]
+    venue = re.findall(r"export EXECBATCH_VENUE=(\S+)", outputs["banner"])[0]
+    workers = rf"ok   the workers' venue: the workers on .* trade {re.escape(venue)}\n"
+    assert re.search(workers, outputs["step 4"]), outputs["step 4"]
     assert "FAIL" not in outputs["step 4"]
     assert outputs["step 5 exit"] == "0", outputs["step 5"]
     assert "COMPLETED" in outputs["step 5"]
@@ -204,10 +208,14 @@ def assert_traded(outputs: dict[str, str], symbols: tuple[str, str]) -> None:
     assert outputs["step 7 exit"] == "2", outputs["step 7"]
     assert "real money" in outputs["step 7"]
     assert len(outputs["step 7"].strip().splitlines()) == 1
-    # Filled legs the venue read does not hold: an error, never "not at the venue".
-    assert outputs["another venue exit"] == "1", outputs["another venue"]
-    assert "does not read the venue the workers trade" in outputs["another venue"]
-    assert len(outputs["another venue"].strip().splitlines()) == 1
+
+
+def assert_refused(outputs: dict[str, str], command: str, message: str) -> None:
+    """A shell that reads another venue: one line and exit 1, never "not at the venue"."""
+    output = outputs[f"elsewhere: {command}"]
+    assert outputs[f"elsewhere: {command} exit"] == "1", output
+    assert message in output
+    assert len(output.strip().splitlines()) == 1
 
 
 def test_going_live_on_alpaca_paper_as_the_page_writes_it(tmp_path: Path) -> None:
@@ -222,6 +230,14 @@ def test_going_live_on_alpaca_paper_as_the_page_writes_it(tmp_path: Path) -> Non
     assert "account:  desk1" in outputs["banner"]
     assert_traded(outputs, ("BTC/USD", "ETH/USD"))
     assert "EXECBATCH_ALPACA_ALLOW_LIVE=1" in outputs["step 7"]
+    # The same venue, another key's account: the filled legs are not there.
+    assert_refused(
+        outputs,
+        f"orders {outputs['batch']}",
+        "is FILLED (filled 0.001 BTC/USD) but the venue read here (EXECBATCH_VENUE=alpaca,"
+        " account default) has no order for it: this shell does not read the venue the"
+        " workers trade",
+    )
     print("\n\n".join(f"--- {k}\n{v}" for k, v in outputs.items()))
 
 
@@ -239,4 +255,13 @@ def test_going_live_on_binance_testnet_as_the_page_writes_it(tmp_path: Path) -> 
     assert "account:  desk2" in outputs["banner"]
     assert_traded(outputs, ("BTC/USDT", "ETH/USDT"))
     assert "EXECBATCH_CCXT_ALLOW_LIVE=1" in outputs["step 7"]
+    # Another venue than the workers': their identities say which they trade.
+    [address] = re.findall(r"TEMPORAL_ADDRESS=(\S+)", outputs["banner"])
+    for command in (f"orders {outputs['batch']}", "positions"):
+        assert_refused(
+            outputs,
+            command,
+            "cannot read the venue the workers trade: the workers on task queue execbatch"
+            f" at {address} trade ccxt:binance but this shell reads EXECBATCH_VENUE=paper",
+        )
     print("\n\n".join(f"--- {k}\n{v}" for k, v in outputs.items()))
