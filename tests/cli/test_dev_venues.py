@@ -97,14 +97,47 @@ def test_a_venue_the_stack_cannot_trade_starts_nothing(
     assert not (tmp_path / "state").exists()  # not even the lock
 
 
+REMOTE = {
+    "alpaca": (
+        {"APCA_API_KEY_ID": "PKTESTKEYID", "APCA_API_SECRET_KEY": "secret-must-not-show"},
+        (
+            "venue:    alpaca, paper (Alpaca's paper trading)",
+            "endpoint: https://paper-api.alpaca.markets/v2",
+            "export EXECBATCH_VENUE=alpaca",
+            "export APCA_API_KEY_ID=PKTESTKEYID",
+            "# and APCA_API_SECRET_KEY as in this shell (not shown)",
+        ),
+    ),
+    "ccxt:binance": (
+        {
+            "EXECBATCH_CCXT_API_KEY": "testnetKey01",
+            "EXECBATCH_CCXT_SECRET": "secret-must-not-show",
+            "EXECBATCH_VENUE_SANDBOX": "1",
+        },
+        (
+            "venue:    ccxt:binance, testnet (Binance's spot testnet)",
+            "endpoint: https://testnet.binance.vision/api/v3",
+            "export EXECBATCH_VENUE=ccxt:binance",
+            "export EXECBATCH_CCXT_API_KEY=testnetKey01",
+            "export EXECBATCH_VENUE_SANDBOX=1",
+            "# and EXECBATCH_CCXT_SECRET as in this shell (not shown)",
+        ),
+    ),
+}
+
+
 @pytest.mark.devserver
-def test_alpacas_endpoint_runs_no_paper_venue_and_prints_no_secret(tmp_path: Path) -> None:
-    # Keys for Alpaca's paper endpoint: the worker starts (it calls the venue only
-    # for a batch, so nothing reaches Alpaca here) and the banner says what it trades.
+@pytest.mark.parametrize("venue", sorted(REMOTE))
+def test_a_venues_endpoint_runs_no_paper_venue_and_prints_no_secret(
+    venue: str, tmp_path: Path
+) -> None:
+    # Keys for the venue's paper endpoint or testnet: the worker starts (it calls the
+    # venue only for a batch, so nothing reaches the venue here) and the banner says
+    # what it trades.
     from tests.cli.test_going_live import Stack
 
-    env = {"APCA_API_KEY_ID": "PKTESTKEYID", "APCA_API_SECRET_KEY": "secret-must-not-show"}
-    stack = Stack("execbatch dev --venue alpaca --account desk1", tmp_path, local=False, env=env)
+    env, lines = REMOTE[venue]
+    stack = Stack(f"execbatch dev --venue {venue} --account desk1", tmp_path, local=False, env=env)
     try:
         banner = stack.banner()
     finally:
@@ -112,11 +145,8 @@ def test_alpacas_endpoint_runs_no_paper_venue_and_prints_no_secret(tmp_path: Pat
     assert code == 0, stderr
     services = [line.split("│")[1].strip() for line in banner.splitlines() if "│" in line]
     assert services == ["temporal", "worker-1"]  # no paper venue: it is not traded
-    assert "venue:    alpaca, paper (Alpaca's paper trading)" in banner
-    assert "endpoint: https://paper-api.alpaca.markets/v2" in banner
-    assert "export EXECBATCH_VENUE=alpaca" in banner
-    assert "export EXECBATCH_VENUE_ACCOUNT=desk1" in banner
-    assert "export APCA_API_KEY_ID=PKTESTKEYID" in banner
-    assert "# and APCA_API_SECRET_KEY as in this shell (not shown)" in banner
+    account = ("account:  desk1 (batches trade it)", "export EXECBATCH_VENUE_ACCOUNT=desk1")
+    for line in (*lines, *account):
+        assert line in banner, banner
     assert "secret-must-not-show" not in banner + stderr
     assert "EXECBATCH_VENUE_URL" not in banner
