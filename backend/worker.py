@@ -186,7 +186,27 @@ def build_worker(
         ),
         interceptors=worker_interceptors(client, venue_name(adapter), interceptors),
         deployment_config=deployment_config(version),
+        identity=worker_identity(client, adapter),
     )
+
+
+VENUE_TAG = "venue="
+"""Marks the venue in a worker's identity (``worker_identity``)."""
+
+
+def worker_identity(client: Client, adapter: ExchangeAdapter) -> str:
+    """The client's identity (``pid@host``) and the venue the worker trades: a task
+    queue's pollers then tell a client which venue its workers trade, so ``execbatch
+    orders``/``positions``/``venue-check`` refuse to read another one."""
+    return f"{client.identity} {VENUE_TAG}{venue_name(adapter)}"
+
+
+def identity_venue(identity: str) -> str | None:
+    """The venue a worker identity names (None: not one of our workers')."""
+    for word in identity.split():
+        if word.startswith(VENUE_TAG):
+            return word.removeprefix(VENUE_TAG)
+    return None
 
 
 def build_throttle_workers(

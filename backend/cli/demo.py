@@ -10,18 +10,20 @@ a running dev stack with other work.
 
 ``--venue`` (``DemoVenue``) runs them through a real venue's SDK against the
 paper venue's dialect of that venue, on a temporary stack whose workers trade
-with that venue's environment (``EXECBATCH_VENUE`` and its keys): ``alpaca``
-runs the same scenarios through alpaca-py (``/v2``), ``binance`` the DCA
-entries on BTC/USDT and a COORDINATED crypto pair, completed and compensated,
-through ccxt (``/api/v3``). There one API key trades one account, so every
-scenario trades that account, and positions are the venue's own answer
-(Alpaca's positions, Binance's balances) read through the same adapter.
+with that venue's environment (``EXECBATCH_VENUE`` and its keys, as
+``execbatch dev --venue ... --local`` runs them: ``execbatch.devstack.venues``):
+``alpaca`` runs the same scenarios through alpaca-py (``/v2``), ``ccxt:binance``
+(also spelled ``binance``) the DCA entries on BTC/USDT and a COORDINATED crypto
+pair, completed and compensated, through ccxt (``/api/v3``). There one API key
+trades one account, so every scenario trades that account, and positions are the
+venue's own answer (Alpaca's positions, Binance's balances) read through the same
+adapter. An example written for one venue's symbols runs only there
+(``EXAMPLE_VENUES``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import tempfile
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -38,6 +40,15 @@ from execbatch.core.enums import BatchStatus
 from execbatch.core.order_ids import placement_order_id
 from execbatch.devstack import DevStack
 from execbatch.devstack.health import task_queue_pollers
+from execbatch.devstack.venues import (
+    ALPACA,
+    BINANCE,
+    LOCAL_CASH,
+    PAPER,
+    VENUE_NAMES,
+    StackVenue,
+    canonical_venue,
+)
 from execbatch.dtos.directive_document import DirectiveDocument
 from execbatch.dtos.execution import ExecutionSettings
 from execbatch.planning import BaseExecutionPlanner
@@ -91,94 +102,57 @@ BINANCE_SCENARIOS: tuple[Scenario, ...] = (
 """Spot: the pair sells BTC the DCA entries bought, and buys ETH (no short selling)."""
 
 
+EXAMPLE_VENUES: Mapping[str, str] = {"crypto_pair": BINANCE}
+"""Examples written for one venue's symbols (``ETH/USDT`` is a Binance spot symbol;
+the paper venue and Alpaca trade ``ETH/USD``): the demo runs each only there.
+Every other example runs on ``paper`` and ``alpaca``."""
+
+
+def example_venue(example: str) -> str:
+    """The venue whose demo runs ``examples/<example>.json`` as written (``paper``
+    also means Alpaca's dialect: the same symbols)."""
+    return EXAMPLE_VENUES.get(example, PAPER)
+
+
 @dataclass(frozen=True)
 class DemoVenue:
-    """Where the demo's workers trade and what that venue needs set up."""
+    """Where the demo's workers trade: the stack venue, and the scenarios run there."""
 
     name: str
-    """``paper`` (the native API), ``alpaca`` or ``binance`` (the paper venue's dialect)."""
+    """``paper`` (the native API), ``alpaca`` or ``ccxt:binance`` (the paper venue's dialect)."""
     scenarios: tuple[Scenario, ...]
-    prices: Mapping[str, Decimal]
-    """Reference prices of the symbols traded (set before the workers start)."""
-    venue_account: str = ""
-    """The paper venue account the workers' key trades (empty for ``paper``: each
-    scenario gets an account of its own)."""
-    key_id: str = ""
-    secret: str = ""
+    stack: StackVenue
     description: str = ""
 
     @property
     def native(self) -> bool:
-        return self.name == "paper"
-
-    def venue_env(self) -> dict[str, str]:
-        """The venue process's extra environment: Binance API keys and their account."""
-        if self.name == "binance":
-            return {
-                "EXECBATCH_PAPER_BINANCE_KEYS": f"{self.key_id}:{self.secret}:{self.venue_account}"
-            }
-        return {}
-
-    def venue_args(self) -> tuple[str, ...]:
-        """Prices at start-up: a Binance symbol trades (and ccxt caches it as trading)
-        only once it has a price."""
-        return tuple(
-            arg for symbol, price in self.prices.items() for arg in ("--price", f"{symbol}={price}")
-        )
-
-    def worker_env(self, venue_url: str) -> dict[str, str]:
-        """What a deployment sets for the workers to trade this venue (docs/VENUES.md)."""
-        if self.name == "alpaca":
-            return {
-                "EXECBATCH_VENUE": "alpaca",
-                "APCA_API_KEY_ID": self.key_id,
-                "APCA_API_SECRET_KEY": self.secret,
-                "EXECBATCH_ALPACA_URL": venue_url,
-                "EXECBATCH_VENUE_ACCOUNT": DEMO_VENUE_ACCOUNT,
-            }
-        if self.name == "binance":
-            return {
-                "EXECBATCH_VENUE": "ccxt:binance",
-                "EXECBATCH_CCXT_API_KEY": self.key_id,
-                "EXECBATCH_CCXT_SECRET": self.secret,
-                "EXECBATCH_CCXT_API_URL": venue_url,
-                "EXECBATCH_VENUE_ACCOUNT": DEMO_VENUE_ACCOUNT,
-            }
-        return {"EXECBATCH_VENUE": "paper"}
+        return self.name == PAPER
 
 
 DEMO_VENUE_ACCOUNT = "default"
-"""Our name for the one account the workers' key trades (EXECBATCH_VENUE_ACCOUNT)."""
-DEMO_VENUE_NAMES = ("paper", "alpaca", "binance")
+"""Our name for the one account the workers' key trades (EXECBATCH_VENUE_ACCOUNT) on
+the paper venue (each scenario there gets an account of its own besides)."""
+DEMO_VENUE_NAMES = VENUE_NAMES
 
 
 def demo_venue(name: str) -> DemoVenue:
-    """The demo's venue ``name`` (one of ``DEMO_VENUE_NAMES``)."""
-    if name == "alpaca":
-        # The key id names the paper account it trades; the venue takes any secret
-        # when it has no keys, else one of its keys.
+    """The demo's venue ``name`` (one of ``VENUE_NAMES``, or the alias ``binance``)."""
+    venue = canonical_venue(name)
+    if venue == ALPACA:
         return DemoVenue(
-            name="alpaca",
+            name=venue,
             scenarios=SCENARIOS,
-            prices={},
-            venue_account="alpaca-demo",
-            key_id="alpaca-demo",
-            secret=os.environ.get("EXECBATCH_VENUE_API_KEY") or "paper-demo-secret",
+            stack=StackVenue(ALPACA, account="alpaca-demo"),
             description="alpaca-py against the paper venue's Alpaca dialect (/v2)",
         )
-    if name == "binance":
+    if venue == BINANCE:
         return DemoVenue(
-            name="binance",
+            name=venue,
             scenarios=BINANCE_SCENARIOS,
-            prices={"BTC/USDT": Decimal("60000.00"), "ETH/USDT": Decimal("3000.00")},
-            venue_account="binance-demo",
-            key_id="demoBinanceKey0001",
-            secret="demoBinanceSecret0001",
+            stack=StackVenue(BINANCE, account="binance-demo"),
             description="ccxt against the paper venue's Binance spot dialect (/api/v3)",
         )
-    if name == "paper":
-        return DemoVenue(name="paper", scenarios=SCENARIOS, prices={})
-    raise ValueError(f"--venue {name!r}: one of {', '.join(DEMO_VENUE_NAMES)}")
+    return DemoVenue(name=PAPER, scenarios=SCENARIOS, stack=StackVenue(PAPER))
 
 
 def new_run_id() -> str:
@@ -210,9 +184,6 @@ async def stack_problem(config: ExecbatchConfig) -> str | None:
     if await task_queue_pollers(client, config.task_queue) == 0:
         return f"no worker polls task queue {config.task_queue!r} at {config.address}"
     return None
-
-
-DEMO_ACCOUNT_CASH = Decimal("1000000")
 
 
 Positions = Callable[[], Awaitable[dict[str, Decimal]]]
@@ -301,7 +272,7 @@ async def run_scenarios(
             # Each scenario trades in its own funded account, so the positions shown
             # after it are that scenario's alone (net zero after a compensation).
             account = f"demo-{run_id}-{index + 1}"
-            await admin.fund_account(account, DEMO_ACCOUNT_CASH)
+            await admin.fund_account(account, LOCAL_CASH)
             batches = BatchClient(client, config.task_queue, ExecutionSettings(account=account))
             positions = _admin_positions(admin, account)
             rows.append(await run_scenario(scenario, document, batches, admin, positions))
@@ -322,22 +293,21 @@ async def run_venue_scenarios(
     scenarios = venue.scenarios
     documents = [load_scenario(s, run_id, examples_dir) for s in scenarios]
     client = await connect(config)
+    account = venue.stack.account
     adapter = create_adapter(
-        worker_env["EXECBATCH_VENUE"],
-        account=DEMO_VENUE_ACCOUNT,
-        paper_url=config.venue_url,
-        environ=worker_env,
+        venue.name, account=account, paper_url=config.venue_url, environ=worker_env
     )
     try:
         async with PaperVenueAdmin(config.venue_url) as admin:
-            await admin.fund_account(venue.venue_account, DEMO_ACCOUNT_CASH)
+            await admin.fund_account(venue.stack.paper_account, LOCAL_CASH)
             symbols = {c.symbol for d in documents for c in d.commands}
             await admin.set_prices(
-                {s: DEFAULT_PRICES[s] for s in symbols if s in DEFAULT_PRICES} | dict(venue.prices)
+                {s: DEFAULT_PRICES[s] for s in symbols if s in DEFAULT_PRICES}
+                | dict(venue.stack.local_prices())
             )
-            settings = ExecutionSettings(account=DEMO_VENUE_ACCOUNT)
+            settings = ExecutionSettings(account=account)
             batches = BatchClient(client, config.task_queue, settings)
-            positions = _venue_positions(adapter, DEMO_VENUE_ACCOUNT)
+            positions = _venue_positions(adapter, account)
             as_sent = _as_sent(adapter)
             return [
                 await run_scenario(scenario, document, batches, admin, positions, as_sent)
@@ -354,9 +324,24 @@ class DemoRun:
     ui_url: str | None
     """Where the batches can be looked at afterwards (None: the temporary stack is gone)."""
 
+    notes: tuple[str, ...] = ()
+    """Examples this venue does not run, and the demo that does."""
+
     @property
     def all_as_expected(self) -> bool:
         return all(row.as_expected for row in self.rows)
+
+
+def elsewhere(venue: DemoVenue, examples_dir: Path = EXAMPLES_DIR) -> tuple[str, ...]:
+    """One line per example of ``examples_dir`` this venue's demo does not run, naming
+    the demo that runs it."""
+    ran = {s.example for s in venue.scenarios}
+    return tuple(
+        f"examples/{path.name} trades {example_venue(path.stem)}'s symbols:"
+        f" `execbatch demo --venue {example_venue(path.stem)}` runs it"
+        for path in sorted(examples_dir.glob("*.json"))
+        if path.stem not in ran and example_venue(path.stem) != venue.name
+    )
 
 
 def run_demo(config: ExecbatchConfig, venue: str = "paper") -> DemoRun:
@@ -365,35 +350,37 @@ def run_demo(config: ExecbatchConfig, venue: str = "paper") -> DemoRun:
     With ``venue`` alpaca or binance always on a temporary stack whose workers trade
     the paper venue's dialect of that venue through its SDK.
     """
-    if venue != "paper":
-        return _run_on_dialect(demo_venue(venue))
+    chosen = demo_venue(venue)
+    if not chosen.native:
+        return _run_on_dialect(chosen)
     problem = asyncio.run(stack_problem(config))
     if problem is None:
         rows = asyncio.run(run_scenarios(config))
-        return DemoRun(rows, f"on the running dev stack at {config.address}", config.ui_url)
+        return DemoRun(
+            rows, f"on the running dev stack at {config.address}", config.ui_url, elsewhere(chosen)
+        )
     # DevStack is started from this (main) thread: its children die with it.
     # The temporary stack's workers trade the paper venue whatever EXECBATCH_VENUE says.
     with (
         tempfile.TemporaryDirectory(prefix="execbatch-demo-") as state,
-        DevStack.on_free_ports(
-            Path(state), worker_venue_env=demo_venue("paper").worker_env
-        ) as stack,
+        DevStack.on_free_ports(Path(state), worker_venue_env=chosen.stack.worker_env) as stack,
     ):
         rows = asyncio.run(run_scenarios(stack.config()))
-    return DemoRun(rows, f"on a temporary dev stack ({problem})", None)
+    return DemoRun(rows, f"on a temporary dev stack ({problem})", None, elsewhere(chosen))
 
 
 def _run_on_dialect(venue: DemoVenue) -> DemoRun:
+    prefix = f"execbatch-demo-{venue.stack.name.replace(':', '-')}-"
     with (
-        tempfile.TemporaryDirectory(prefix=f"execbatch-demo-{venue.name}-") as state,
+        tempfile.TemporaryDirectory(prefix=prefix) as state,
         DevStack.on_free_ports(
             Path(state),
-            venue_args=venue.venue_args(),
-            venue_env=venue.venue_env(),
-            worker_venue_env=venue.worker_env,
+            venue_args=venue.stack.venue_args(),
+            venue_env=venue.stack.venue_env(),
+            worker_venue_env=venue.stack.worker_env,
         ) as stack,
     ):
         rows = asyncio.run(
-            run_venue_scenarios(stack.config(), venue, venue.worker_env(stack.venue_url))
+            run_venue_scenarios(stack.config(), venue, venue.stack.worker_env(stack.venue_url))
         )
-    return DemoRun(rows, f"on a temporary dev stack: {venue.description}", None)
+    return DemoRun(rows, f"on a temporary dev stack: {venue.description}", None, elsewhere(venue))

@@ -12,7 +12,6 @@ from execbatch.cli.usage import whole_number
 
 if TYPE_CHECKING:
     from execbatch.dtos.execution import ExecutionCommand
-    from execbatch.venue.check import CheckLine
 
 
 def venue(
@@ -44,16 +43,19 @@ def venue_check(
     ] = None,
 ) -> None:
     """Check the configured venue before trading for real: connectivity, credentials,
-    account status and buying power, clock skew, and (with FILE) whether every leg is
-    tradable within the venue's quantity and price rules. Places nothing.
+    account status and buying power, clock skew, (with FILE) whether every leg is
+    tradable within the venue's quantity and price rules, and whether it is the venue
+    the workers of the task queue trade. Places nothing.
 
     The venue is the worker's: EXECBATCH_VENUE (paper, alpaca, ccxt:binance) and its
     keys from the environment (docs/VENUES.md). Exit codes: 0 every check passed,
     1 a check failed (each problem on its own line), 2 bad input.
     """
     from execbatch.cli.documents import load_batch
+    from execbatch.cli.trading import compare_workers_venue
     from execbatch.config.environment import ExecbatchConfig
     from execbatch.venue.adapters.factory import create_adapter
+    from execbatch.venue.check import CheckLine
     from execbatch.venue.check import venue_check as run_checks
 
     config = ExecbatchConfig.from_env()
@@ -72,9 +74,11 @@ def venue_check(
 
     async def go() -> list[CheckLine]:
         try:
-            return await run_checks(adapter, commands)
+            lines = await run_checks(adapter, commands)
         finally:
             await adapter.aclose()
+        ok, detail = await compare_workers_venue(config)
+        return [*lines, CheckLine("the workers' venue", ok, detail)]
 
     lines = run(go(), config)
     for line in lines:

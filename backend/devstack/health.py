@@ -98,6 +98,12 @@ async def wait_for_venue(
 
 async def task_queue_pollers(client: Client, task_queue: str) -> int:
     """How many workers poll ``task_queue`` for workflow tasks right now."""
+    return len(await poller_identities(client, task_queue))
+
+
+async def poller_identities(client: Client, task_queue: str) -> list[str]:
+    """The identities of the workers polling ``task_queue`` for workflow tasks (ours
+    name their venue: ``execbatch.worker.worker_identity``)."""
     answer = await client.workflow_service.describe_task_queue(
         DescribeTaskQueueRequest(
             namespace=client.namespace,
@@ -105,7 +111,7 @@ async def task_queue_pollers(client: Client, task_queue: str) -> int:
             task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
         )
     )
-    return len(answer.pollers)
+    return [poller.identity for poller in answer.pollers]
 
 
 async def wait_for_worker(

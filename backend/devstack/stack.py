@@ -12,6 +12,9 @@ venue's Alpaca dialect), and ``venue_env`` is added to the venue's environment
 (``EXECBATCH_PAPER_BINANCE_KEYS``). ``execbatch demo --venue`` uses both.
 ``temporal_args`` are added to ``temporal server start-dev`` (a benchmark's
 ``--dynamic-config-value``, say: ``python -m bench.throttle --partitions 1``).
+``paper_venue=False`` starts no paper venue at all, for workers trading a
+venue's own endpoint (``execbatch dev --venue alpaca`` with keys;
+``execbatch.devstack.venues``).
 
 Start order is Temporal, venue, workers, each waited for (Temporal answers,
 ``GET /health``, the task queue has a poller). Stop order is the reverse; it
@@ -91,6 +94,7 @@ class DevStack:
         metrics_port: int | None = DEFAULT_METRICS_PORT,
         metrics_ports: tuple[int, ...] = (),
         build_id: str = "dev",
+        paper_venue: bool = True,
     ) -> None:
         self.state_dir = state_dir.resolve()
         self.host = host
@@ -108,6 +112,7 @@ class DevStack:
         self.metrics_port = metrics_port
         self.metrics_ports = metrics_ports
         self.build_id = build_id
+        self.paper_venue = paper_venue
         self._lock = StackLock(self.state_dir)
         self._processes: list[ManagedProcess] = []
         self._atexit_registered = False
@@ -206,7 +211,7 @@ class DevStack:
             {
                 "ui_url": self.ui_url,
                 "temporal": self.temporal_address,
-                "venue": self.venue_url,
+                "venue": self.venue_url if self.paper_venue else "none",
             }
         )
         try:
@@ -215,7 +220,8 @@ class DevStack:
                 atexit.register(self.stop)
                 self._atexit_registered = True
             self._start_temporal()
-            self._start_venue()
+            if self.paper_venue:
+                self._start_venue()
             self._start_workers()
         except BaseException:
             self.stop()
@@ -223,11 +229,10 @@ class DevStack:
         return self
 
     def _check_ports(self) -> None:
-        for what, port in (
-            ("Temporal", self.temporal_port),
-            ("the Temporal Web UI", self.ui_port),
-            ("the paper venue", self.venue_port),
-        ):
+        ports = [("Temporal", self.temporal_port), ("the Temporal Web UI", self.ui_port)]
+        if self.paper_venue:
+            ports.append(("the paper venue", self.venue_port))
+        for what, port in ports:
             if port_in_use(self.host, port):
                 raise PortInUse(
                     f"port {port} on {self.host} (for {what}) is already in use by another "

@@ -82,7 +82,7 @@ def test_demo_on_alpacas_dialect_through_alpaca_py(tmp_path: Path) -> None:
 
 
 def test_demo_on_binances_dialect_through_ccxt(tmp_path: Path) -> None:
-    run = execbatch("demo", "--venue", "binance", env=clean_env(), cwd=tmp_path, timeout=300)
+    run = execbatch("demo", "--venue", "ccxt:binance", env=clean_env(), cwd=tmp_path, timeout=300)
 
     assert run.code == 0, run.stdout + run.stderr
     assert "ccxt against the paper venue's Binance spot dialect (/api/v3)" in run.stdout

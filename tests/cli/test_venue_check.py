@@ -14,8 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from execbatch.devstack import DevStack
 from execbatch.venue.paper.service import VenueProcess
-from tests.cli.conftest import clean_env, execbatch
+from tests.cli.conftest import UNREACHABLE, clean_env, execbatch
 
 ACCOUNT = "desk1"
 
@@ -63,6 +64,7 @@ def document(tmp_path: Path, legs: list[tuple[str, str]]) -> Path:
 
 def alpaca(url: str, secret: str = "anything") -> dict[str, str]:
     return clean_env(
+        TEMPORAL_ADDRESS=UNREACHABLE,  # no workers to compare with
         EXECBATCH_VENUE="alpaca",
         APCA_API_KEY_ID=ACCOUNT,
         APCA_API_SECRET_KEY=secret,
@@ -82,6 +84,22 @@ def test_every_check_passes_for_legs_that_fit(venue: str, tmp_path: Path) -> Non
         "leg c1",
     ):
         assert f"ok   {check}:" in run.stdout
+    assert f"ok   the workers' venue: Temporal at {UNREACHABLE} did not answer: not compared" in (
+        run.stdout
+    )
+
+
+@pytest.mark.devserver
+def test_a_venue_other_than_the_workers_fails_the_check(venue: str, dev_stack: DevStack) -> None:
+    # The stack's workers trade the paper venue; this shell is set up for Alpaca.
+    env = {**alpaca(venue), "TEMPORAL_ADDRESS": dev_stack.temporal_address}
+    run = execbatch("venue-check", env=env)
+    assert run.code == 1, run.stdout + run.stderr
+    assert "ok   connectivity and credentials: alpaca answered" in run.stdout
+    assert (
+        f"FAIL the workers' venue: the workers on task queue execbatch at"
+        f" {dev_stack.temporal_address} trade paper but this shell reads EXECBATCH_VENUE=alpaca"
+    ) in run.stdout
 
 
 def test_a_leg_the_venue_does_not_trade_fails_the_check(venue: str, tmp_path: Path) -> None:
@@ -93,6 +111,7 @@ def test_a_leg_the_venue_does_not_trade_fails_the_check(venue: str, tmp_path: Pa
 
 def test_binance_lot_size_and_credentials(venue: str, tmp_path: Path) -> None:
     env = clean_env(
+        TEMPORAL_ADDRESS=UNREACHABLE,
         EXECBATCH_VENUE="ccxt:binance",
         EXECBATCH_CCXT_API_KEY="checkkey1",
         EXECBATCH_CCXT_SECRET="checksecret",

@@ -18,6 +18,9 @@ Configuration (arguments win over the environment):
                                       other entries are removed, so nothing can
                                       reach the real exchange
 ``EXECBATCH_CCXT_TIMEOUT``            seconds per HTTP request (default 10)
+``EXECBATCH_CCXT_ALLOW_LIVE=1``       ``from_env`` only: trade the exchange's
+                                      production API (real money), which it
+                                      refuses without this, the sandbox or a URL
 ====================================  ==========================================
 
 Guarantees this adapter adds on top of ccxt:
@@ -90,6 +93,10 @@ ENV_SECRET = "EXECBATCH_CCXT_SECRET"
 ENV_SANDBOX = "EXECBATCH_VENUE_SANDBOX"
 ENV_API_URL = "EXECBATCH_CCXT_API_URL"
 ENV_TIMEOUT = "EXECBATCH_CCXT_TIMEOUT"
+ENV_ALLOW_LIVE = "EXECBATCH_CCXT_ALLOW_LIVE"
+"""``from_env`` refuses the exchange's production API (real money) unless this is 1:
+a worker must ask for the testnet (``EXECBATCH_VENUE_SANDBOX=1``), name another API
+URL, or say it means production."""
 
 DEFAULT_RECV_WINDOW_MS = 900
 """The ``recvWindow`` sent (Binance's own default is 5000). Its landing bound (+1 s,
@@ -395,6 +402,8 @@ class CcxtAdapter:
             raise ValueError("choose either the exchange's sandbox or an API URL override")
         self.exchange_id = exchange_id
         self.account = account
+        self.sandbox = sandbox
+        """On the exchange's test network (``set_sandbox_mode``)."""
         self._profile = profile
         self._recv_window_ms = recv_window_ms
         self._capabilities = capabilities.model_copy(
@@ -451,6 +460,12 @@ class CcxtAdapter:
                 f"ccxt:{exchange_id} needs {' and '.join(missing)} (the exchange's API key"
                 f" and secret; testnet keys with {ENV_SANDBOX}=1)"
             )
+        sandbox = env.get(ENV_SANDBOX, "").strip() == "1"
+        if not (sandbox or env.get(ENV_API_URL, "").strip() or _flag(env.get(ENV_ALLOW_LIVE))):
+            raise KeyConfigError(
+                f"ccxt:{exchange_id} would trade the exchange's production API (real money):"
+                f" set {ENV_SANDBOX}=1 for its testnet, or {ENV_ALLOW_LIVE}=1 to trade live"
+            )
         options: dict[str, Any] = {}
         raw_timeout = env.get(ENV_TIMEOUT, "").strip()
         if raw_timeout:
@@ -473,6 +488,11 @@ class CcxtAdapter:
             base = api_urls.rstrip("/")
             return {entry: base + path for entry, path in self._profile.api_paths.items()}
         return dict(api_urls)
+
+    @property
+    def endpoint(self) -> str:
+        """The base URL of the private (trading) API this adapter sends to."""
+        return str(self._exchange.urls["api"]["private"])
 
     # ------------------------------------------------------------ protocol
 
@@ -984,6 +1004,11 @@ def _monotonic_at(instant: datetime) -> float:
     return time.monotonic() - (time.time() - instant.timestamp())
 
 
+def _flag(raw: str | None) -> bool:
+    """An opt-in variable's value (as ``EXECBATCH_ALPACA_ALLOW_LIVE`` reads it)."""
+    return (raw or "").strip().lower() in ("1", "true", "yes")
+
+
 def _info(raw: Any) -> dict[str, Any]:
     """The exchange's own JSON behind a ccxt structure."""
     if isinstance(raw, dict):
@@ -1051,6 +1076,7 @@ def _moment(info: Mapping[str, Any], keys: Iterable[str]) -> datetime | None:
 
 __all__ = [
     "CCXT_CAPABILITIES",
+    "ENV_ALLOW_LIVE",
     "ENV_API_KEY",
     "ENV_API_URL",
     "ENV_SANDBOX",

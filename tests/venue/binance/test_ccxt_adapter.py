@@ -123,6 +123,14 @@ async def test_configuration_from_the_environment_never_shows_the_keys() -> None
         CcxtAdapter.from_env(environ={"EXECBATCH_CCXT_API_KEY": "key-must-not-leak"})
     assert "must-not-leak" not in str(missing.value)
     keys = {"EXECBATCH_CCXT_API_KEY": "k", "EXECBATCH_CCXT_SECRET": "s"}
+    with pytest.raises(KeyConfigError, match=r"production API .*EXECBATCH_CCXT_ALLOW_LIVE=1"):
+        CcxtAdapter.from_env(environ=keys)  # neither testnet, nor a URL, nor live asked for
+    live = CcxtAdapter.from_env(environ={**keys, "EXECBATCH_CCXT_ALLOW_LIVE": "1"})
+    try:
+        assert live.endpoint == "https://api.binance.com/api/v3"
+    finally:
+        await live.aclose()
+    keys["EXECBATCH_VENUE_SANDBOX"] = "1"
     timed = CcxtAdapter.from_env(environ={**keys, "EXECBATCH_CCXT_TIMEOUT": "2.5"})
     try:
         assert timed._exchange.timeout == 2500  # ccxt counts milliseconds
