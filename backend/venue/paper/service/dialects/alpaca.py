@@ -635,7 +635,7 @@ def alpaca_router(
     async def check_asset(placement: _Placement, account: str) -> None:
         """Alpaca's asset rules, before the order reaches the engine."""
         symbol = placement.symbol
-        instrument = (await engine.instruments()).get(symbol)
+        instrument = engine.instrument_table.get(symbol)
         if instrument is None or symbol not in await engine.prices():
             raise _unprocessable(f'asset "{symbol}" not found')
         flags = dialect.flags(symbol)
@@ -840,7 +840,7 @@ def alpaca_router(
     @router.get("/v2/assets/{symbol:path}")
     async def asset(request: Request, symbol: str) -> Response:
         async def work(_: str) -> Response:
-            instrument = (await engine.instruments()).get(symbol)
+            instrument = engine.instrument_table.get(symbol)
             if instrument is None:
                 raise AlpacaError(404, f"asset not found for {symbol}", CODE_NOT_FOUND)
             priced = symbol in await engine.prices()

@@ -346,10 +346,10 @@ class BinanceDialectState:
     def instrument(self, binance_symbol: str | None) -> BinanceInstrument:
         if not binance_symbol:
             raise _mandatory("symbol")
-        found = self.instruments.get(binance_symbol)
-        if found is None:
-            raise _bad(-1121, MSG_BAD_SYMBOL)
-        return found
+        for symbol, instrument in self.listing().items():
+            if binance_symbol_of(symbol) == binance_symbol:
+                return BinanceInstrument.of(instrument, self.extras.get(binance_symbol))
+        raise _bad(-1121, MSG_BAD_SYMBOL)
 
     def charge(self, client: str, weight: int, now: float) -> dict[str, str]:
         """Count a request's weight; raise the 429/418 answer when over the limit."""
