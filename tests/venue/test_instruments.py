@@ -229,3 +229,21 @@ async def test_instruments_from_a_file_at_start_and_kept_over_a_restart(tmp_path
         await broken.astart()
     await broken.aclose()
     assert "quantity_step" in broken.log_text()
+
+
+async def test_a_venue_with_keys_answers_the_rules_to_a_trading_key(tmp_path: Path) -> None:
+    keys = {
+        "EXECBATCH_VENUE_API_KEY": "trade-key-0123456789",
+        "EXECBATCH_VENUE_ADMIN_KEY": "admin-key-0123456789",
+    }
+    async with (
+        VenueProcess(tmp_path / "venue.db", env=keys) as venue,
+        PaperVenueAdapter(venue.base_url, api_key=keys["EXECBATCH_VENUE_API_KEY"]) as adapter,
+        PaperVenueAdmin(venue.base_url, admin_key=keys["EXECBATCH_VENUE_ADMIN_KEY"]) as admin,
+    ):
+        await admin.set_instruments([{"symbol": "AAPL", "quantity_step": "1"}])
+        rules = await adapter.instrument_rules(["AAPL", "APPL"])
+        async with httpx.AsyncClient(base_url=venue.base_url) as raw:
+            unsigned = await raw.get("/instruments")
+    assert set(rules) == {"AAPL"} and rules["AAPL"].quantity_step == Decimal(1)
+    assert unsigned.status_code == 401

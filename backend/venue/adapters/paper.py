@@ -329,11 +329,14 @@ class PaperVenueAdapter(_VenueHTTP):
     async def instrument_rules(self, symbols: Iterable[str]) -> dict[str, InstrumentRules]:
         """The rules the venue lists for each symbol (``GET /instruments``): lot size,
         minimum and maximum quantity, tick size, minimum notional; a symbol it lists
-        but has no price for is not tradable; one it does not list is absent."""
-        wanted = sorted(set(symbols))
+        but has no price for is not tradable; one it does not list is absent.
+
+        The whole table is read, never ``?symbols=``: symbols stay out of URLs, which
+        access logs and traces record (docs/SECURITY.md)."""
+        wanted = set(symbols)
         if not wanted:
             return {}
-        response = await self._request("GET", "/instruments", params={"symbols": ",".join(wanted)})
+        response = await self._request("GET", "/instruments")
         return {
             listing.symbol: listing.rules(priced=listing.trading)
             for listing in _LISTINGS.validate_json(response.content)
