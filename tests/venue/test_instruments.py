@@ -247,3 +247,10 @@ async def test_a_venue_with_keys_answers_the_rules_to_a_trading_key(tmp_path: Pa
             unsigned = await raw.get("/instruments")
     assert set(rules) == {"AAPL"} and rules["AAPL"].quantity_step == Decimal(1)
     assert unsigned.status_code == 401
+
+
+async def test_a_huge_quantity_is_judged_exactly(adapter: PaperVenueAdapter, account: str) -> None:
+    """20 digits over AAPL's 1e-9 lot is a 29-digit quotient: checked, not a 500."""
+    with pytest.raises(VenueRejection) as refused:
+        await adapter.place_order(order(account, "AAPL", quantity="12345678901234567890.5"))
+    assert refused.value.error == "INSUFFICIENT_FUNDS"

@@ -9,7 +9,7 @@ refused.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from execbatch.core.enums import OrderType
 from execbatch.venue.port.capabilities import InstrumentRules, VenueCapabilities
@@ -54,6 +54,34 @@ def order_breaks(
 ) -> list[str]:
     """``rule_breaks`` for a venue named ``venue``; with ``reference_price`` a market
     order's notional is checked at it (what the paper venue does when it places)."""
+    # Exact: a 20-digit quantity over a 1e-9 lot is a 29-digit quotient, past the
+    # default context's 28 (which would raise DivisionImpossible, not answer).
+    with localcontext(prec=_EXACT_DIGITS):
+        return _breaks(
+            symbol,
+            quantity,
+            order_type,
+            limit_price,
+            rules,
+            venue,
+            fractional_quantities,
+            reference_price,
+        )
+
+
+_EXACT_DIGITS = 100
+
+
+def _breaks(
+    symbol: str,
+    quantity: Decimal,
+    order_type: OrderType,
+    limit_price: Decimal | None,
+    rules: InstrumentRules | None,
+    venue: str,
+    fractional_quantities: bool,
+    reference_price: Decimal | None,
+) -> list[str]:
     if rules is None:
         return [f"{symbol} is not an instrument {venue} knows"]
     if not rules.tradable:
