@@ -254,3 +254,13 @@ async def test_a_huge_quantity_is_judged_exactly(adapter: PaperVenueAdapter, acc
     with pytest.raises(VenueRejection) as refused:
         await adapter.place_order(order(account, "AAPL", quantity="12345678901234567890.5"))
     assert refused.value.error == "INSUFFICIENT_FUNDS"
+
+
+async def test_a_partial_fill_fills_whole_lots(
+    adapter: PaperVenueAdapter, admin: PaperVenueAdmin, account: str
+) -> None:
+    """Half of 5 in lots of 1 is 2 (a venue fills in lots), so it can be reverted."""
+    symbol = await listed(admin, quantity_step="1")
+    await admin.add_fault(kind="partial_fill", fraction="0.5", symbol=symbol, max_hits=1)
+    placed = await adapter.place_order(order(account, symbol, quantity="5"))
+    assert (placed.status, placed.filled_quantity) == (VenueOrderStatus.CANCELED, Decimal(2))

@@ -601,6 +601,7 @@ class VenueStore:
             limit_price=order.limit_price,
             ref_price=ref_price,
             fraction=fraction,
+            lot=None if fraction is None else self._lot(db, order.symbol),
         )
         if plan.quantity == 0 and plan.status is order.status:
             return order
@@ -956,6 +957,10 @@ class VenueStore:
                 now,
             ),
         )
+
+    def _lot(self, db: sqlite3.Connection, symbol: str) -> Decimal | None:
+        instrument = self._instrument(db, symbol)
+        return None if instrument is None else instrument.quantity_step
 
     @staticmethod
     def _instrument(db: sqlite3.Connection, symbol: str) -> Instrument | None:
