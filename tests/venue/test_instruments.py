@@ -162,6 +162,12 @@ async def test_the_three_dialects_answer_from_the_same_table(
         asset = (await raw.get(f"/v2/assets/{symbol}", headers=alpaca_headers)).json()
         info = (await raw.get("/api/v3/exchangeInfo", params={"symbol": f"{base}USDT"})).json()
         missing = await raw.get("/v2/assets/APPL", headers=alpaca_headers)
+        off_lot = await raw.post(
+            "/v2/orders",
+            headers=alpaca_headers,
+            json={"symbol": symbol, "qty": "2.25", "side": "buy", "type": "market"}
+            | {"time_in_force": "gtc", "client_order_id": f"lot-{base}"},
+        )
     assert native["trading"] is True
     assert (asset["tradable"], asset["fractionable"]) == (True, True)
     assert (asset["min_order_size"], asset["min_trade_increment"], asset["price_increment"]) == (
@@ -178,6 +184,8 @@ async def test_the_three_dialects_answer_from_the_same_table(
     assert Decimal(filters["PRICE_FILTER"]["tickSize"]) == Decimal("0.05")
     assert Decimal(filters["NOTIONAL"]["minNotional"]) == Decimal(50)
     assert missing.status_code == 404
+    assert off_lot.status_code == 422  # placed through Alpaca's API: the same rules
+    assert "not a multiple of the lot size 0.5" in off_lot.json()["message"]
 
 
 async def test_every_default_symbol_and_example_fits_the_default_instruments(
