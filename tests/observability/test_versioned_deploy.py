@@ -55,7 +55,13 @@ async def make_current(client: Client, version: WorkerDeploymentVersion) -> None
 
 
 async def pinned_build_id(handle: WorkflowHandle[object, object]) -> tuple[str, int]:
-    info = (await handle.describe()).raw_description.workflow_execution_info.versioning_info
+    """The version the run is pinned to, once the server recorded it: at the end of the
+    run's first workflow task, which may come after that task's placements landed."""
+    for _ in range(100):
+        info = (await handle.describe()).raw_description.workflow_execution_info.versioning_info
+        if info.deployment_version.build_id:
+            break
+        await asyncio.sleep(0.1)
     return info.deployment_version.build_id, info.behavior
 
 

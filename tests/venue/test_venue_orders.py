@@ -148,9 +148,13 @@ async def test_bad_bodies_are_invalid_order_naming_the_field(
 
 
 async def test_tiny_crypto_quantity_round_trips_exactly(
-    adapter: PaperVenueAdapter, venue: VenueProcess, account: str
+    adapter: PaperVenueAdapter, admin: PaperVenueAdmin, venue: VenueProcess, account: str
 ) -> None:
-    placed = await adapter.place_order(order(account, "BTC/USD", quantity="0.00000001"))
+    # one satoshi: a coin listed with that lot size (BTC/USD's is Alpaca's 0.0001)
+    symbol = f"{new_symbol()}/USD"
+    await admin.set_instruments([{"symbol": symbol, "quantity_step": "0.00000001"}])
+    await admin.set_prices({symbol: "60000.00"})
+    placed = await adapter.place_order(order(account, symbol, quantity="0.00000001"))
     assert placed.filled_quantity == Decimal("0.00000001")
     [position] = await adapter.positions()
     assert position.quantity == Decimal("0.00000001")

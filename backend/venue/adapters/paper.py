@@ -53,7 +53,13 @@ from pydantic import BaseModel, TypeAdapter
 
 from execbatch.security.signing import sign_headers
 from execbatch.security.venue_credentials import ENV_ADMIN_KEY, ENV_API_KEY, VenueCredentials
-from execbatch.venue.paper.wire import FaultRule, FaultRuleSpec, VenueStats
+from execbatch.venue.paper.wire import (
+    FaultRule,
+    FaultRuleSpec,
+    Instrument,
+    InstrumentListing,
+    VenueStats,
+)
 from execbatch.venue.port.adapter import (
     OrderConflict,
     OrderNotFound,
@@ -91,6 +97,7 @@ _ORDERS = TypeAdapter(list[VenueOrder])
 _POSITIONS = TypeAdapter(list[Position])
 _PRICES = TypeAdapter(dict[str, Decimal])
 _FAULTS = TypeAdapter(list[FaultRule])
+_LISTINGS = TypeAdapter(list[InstrumentListing])
 
 
 def _wire(value: object) -> Any:
@@ -325,9 +332,21 @@ class PaperVenueAdapter(_VenueHTTP):
         return VenueOrder.model_validate_json(response.content)
 
     async def instrument_rules(self, symbols: Iterable[str]) -> dict[str, InstrumentRules]:
-        """The paper venue states no lot, tick or notional rules and trades fractions;
-        a symbol it has no price for is refused by the venue itself when placed."""
-        return {symbol: InstrumentRules(symbol=symbol) for symbol in symbols}
+        """The rules the venue lists for each symbol (``GET /instruments``): lot size,
+        minimum and maximum quantity, tick size, minimum notional; a symbol it lists
+        but has no price for is not tradable; one it does not list is absent.
+
+        The whole table is read, never ``?symbols=``: symbols stay out of URLs, which
+        access logs and traces record (docs/SECURITY.md)."""
+        wanted = set(symbols)
+        if not wanted:
+            return {}
+        response = await self._request("GET", "/instruments")
+        return {
+            listing.symbol: listing.rules(priced=listing.trading)
+            for listing in _LISTINGS.validate_json(response.content)
+            if listing.symbol in wanted
+        }
 
     async def reference_prices(self, symbols: Iterable[str]) -> dict[str, Decimal]:
         """The paper venue's reference prices (what a market order fills at)."""
@@ -395,6 +414,23 @@ class PaperVenueAdmin(_VenueHTTP):
         body = {symbol: Decimal(price) for symbol, price in prices.items()}
         response = await self._request("PUT", "/admin/prices", body=body)
         return _PRICES.validate_json(response.content)
+
+    async def instruments(self) -> list[InstrumentListing]:
+        """Every instrument the venue lists, with its rules and whether it trades."""
+        response = await self._request("GET", "/admin/instruments")
+        return _LISTINGS.validate_json(response.content)
+
+    async def set_instruments(
+        self, instruments: Iterable[Instrument | Mapping[str, object]]
+    ) -> list[InstrumentListing]:
+        """List instruments or replace their rules (``{"symbol": "AAPL",
+        "quantity_step": "1", ...}`` or ``Instrument``); returns every listing."""
+        body = [
+            item if isinstance(item, Instrument) else Instrument.model_validate(item)
+            for item in instruments
+        ]
+        response = await self._request("PUT", "/admin/instruments", body=body)
+        return _LISTINGS.validate_json(response.content)
 
     async def fund_account(self, account: str, cash: Decimal | str) -> Account:
         """Create the account or set its cash to exactly ``cash``."""

@@ -16,6 +16,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from execbatch.core.enums import OrderSide
+from execbatch.dtos.types import PositiveDecimal, Symbol
+from execbatch.venue.port.capabilities import InstrumentRules
 
 
 class VenueError(BaseModel):
@@ -36,6 +38,63 @@ class AccountFunding(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     cash: Annotated[Decimal, Field(ge=0, max_digits=38, decimal_places=18)]
+
+
+class Instrument(BaseModel):
+    """One instrument the venue lists, with the rules an order on it must keep.
+
+    The rules are those real venues state (Binance's exchangeInfo filters
+    PRICE_FILTER / LOT_SIZE / NOTIONAL, Alpaca's asset ``min_order_size``,
+    ``min_trade_increment``, ``price_increment``); ``None`` states no such rule.
+    Quantities count in lots from zero: ``min_quantity`` should be a multiple of
+    ``quantity_step`` (then Binance's "from minQty" counting agrees).
+    Body entries of ``PUT /admin/instruments`` and of ``--instruments FILE``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    symbol: Symbol
+    tradable: bool = True
+    quantity_step: PositiveDecimal | None = None
+    """The lot size: a quantity must be a whole multiple of it."""
+    min_quantity: PositiveDecimal | None = None
+    max_quantity: PositiveDecimal | None = None
+    price_tick: PositiveDecimal | None = None
+    """A limit price must be a whole multiple of it."""
+    min_notional: PositiveDecimal | None = None
+    """Quantity x price (the limit, or the reference price for a market order)."""
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> Instrument:
+        low, high = self.min_quantity, self.max_quantity
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"min_quantity {low} is above max_quantity {high}")
+        return self
+
+    @property
+    def fractionable(self) -> bool:
+        """Whether a quantity with a fractional part can keep the lot size."""
+        step = self.quantity_step
+        return step is None or step != step.to_integral_value()
+
+    def rules(self, *, priced: bool) -> InstrumentRules:
+        """The venue port's rules of this instrument; it trades once it is priced."""
+        return InstrumentRules(
+            symbol=self.symbol,
+            tradable=self.tradable and priced,
+            quantity_step=self.quantity_step,
+            min_quantity=self.min_quantity,
+            max_quantity=self.max_quantity,
+            price_tick=self.price_tick,
+            min_notional=self.min_notional,
+        )
+
+
+class InstrumentListing(Instrument):
+    """An instrument as ``GET /instruments`` answers: ``trading`` when it is
+    tradable and has a reference price (what a market order fills at)."""
+
+    trading: bool
 
 
 class FaultKind(StrEnum):

@@ -9,7 +9,7 @@ refused.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from execbatch.core.enums import OrderType
 from execbatch.venue.port.capabilities import InstrumentRules, VenueCapabilities
@@ -30,30 +30,86 @@ def rule_breaks(
     notional is checked where the price is known (a limit order's); a market
     order's notional is the venue's to judge when it fills.
     """
-    venue = capabilities.venue
+    return order_breaks(
+        symbol=symbol,
+        quantity=quantity,
+        order_type=order_type,
+        limit_price=limit_price,
+        rules=rules,
+        venue=capabilities.venue,
+        fractional_quantities=capabilities.fractional_quantities,
+    )
+
+
+def order_breaks(
+    *,
+    symbol: str,
+    quantity: Decimal,
+    order_type: OrderType,
+    limit_price: Decimal | None,
+    rules: InstrumentRules | None,
+    venue: str,
+    fractional_quantities: bool = True,
+    reference_price: Decimal | None = None,
+) -> list[str]:
+    """``rule_breaks`` for a venue named ``venue``; with ``reference_price`` a market
+    order's notional is checked at it (what the paper venue does when it places)."""
+    # Exact: a 20-digit quantity over a 1e-9 lot is a 29-digit quotient, past the
+    # default context's 28 (which would raise DivisionImpossible, not answer).
+    with localcontext(prec=_EXACT_DIGITS):
+        return _breaks(
+            symbol,
+            quantity,
+            order_type,
+            limit_price,
+            rules,
+            venue,
+            fractional_quantities,
+            reference_price,
+        )
+
+
+_EXACT_DIGITS = 100
+
+
+def _breaks(
+    symbol: str,
+    quantity: Decimal,
+    order_type: OrderType,
+    limit_price: Decimal | None,
+    rules: InstrumentRules | None,
+    venue: str,
+    fractional_quantities: bool,
+    reference_price: Decimal | None,
+) -> list[str]:
     if rules is None:
         return [f"{symbol} is not an instrument {venue} knows"]
     if not rules.tradable:
         return [f"{symbol} is not tradable at {venue}"]
     broken: list[str] = []
-    fractional = capabilities.fractional_quantities and rules.fractional
+    qty = _show(quantity)
+    fractional = fractional_quantities and rules.fractional
     if not fractional and quantity != quantity.to_integral_value():
-        broken.append(f"quantity {quantity}: {venue} trades {symbol} in whole units only")
+        broken.append(f"quantity {qty}: {venue} trades {symbol} in whole units only")
     if rules.min_quantity is not None and quantity < rules.min_quantity:
-        broken.append(f"quantity {quantity} is below the minimum {rules.min_quantity}")
+        broken.append(f"quantity {qty} is below the minimum {_show(rules.min_quantity)}")
     if rules.max_quantity is not None and quantity > rules.max_quantity:
-        broken.append(f"quantity {quantity} is above the maximum {rules.max_quantity}")
-    if rules.quantity_step is not None and quantity % rules.quantity_step != 0:
+        broken.append(f"quantity {qty} is above the maximum {_show(rules.max_quantity)}")
+    step = rules.quantity_step
+    if step is not None and quantity % step != 0:
+        broken.append(f"quantity {qty} is not a multiple of the lot size {_show(step)}")
+    price = limit_price if order_type is OrderType.LIMIT else reference_price
+    tick = rules.price_tick
+    if order_type is OrderType.LIMIT and price is not None and tick is not None and price % tick:
         broken.append(
-            f"quantity {quantity} is not a multiple of the lot size {rules.quantity_step}"
+            f"limit price {_show(price)} is not a multiple of the tick size {_show(tick)}"
         )
-    if order_type is OrderType.LIMIT and limit_price is not None:
-        if rules.price_tick is not None and limit_price % rules.price_tick != 0:
-            broken.append(
-                f"limit price {limit_price} is not a multiple of the tick size {rules.price_tick}"
-            )
-        if rules.min_notional is not None and quantity * limit_price < rules.min_notional:
-            broken.append(
-                f"notional {quantity * limit_price} is below the minimum {rules.min_notional}"
-            )
+    least = rules.min_notional
+    if price is not None and least is not None and quantity * price < least:
+        broken.append(f"notional {_show(quantity * price)} is below the minimum {_show(least)}")
     return broken
+
+
+def _show(value: Decimal) -> str:
+    """Fixed-point, as quantities are written everywhere else (``0.00000001``, not ``1E-8``)."""
+    return format(value, "f")

@@ -426,10 +426,10 @@ def test_keys_and_instruments_from_the_environment(tmp_path: Path) -> None:
         "key1": "alice",
         "key2": "bob",
     }
-    assert list(state.instruments) == ["SOLUSDT"]
-    assert state.instruments["SOLUSDT"].lowest_qty == Decimal("0.01")
-    defaults = BinanceDialectState.from_env({})
-    assert sorted(defaults.instruments) == ["BTCUSDT", "ETHUSDT"]
+    [configured] = state.configured  # listed in the venue's instruments at start
+    assert (configured.binance_symbol, configured.lowest_qty) == ("SOLUSDT", Decimal("0.01"))
+    assert configured.listing().min_quantity == Decimal("0.01")
+    assert BinanceDialectState.from_env({}).configured == []  # the venue's own defaults
     with pytest.raises(ValueError, match="API_KEY:SECRET:ACCOUNT"):
         BinanceDialectState.from_env({ENV_KEYS: "key-without-secret"})
     listed.write_text(

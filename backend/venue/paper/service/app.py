@@ -27,6 +27,8 @@ from execbatch.venue.paper.wire import (
     FaultEndpoint,
     FaultRule,
     FaultRuleSpec,
+    Instrument,
+    InstrumentListing,
     VenueError,
     VenueStats,
 )
@@ -162,6 +164,13 @@ def create_app(settings: VenueSettings, credentials: VenueCredentials | None = N
         """Reference prices (what a market order fills at), for a trading key too."""
         return json_response(await engine.prices())
 
+    @app.get("/instruments", response_model=list[InstrumentListing])
+    async def instruments(symbols: Annotated[str | None, Query()] = None) -> Response:
+        """What the venue lists and each instrument's rules, for a trading key too
+        (``?symbols=AAPL,BTC/USD``: those of them it lists; an unlisted one is absent)."""
+        wanted = None if symbols is None else {s for s in symbols.split(",") if s}
+        return json_response(await engine.listings(wanted))
+
     @app.get("/accounts/{account}", response_model=Account, responses=_ERRORS)
     async def get_account(account: str) -> Response:
         return json_response(await engine.account(account))
@@ -175,6 +184,16 @@ def create_app(settings: VenueSettings, credentials: VenueCredentials | None = N
     @app.put("/admin/prices", response_model=dict[str, Decimal], responses=_ERRORS)
     async def set_prices(prices: Annotated[dict[Symbol, PositiveDecimal], Body()]) -> Response:
         return json_response(await engine.set_prices(prices))
+
+    @app.get("/admin/instruments", response_model=list[InstrumentListing])
+    async def get_instruments() -> Response:
+        return json_response(await engine.listings())
+
+    @app.put("/admin/instruments", response_model=list[InstrumentListing], responses=_ERRORS)
+    async def set_instruments(instruments: Annotated[list[Instrument], Body()]) -> Response:
+        """List instruments or replace their rules; answers every listing after it."""
+        await engine.set_instruments(instruments)
+        return json_response(await engine.listings())
 
     @app.put("/admin/accounts/{account}", response_model=Account, responses=_ERRORS)
     async def fund_account(account: str, funding: AccountFunding) -> Response:

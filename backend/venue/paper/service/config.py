@@ -13,9 +13,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from execbatch.dtos.types import PositiveDecimal
+from execbatch.venue.paper.wire import Instrument
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8700
@@ -33,8 +34,60 @@ DEFAULT_PRICES: Mapping[str, Decimal] = {
     "TSLA": Decimal("250.00"),
     "BTC/USD": Decimal("60000.00"),
     "ETH/USD": Decimal("3000.00"),
+    "BTC/USDT": Decimal("60000.00"),
+    "ETH/USDT": Decimal("3000.00"),
 }
 """Well-known symbols priced on a fresh venue, so demos work without set-up."""
+
+_EQUITY_LOT = Decimal("0.000000001")
+"""Alpaca trades fractional shares "as small as 0.000000001 of a share" (qty takes up
+to 9 decimal places; Alpaca's "Fractional Trading" docs)."""
+_CENT = Decimal("0.01")
+"""US equities quoted at $1.00 or more trade in whole cents (SEC Regulation NMS Rule
+612, the sub-penny rule)."""
+
+
+def _equity(symbol: str) -> Instrument:
+    return Instrument(symbol=symbol, quantity_step=_EQUITY_LOT, price_tick=_CENT)
+
+
+DEFAULT_INSTRUMENTS: tuple[Instrument, ...] = (
+    *(_equity(s) for s in ("AAPL", "MSFT", "GOOGL", "AMZN", "NVDA", "SPY", "QQQ", "TSLA")),
+    # Alpaca's BTC/USD asset: min_order_size 0.0001, min_trade_increment 0.0001,
+    # price_increment 1 (Alpaca's "Crypto Spot Trading" docs); ETH/USD in that shape.
+    Instrument(
+        symbol="BTC/USD",
+        quantity_step=Decimal("0.0001"),
+        min_quantity=Decimal("0.0001"),
+        price_tick=Decimal("1"),
+    ),
+    Instrument(
+        symbol="ETH/USD",
+        quantity_step=Decimal("0.001"),
+        min_quantity=Decimal("0.001"),
+        price_tick=Decimal("0.1"),
+    ),
+    # Binance spot's filters in the shape of BTCUSDT/ETHUSDT (PRICE_FILTER tickSize,
+    # LOT_SIZE stepSize/maxQty, NOTIONAL minNotional; Binance spot API docs, "Filters"),
+    # not copied from any moment's.
+    Instrument(
+        symbol="BTC/USDT",
+        quantity_step=Decimal("0.00001"),
+        min_quantity=Decimal("0.00001"),
+        max_quantity=Decimal("9000"),
+        price_tick=_CENT,
+        min_notional=Decimal("5"),
+    ),
+    Instrument(
+        symbol="ETH/USDT",
+        quantity_step=Decimal("0.0001"),
+        min_quantity=Decimal("0.0001"),
+        max_quantity=Decimal("100000"),
+        price_tick=_CENT,
+        min_notional=Decimal("5"),
+    ),
+)
+"""What a fresh venue lists, and the rules an order on each must keep."""
 
 SyncMode = Literal["FULL", "NORMAL"]
 
@@ -45,7 +98,9 @@ class VenueSettings(BaseModel):
     ``default_prices`` only seed symbols the database has no price for yet (a
     restart keeps prices changed at run time); ``price_overrides`` (from
     ``--prices FILE`` / ``--price SYM=P``) are written over whatever is stored,
-    because someone asked for them explicitly on this start.
+    because someone asked for them explicitly on this start. Instruments alike:
+    ``default_instruments`` list symbols the database does not list yet,
+    ``instrument_overrides`` (``--instruments FILE``) replace the stored rules.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -57,6 +112,8 @@ class VenueSettings(BaseModel):
     initial_cash: Annotated[Decimal, Field(ge=0)] = DEFAULT_CASH
     default_prices: dict[str, PositiveDecimal] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
     price_overrides: dict[str, PositiveDecimal] = Field(default_factory=dict)
+    default_instruments: tuple[Instrument, ...] = DEFAULT_INSTRUMENTS
+    instrument_overrides: tuple[Instrument, ...] = ()
     fault_seed: int = 0
     synchronous: SyncMode = "FULL"
     log_level: str = "INFO"
@@ -119,3 +176,17 @@ def load_prices_file(path: Path) -> dict[str, Decimal]:
             raise ValueError(f"{path}: price of {symbol} must be a decimal string")
         prices[str(symbol)] = parse_price(str(value))
     return prices
+
+
+_INSTRUMENT_LIST = TypeAdapter(list[Instrument])
+
+
+def load_instruments_file(path: Path) -> list[Instrument]:
+    """Read ``[{"symbol": "AAPL", "quantity_step": "1", "price_tick": "0.01"}, ...]``
+    (decimals as strings); ValueError naming the file and the field otherwise."""
+    try:
+        return _INSTRUMENT_LIST.validate_json(path.read_bytes())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ValueError(f"{path}: {where}: {first['msg']}") from None

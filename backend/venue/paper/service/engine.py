@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -31,6 +31,8 @@ from execbatch.venue.paper.wire import (
     FaultKind,
     FaultRule,
     FaultRuleSpec,
+    Instrument,
+    InstrumentListing,
     VenueStats,
 )
 from execbatch.venue.port.orders import Account, OrderRequest, Position, VenueOrder
@@ -65,6 +67,10 @@ class VenueEngine:
         self.started_at = datetime.now(UTC)
         self._requests: Counter[str] = Counter()
         self._place_outcomes: Counter[str] = Counter()
+        self._instruments: dict[str, Instrument] = {}
+        self.start_instruments: list[Instrument] = []
+        """Instruments a dialect was configured with (Binance's from its environment),
+        listed at start like ``--instruments``."""
 
     async def start(self) -> None:
         await self.store.open()
@@ -74,7 +80,10 @@ class VenueEngine:
             initial_cash=self.settings.initial_cash,
             default_prices=self.settings.default_prices,
             price_overrides=self.settings.price_overrides,
+            default_instruments=self.settings.default_instruments,
+            instrument_overrides=(*self.start_instruments, *self.settings.instrument_overrides),
         )
+        await self._reload_instruments()
         log.info(
             "venue started db=%s synchronous=%s fault_seed=%s",
             self.settings.db_path,
@@ -330,7 +339,37 @@ class VenueEngine:
 
     async def set_prices(self, prices: dict[str, Decimal]) -> dict[str, Decimal]:
         await self.store.call(VenueStore.set_prices, prices)
+        if not prices.keys() <= self._instruments.keys():
+            await self._reload_instruments()  # a symbol priced for the first time is listed
         return await self.store.call(VenueStore.prices)
+
+    @property
+    def instrument_table(self) -> Mapping[str, Instrument]:
+        """The listed instruments by symbol, as of the last change (the engine makes
+        every change, so this copy is current; a dialect reads it without a store call)."""
+        return self._instruments
+
+    async def instruments(self) -> dict[str, Instrument]:
+        return dict(self._instruments)
+
+    async def _reload_instruments(self) -> None:
+        self._instruments = await self.store.call(VenueStore.instruments)
+
+    async def listings(self, symbols: Collection[str] | None = None) -> list[InstrumentListing]:
+        """Listed instruments (``symbols`` of them, when given), each saying whether it trades."""
+        instruments = await self.instruments()
+        prices = await self.prices()
+        return [
+            InstrumentListing(
+                **instrument.model_dump(), trading=instrument.tradable and symbol in prices
+            )
+            for symbol, instrument in instruments.items()
+            if symbols is None or symbol in symbols
+        ]
+
+    async def set_instruments(self, instruments: Sequence[Instrument]) -> None:
+        await self.store.call(VenueStore.set_instruments, instruments)
+        await self._reload_instruments()
 
     # ------------------------------------------------------------ admin/stats
 

@@ -103,13 +103,16 @@ def plan_fill(
     limit_price: Decimal | None,
     ref_price: Decimal,
     fraction: Decimal | None,
+    lot: Decimal | None = None,
 ) -> FillPlan:
     """Match an order's open remainder against the reference price.
 
     * MARKET fills at the reference price; LIMIT only when marketable, also at
       the reference price (the price improvement goes to the client).
     * ``fraction`` (a ``partial_fill`` fault) fills only that fraction of the
-      open remainder, as when a venue runs out of liquidity.
+      open remainder, as when a venue runs out of liquidity, rounded down to a
+      whole number of the instrument's ``lot`` (a venue fills in lots, so the
+      fill can be reverted within its rules).
     * MARKET and IOC orders never rest: their unfilled remainder is canceled
       at once (CANCELED with ``filled_quantity > 0`` after a partial fill);
       GTC/DAY limits rest as NEW or PARTIALLY_FILLED.
@@ -122,6 +125,8 @@ def plan_fill(
         fill = ZERO
         if marketable and remaining > 0:
             fill = remaining if fraction is None else _quantize_down(remaining * fraction)
+            if fraction is not None and lot is not None:
+                fill = (fill // lot) * lot
         total = filled_quantity + fill
         if total >= quantity:
             status = VenueOrderStatus.FILLED

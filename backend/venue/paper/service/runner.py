@@ -24,6 +24,7 @@ from execbatch.venue.paper.service.config import (
     DEFAULT_PORT,
     SyncMode,
     VenueSettings,
+    load_instruments_file,
     load_prices_file,
     parse_cash,
     parse_price,
@@ -69,8 +70,10 @@ def build_settings(
     log_level: str = "INFO",
     access_log: bool = False,
     redact_order_data: bool | None = None,
+    instruments_file: str | Path | None = None,
 ) -> VenueSettings:
     """Settings from plain arguments; ``prices`` win over ``prices_file``;
+    ``instruments_file`` lists instruments (replacing the stored rules of each);
     ``redact_order_data=None`` asks the environment (``redact_order_data_from_env``)."""
     overrides: dict[str, Decimal] = {}
     if prices_file is not None:
@@ -82,6 +85,9 @@ def build_settings(
         port=port,
         db_path=Path(db_path),
         price_overrides=overrides,
+        instrument_overrides=(
+            tuple(load_instruments_file(Path(instruments_file))) if instruments_file else ()
+        ),
         initial_cash=Decimal(initial_cash),
         fault_seed=seed,
         synchronous=synchronous,
@@ -123,6 +129,7 @@ def run_venue(
     log_level: str = "INFO",
     access_log: bool = False,
     redact_order_data: bool | None = None,
+    instruments_file: str | Path | None = None,
 ) -> None:
     """Run the paper venue in this process until interrupted (blocking).
 
@@ -143,6 +150,7 @@ def run_venue(
             log_level=log_level,
             access_log=access_log,
             redact_order_data=redact_order_data,
+            instruments_file=instruments_file,
         )
     )
 
@@ -162,6 +170,12 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="SYMBOL=PRICE",
         help="set a reference price (repeatable; wins over --prices)",
+    )
+    parser.add_argument(
+        "--instruments",
+        metavar="FILE.json",
+        help='list instruments and their rules: [{"symbol": "AAPL", "quantity_step": "1",'
+        ' "price_tick": "0.01"}, ...] (replaces the stored rules of each)',
     )
     parser.add_argument(
         "--cash",
@@ -192,7 +206,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         prices = dict(parse_price_flag(flag) for flag in args.price)
         cash = parse_cash(args.cash)
-    except ValueError as exc:
+        if args.instruments:
+            load_instruments_file(Path(args.instruments))
+    except (ValueError, OSError) as exc:
         _parser().error(str(exc))
     sync: SyncMode = "NORMAL" if args.sync == "NORMAL" else "FULL"
     run_venue(
@@ -207,5 +223,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_level=args.log_level,
         access_log=args.access_log,
         redact_order_data=args.redact_order_data,
+        instruments_file=args.instruments,
     )
     return 0

@@ -16,6 +16,10 @@ number; how long its client order id stays taken is the row's ``id_scope``:
   unique index ``orders_client_id_open`` (over NEW/PARTIALLY_FILLED rows, of
   either scope) is the fence.
 
+The ``instruments`` table (what the venue lists, with each symbol's rules) came
+after version 2 without a version change: it is created where missing, and a
+database from before lists every symbol it has a price for (without rules).
+
 Version 1 (``client_order_id`` UNIQUE, fills keyed by client order id) is
 migrated in place at start-up (``MIGRATE_1_TO_2``); see ``VenueStore``.
 """
@@ -28,6 +32,7 @@ from decimal import Decimal
 
 from execbatch.core.enums import OrderSide, OrderType, TimeInForce, VenueOrderStatus
 from execbatch.venue.paper.service.matching import fmt_decimal
+from execbatch.venue.paper.wire import Instrument
 from execbatch.venue.port.orders import OrderRequest, VenueOrder
 
 SCHEMA_VERSION = 2
@@ -47,6 +52,16 @@ CREATE TABLE IF NOT EXISTS prices (
     symbol     TEXT PRIMARY KEY,
     price      TEXT NOT NULL,
     updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS instruments (
+    symbol        TEXT PRIMARY KEY,
+    tradable      INTEGER NOT NULL DEFAULT 1,
+    quantity_step TEXT,
+    min_quantity  TEXT,
+    max_quantity  TEXT,
+    price_tick    TEXT,
+    min_notional  TEXT,
+    updated_at    TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS orders (
     seq                   INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -176,6 +191,18 @@ def order_from_row(row: sqlite3.Row) -> VenueOrder:
         fenced=bool(row["fenced"]),
         created_at=datetime.fromisoformat(row["created_at"]),
         updated_at=datetime.fromisoformat(row["updated_at"]),
+    )
+
+
+def instrument_from_row(row: sqlite3.Row) -> Instrument:
+    return Instrument(
+        symbol=row["symbol"],
+        tradable=bool(row["tradable"]),
+        quantity_step=dec_or_none(row["quantity_step"]),
+        min_quantity=dec_or_none(row["min_quantity"]),
+        max_quantity=dec_or_none(row["max_quantity"]),
+        price_tick=dec_or_none(row["price_tick"]),
+        min_notional=dec_or_none(row["min_notional"]),
     )
 
 

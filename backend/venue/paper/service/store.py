@@ -33,7 +33,7 @@ import functools
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -70,11 +70,13 @@ from execbatch.venue.paper.service.schema import (
     content_differences,
     dec_or_none,
     fmt_or_none,
+    instrument_from_row,
     now_utc,
     order_from_row,
 )
-from execbatch.venue.paper.wire import FaultEndpoint, FaultKind
+from execbatch.venue.paper.wire import FaultEndpoint, FaultKind, Instrument
 from execbatch.venue.port.orders import Account, OrderRequest, Position, VenueOrder
+from execbatch.venue.port.rules import order_breaks
 
 log = logging.getLogger("execbatch.venue")
 
@@ -297,12 +299,17 @@ class VenueStore:
         initial_cash: Decimal,
         default_prices: Mapping[str, Decimal],
         price_overrides: Mapping[str, Decimal],
+        default_instruments: Sequence[Instrument] = (),
+        instrument_overrides: Sequence[Instrument] = (),
     ) -> None:
         """Seed a fresh database; on a restart only fill in what is missing.
 
         The default account is funded only when it does not exist yet (a
         restart must not refund it). Default prices seed unpriced symbols;
         explicit overrides replace stored prices and may fill resting orders.
+        Default instruments list symbols not listed yet, overrides replace the
+        stored rules; a symbol priced before the venue listed instruments is
+        listed without rules (a database from an earlier version).
         """
         now = now_utc().isoformat()
         with self._tx() as db:
@@ -320,6 +327,15 @@ class VenueStore:
             db.executemany(
                 "INSERT OR IGNORE INTO prices (symbol, price, updated_at) VALUES (?, ?, ?)",
                 [(symbol, fmt_decimal(price), now) for symbol, price in default_prices.items()],
+            )
+            for instrument in default_instruments:
+                self._list(db, instrument, now, replace=False)
+            for instrument in instrument_overrides:
+                self._list(db, instrument, now, replace=True)
+            db.execute(
+                "INSERT OR IGNORE INTO instruments (symbol, updated_at)"
+                " SELECT symbol, ? FROM prices",
+                (now,),
             )
         if price_overrides:
             self.set_prices(price_overrides)
@@ -521,9 +537,23 @@ class VenueStore:
         cash = self._cash(db, request.account)
         if cash is None:
             return "INVALID_ORDER", f"unknown account {request.account!r}"
+        instrument = self._instrument(db, request.symbol)
+        if instrument is None:
+            return "UNKNOWN_SYMBOL", f"{request.symbol!r} is not an instrument the venue lists"
         ref_price = self._price(db, request.symbol)
         if ref_price is None:
             return "UNKNOWN_SYMBOL", f"no reference price for symbol {request.symbol!r}"
+        breaks = order_breaks(
+            symbol=request.symbol,
+            quantity=request.quantity,
+            order_type=request.order_type,
+            limit_price=request.limit_price,
+            rules=instrument.rules(priced=True),
+            venue="the paper venue",
+            reference_price=ref_price,
+        )
+        if breaks:
+            return "INVALID_ORDER", f"{request.symbol}: {'; '.join(breaks)}"
         if request.side is OrderSide.BUY:
             price = buy_cost_price(request.order_type, request.limit_price, ref_price)
             cost = notional(request.quantity, price)
@@ -571,6 +601,7 @@ class VenueStore:
             limit_price=order.limit_price,
             ref_price=ref_price,
             fraction=fraction,
+            lot=None if fraction is None else self._lot(db, order.symbol),
         )
         if plan.quantity == 0 and plan.status is order.status:
             return order
@@ -848,6 +879,11 @@ class VenueStore:
                     " updated_at = excluded.updated_at",
                     (symbol, fmt_decimal(price), now),
                 )
+                # A symbol priced for the first time is listed (without rules).
+                db.execute(
+                    "INSERT OR IGNORE INTO instruments (symbol, updated_at) VALUES (?, ?)",
+                    (symbol, now),
+                )
                 log.info(
                     "price set symbol=%s price=%s",
                     self._log.symbol(symbol),
@@ -880,6 +916,56 @@ class VenueStore:
                             self._log.amount(matched.filled_quantity),
                         )
         return filled
+
+    # ------------------------------------------------------------ instruments
+
+    def instruments(self) -> dict[str, Instrument]:
+        """Every listed instrument, by symbol."""
+        rows = self._db.execute("SELECT * FROM instruments ORDER BY symbol").fetchall()
+        return {row["symbol"]: instrument_from_row(row) for row in rows}
+
+    def set_instruments(self, instruments: Sequence[Instrument]) -> None:
+        """List each instrument, or replace the rules of one listed already.
+
+        Resting orders keep their place: rules apply when an order is placed.
+        """
+        now = now_utc().isoformat()
+        with self._tx() as db:
+            for instrument in instruments:
+                self._list(db, instrument, now, replace=True)
+        for instrument in instruments:
+            log.info(
+                "instrument set symbol=%s %s",
+                self._log.symbol(instrument.symbol),
+                self._log.text(instrument.model_dump_json(exclude={"symbol"}, exclude_none=True)),
+            )
+
+    @staticmethod
+    def _list(db: sqlite3.Connection, instrument: Instrument, now: str, *, replace: bool) -> None:
+        db.execute(
+            f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO instruments (symbol, tradable,"
+            " quantity_step, min_quantity, max_quantity, price_tick, min_notional, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                instrument.symbol,
+                int(instrument.tradable),
+                fmt_or_none(instrument.quantity_step),
+                fmt_or_none(instrument.min_quantity),
+                fmt_or_none(instrument.max_quantity),
+                fmt_or_none(instrument.price_tick),
+                fmt_or_none(instrument.min_notional),
+                now,
+            ),
+        )
+
+    def _lot(self, db: sqlite3.Connection, symbol: str) -> Decimal | None:
+        instrument = self._instrument(db, symbol)
+        return None if instrument is None else instrument.quantity_step
+
+    @staticmethod
+    def _instrument(db: sqlite3.Connection, symbol: str) -> Instrument | None:
+        row = db.execute("SELECT * FROM instruments WHERE symbol = ?", (symbol,)).fetchone()
+        return None if row is None else instrument_from_row(row)
 
     # --------------------------------------------------------------- accounts
 

@@ -30,7 +30,9 @@ and where each behaviour comes from, is tabled in docs/VENUES.md; in short:
 
 Test controls that Alpaca has no API for live under ``/admin/alpaca/`` (an
 admin key is needed when the venue has keys): asset flags (tradable,
-fractionable, shortable) and the rate limit. Like fault rules they are kept
+fractionable, shortable) and the rate limit. Which assets exist and their
+increments are the venue's instruments (``PUT /admin/instruments``), the same
+table the native API and the Binance dialect answer from. Like fault rules they are kept
 in memory and reset by a restart.
 """
 
@@ -57,7 +59,7 @@ from execbatch.security.venue_credentials import VenueCredentials
 from execbatch.venue.paper.service.engine import VenueEngine
 from execbatch.venue.paper.service.http import VenueHTTPError, json_response
 from execbatch.venue.paper.service.matching import fmt_decimal
-from execbatch.venue.paper.wire import FaultEndpoint
+from execbatch.venue.paper.wire import FaultEndpoint, Instrument
 from execbatch.venue.port.orders import CLIENT_ORDER_ID_PATTERN, OrderRequest, Position, VenueOrder
 
 log = logging.getLogger("execbatch.venue.alpaca")
@@ -358,23 +360,37 @@ def render_position(position: Position, price: Decimal | None) -> dict[str, obje
     }
 
 
-def render_asset(symbol: str, flags: AlpacaAssetFlags) -> dict[str, object]:
+def render_asset(
+    instrument: Instrument, flags: AlpacaAssetFlags, *, priced: bool
+) -> dict[str, object]:
+    """Alpaca's asset object of a listed instrument: its flags, and its rules as
+    Alpaca states them for crypto (``min_order_size``, ``min_trade_increment``,
+    ``price_increment``; Alpaca's "Crypto Spot Trading" docs). It trades once priced."""
+    symbol = instrument.symbol
     crypto = asset_class_of(symbol) == "crypto"
-    return {
+    asset: dict[str, object] = {
         "id": asset_uuid(symbol),
         "class": asset_class_of(symbol),
         "exchange": "CRYPTO" if crypto else "NASDAQ",
         "symbol": symbol,
         "name": symbol,
         "status": "active",
-        "tradable": flags.tradable,
+        "tradable": flags.tradable and instrument.tradable and priced,
         "marginable": not crypto,
         "maintenance_margin_requirement": 30,
         "shortable": flags.shortable and not crypto,
         "easy_to_borrow": flags.shortable and not crypto,
-        "fractionable": flags.fractionable,
+        "fractionable": flags.fractionable and instrument.fractionable,
         "attributes": [],
     }
+    for name, value in (
+        ("min_order_size", instrument.min_quantity),
+        ("min_trade_increment", instrument.quantity_step),
+        ("price_increment", instrument.price_tick),
+    ):
+        if value is not None:
+            asset[name] = fmt_decimal(value)
+    return asset
 
 
 # ------------------------------------------------------------------- placement
@@ -619,14 +635,15 @@ def alpaca_router(
     async def check_asset(placement: _Placement, account: str) -> None:
         """Alpaca's asset rules, before the order reaches the engine."""
         symbol = placement.symbol
-        if symbol not in await engine.prices():
+        instrument = engine.instrument_table.get(symbol)
+        if instrument is None or symbol not in await engine.prices():
             raise _unprocessable(f'asset "{symbol}" not found')
         flags = dialect.flags(symbol)
-        if not flags.tradable:
+        if not (flags.tradable and instrument.tradable):
             raise _unprocessable(f'asset "{symbol}" is not tradable')
         quantity = placement.quantity
         fractional = quantity != quantity.to_integral_value()
-        if fractional and not flags.fractionable:
+        if fractional and not (flags.fractionable and instrument.fractionable):
             raise AlpacaError(403, f'asset "{symbol}" is not fractionable', CODE_FORBIDDEN)
         equity = asset_class_of(symbol) == "us_equity"
         if fractional and equity and placement.time_in_force is not TimeInForce.DAY:
@@ -823,9 +840,11 @@ def alpaca_router(
     @router.get("/v2/assets/{symbol:path}")
     async def asset(request: Request, symbol: str) -> Response:
         async def work(_: str) -> Response:
-            if symbol not in await engine.prices():
+            instrument = engine.instrument_table.get(symbol)
+            if instrument is None:
                 raise AlpacaError(404, f"asset not found for {symbol}", CODE_NOT_FOUND)
-            return json_response(render_asset(symbol, dialect.flags(symbol)))
+            priced = symbol in await engine.prices()
+            return json_response(render_asset(instrument, dialect.flags(symbol), priced=priced))
 
         return await handle(request, None, work)
 

@@ -16,10 +16,11 @@ behaviour with its source; in short:
   in memory). Create and fund the account with ``PUT /admin/accounts/...``.
 * **Instruments.** Paper symbols ``BASE/QUOTE`` (``BTC/USDT``) are Binance
   symbols ``BASEQUOTE`` (``BTCUSDT``), each with PRICE_FILTER, LOT_SIZE and
-  NOTIONAL (or MIN_NOTIONAL) filters. Defaults: ``DEFAULT_INSTRUMENTS``;
-  ``EXECBATCH_PAPER_BINANCE_INSTRUMENTS`` names a JSON file (a list of
-  ``BinanceInstrument`` objects) that replaces them, and
-  ``PUT /admin/binance/instruments`` adds or replaces one at run time. An
+  NOTIONAL (or MIN_NOTIONAL) filters. They are the venue's instruments whose
+  quote is USDT (the table ``GET /instruments`` and Alpaca's assets answer
+  from: BTC/USDT and ETH/USDT by default); ``EXECBATCH_PAPER_BINANCE_INSTRUMENTS``
+  names a JSON file (a list of ``BinanceInstrument`` objects) listed at start,
+  and ``PUT /admin/binance/instruments`` lists or replaces one at run time. An
   instrument trades (``status`` TRADING) once the venue has a reference price
   for its paper symbol (``--price BTC/USDT=60000`` or ``PUT /admin/prices``);
   before that it is listed as BREAK and orders are refused "Market is
@@ -79,7 +80,7 @@ from execbatch.venue.paper.service.engine import ResponseLost, VenueEngine
 from execbatch.venue.paper.service.http import VenueHTTPError, json_response
 from execbatch.venue.paper.service.matching import EXACT, fmt_decimal
 from execbatch.venue.paper.service.store import Fill, PlaceResult
-from execbatch.venue.paper.wire import FaultEndpoint
+from execbatch.venue.paper.wire import FaultEndpoint, Instrument
 from execbatch.venue.port.orders import CLIENT_ORDER_ID_PATTERN, OrderRequest, VenueOrder
 
 log = logging.getLogger("execbatch.venue.binance")
@@ -212,6 +213,44 @@ class BinanceInstrument(BaseModel):
     def lowest_qty(self) -> Decimal:
         return self.min_qty if self.min_qty is not None else self.step_size
 
+    def listing(self) -> Instrument:
+        """The venue's instrument these filters state (the table every dialect reads)."""
+        return Instrument(
+            symbol=self.symbol,
+            quantity_step=self.step_size,
+            min_quantity=self.lowest_qty,
+            max_quantity=self.max_qty,
+            price_tick=self.tick_size,
+            min_notional=self.min_notional or None,
+        )
+
+    @classmethod
+    def of(cls, instrument: Instrument, extras: BinanceInstrument | None) -> BinanceInstrument:
+        """The filters of a listed instrument: its rules, and what only Binance states
+        (price bounds, maximum notional, the notional filter's name) as last registered
+        through ``PUT /admin/binance/instruments``. A rule the venue does not state is
+        Binance's widest (8 decimals, no minimum notional)."""
+        step = instrument.quantity_step or _EIGHT_PLACES
+        base = extras.model_dump() if extras is not None else {}
+        base.update(
+            symbol=instrument.symbol,
+            tick_size=instrument.price_tick or _EIGHT_PLACES,
+            step_size=step,
+            min_qty=instrument.min_quantity or step,
+            max_qty=instrument.max_quantity or cls.model_fields["max_qty"].default,
+            min_notional=instrument.min_notional or Decimal(0),
+        )
+        return cls.model_validate(base)
+
+
+def binance_symbol_of(symbol: str) -> str | None:
+    """``BTC/USDT`` -> ``BTCUSDT``; ``None`` for a symbol the dialect cannot list
+    (not BASE/USDT with letters and digits)."""
+    base, sep, quote = symbol.partition("/")
+    if not sep or not base.isalnum() or quote != CASH_ASSET:
+        return None
+    return base + quote
+
 
 def check_instrument(instrument: BinanceInstrument) -> BinanceInstrument:
     """Refuse an instrument the dialect cannot answer for (a ValueError)."""
@@ -224,25 +263,6 @@ def check_instrument(instrument: BinanceInstrument) -> BinanceInstrument:
         )
     return instrument
 
-
-DEFAULT_INSTRUMENTS: tuple[BinanceInstrument, ...] = (
-    BinanceInstrument(
-        symbol="BTC/USDT",
-        tick_size=Decimal("0.01"),
-        step_size=Decimal("0.00001"),
-        max_qty=Decimal("9000"),
-        min_notional=Decimal("5"),
-    ),
-    BinanceInstrument(
-        symbol="ETH/USDT",
-        tick_size=Decimal("0.01"),
-        step_size=Decimal("0.0001"),
-        max_qty=Decimal("100000"),
-        min_notional=Decimal("5"),
-    ),
-)
-"""Listed unless ``EXECBATCH_PAPER_BINANCE_INSTRUMENTS`` names a file (filters
-in the shape of Binance's BTCUSDT/ETHUSDT, not copied from any moment's)."""
 
 _INSTRUMENT_LIST = TypeAdapter(list[BinanceInstrument])
 
@@ -288,11 +308,16 @@ def load_instruments(path: Path) -> list[BinanceInstrument]:
 
 @dataclass
 class BinanceDialectState:
-    """What the dialect holds in memory: keys, instruments, rate-limit counters."""
+    """What the dialect holds in memory: keys, Binance-only filter fields, rate-limit
+    counters. Which symbols it lists and their rules are the venue's instruments
+    (``listing``: the engine's table), the same the native API and Alpaca answer from."""
 
     keys: dict[str, BinanceKey] = field(default_factory=dict)
-    instruments: dict[str, BinanceInstrument] = field(default_factory=dict)
-    """By Binance symbol (``BTCUSDT``)."""
+    configured: list[BinanceInstrument] = field(default_factory=list)
+    """Instruments from ``EXECBATCH_PAPER_BINANCE_INSTRUMENTS``, listed at start."""
+    extras: dict[str, BinanceInstrument] = field(default_factory=dict)
+    """By Binance symbol: the filters last registered through the dialect."""
+    listing: Callable[[], Mapping[str, Instrument]] = field(default=lambda: {})
     limits: RateLimitSpec = field(default_factory=RateLimitSpec)
     windows: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     """Per client IP: (minute, weight used, requests answered 429 in it)."""
@@ -303,18 +328,28 @@ class BinanceDialectState:
         env = os.environ if environ is None else environ
         state = cls(keys=parse_keys(env.get(ENV_KEYS, "")))
         path = env.get(ENV_INSTRUMENTS, "").strip()
-        instruments = load_instruments(Path(path)) if path else list(DEFAULT_INSTRUMENTS)
-        for instrument in instruments:
-            state.instruments[instrument.binance_symbol] = instrument
+        if path:
+            state.configured = load_instruments(Path(path))
+            state.extras = {item.binance_symbol: item for item in state.configured}
         return state
+
+    @property
+    def instruments(self) -> dict[str, BinanceInstrument]:
+        """Every listed BASE/USDT instrument, by Binance symbol, as its filters."""
+        listed: dict[str, BinanceInstrument] = {}
+        for symbol, instrument in self.listing().items():
+            name = binance_symbol_of(symbol)
+            if name is not None:
+                listed[name] = BinanceInstrument.of(instrument, self.extras.get(name))
+        return listed
 
     def instrument(self, binance_symbol: str | None) -> BinanceInstrument:
         if not binance_symbol:
             raise _mandatory("symbol")
-        found = self.instruments.get(binance_symbol)
-        if found is None:
-            raise _bad(-1121, MSG_BAD_SYMBOL)
-        return found
+        for symbol, instrument in self.listing().items():
+            if binance_symbol_of(symbol) == binance_symbol:
+                return BinanceInstrument.of(instrument, self.extras.get(binance_symbol))
+        raise _bad(-1121, MSG_BAD_SYMBOL)
 
     def charge(self, client: str, weight: int, now: float) -> dict[str, str]:
         """Count a request's weight; raise the 429/418 answer when over the limit."""
@@ -776,6 +811,8 @@ def binance_router(engine: VenueEngine, state: BinanceDialectState | None = None
     instruments from the environment).
     """
     dialect = state if state is not None else BinanceDialectState.from_env()
+    dialect.listing = lambda: engine.instrument_table
+    engine.start_instruments.extend(item.listing() for item in dialect.configured)
     router = APIRouter()
 
     async def handle(
@@ -834,6 +871,11 @@ def binance_router(engine: VenueEngine, state: BinanceDialectState | None = None
         return _Signed(
             account=key.account, params=params, valid_until=(timestamp + recv_window) / 1000
         )
+
+    def trades(instrument: BinanceInstrument, prices: Mapping[str, Decimal]) -> bool:
+        """TRADING: listed as tradable and priced; else BREAK."""
+        listed = engine.instrument_table.get(instrument.symbol)
+        return listed is not None and listed.tradable and instrument.symbol in prices
 
     async def fills_of(orders: list[VenueOrder]) -> dict[str, list[Fill]]:
         return await engine.order_fills([order.venue_order_id for order in orders])
@@ -904,7 +946,7 @@ def binance_router(engine: VenueEngine, state: BinanceDialectState | None = None
                 ],
                 "exchangeFilters": [],
                 "symbols": [
-                    render_symbol(instrument, instrument.symbol in prices) for instrument in listed
+                    render_symbol(instrument, trades(instrument, prices)) for instrument in listed
                 ],
             }
 
@@ -931,8 +973,9 @@ def binance_router(engine: VenueEngine, state: BinanceDialectState | None = None
             try:
                 placement = parse_placement(dialect, auth.params)
                 instrument = placement.instrument
-                reference = (await engine.prices()).get(instrument.symbol)
-                if reference is None:
+                prices = await engine.prices()
+                reference = prices.get(instrument.symbol)
+                if reference is None or not trades(instrument, prices):
                     raise _bad(-2010, MSG_MARKET_CLOSED)
                 _check_filters(
                     instrument,
@@ -1122,9 +1165,10 @@ def binance_router(engine: VenueEngine, state: BinanceDialectState | None = None
             check_instrument(spec)
         except ValueError as exc:
             raise VenueHTTPError(422, "INVALID_REQUEST", str(exc)) from exc
-        dialect.instruments[spec.binance_symbol] = spec
+        dialect.extras[spec.binance_symbol] = spec
+        await engine.set_instruments([spec.listing()])
         log.info("binance instrument set %s", engine.order_data_log.model(spec))
-        return json_response(spec.model_dump())
+        return json_response(dialect.instrument(spec.binance_symbol).model_dump())
 
     @router.put(ADMIN_PREFIX + "/rate-limit")
     async def put_rate_limit(spec: RateLimitSpec) -> Response:
@@ -1152,7 +1196,6 @@ def _symbol_selection(symbol: str | None, symbols: str | None) -> set[str] | Non
 __all__ = [
     "ADMIN_PREFIX",
     "BINANCE_PATH_PREFIX",
-    "DEFAULT_INSTRUMENTS",
     "BinanceDialectState",
     "BinanceInstrument",
     "BinanceKey",
