@@ -27,6 +27,7 @@ from execbatch.client.batch_client import (
     Submission,
 )
 from execbatch.client.embedded import EmbeddedExecutor
+from execbatch.client.trading import TradingControl, TradingRefused
 from execbatch.config.connection import TemporalUnreachable
 from execbatch.config.environment import ExecbatchConfig
 from execbatch.core.enums import (
@@ -67,5 +68,7 @@ __all__ = [
     "Submission",
     "TemporalUnreachable",
     "TimeInForce",
+    "TradingControl",
+    "TradingRefused",
     "run_and_exit",
 ]

@@ -24,6 +24,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from execbatch.client.trading import TradingControl
 from execbatch.config.connection import connect
 from execbatch.config.environment import ExecbatchConfig, venue_account_from_env
 from execbatch.core.enums import BatchStatus
@@ -197,11 +198,21 @@ class BatchClient:
         commands: Sequence[ExecutionCommand],
         *,
         account: str | None = None,
+        check_trading: bool = False,
     ) -> Submission:
         """Validate, plan and start; nothing is started when validation fails.
 
-        ``account``: the venue account this batch trades (default ``self.account``)."""
+        ``account``: the venue account this batch trades (default ``self.account``).
+        ``check_trading``: first ask the account's trading state, as ``execbatch submit``
+        does, and raise ``TradingRefused`` (nothing started) when it forbids this batch:
+        HALTED, or REDUCING with a leg that would not reduce the position (the leg, the
+        position and the state named). Without it the workflow's own gate still
+        refuses such legs, after the batch has started (docs/RISK.md)."""
         batch = self._planner.create_batch(directive, commands)
+        if check_trading:
+            await TradingControl(self._client, self._task_queue).refuse_unless_allowed(
+                self.account if account is None else account, batch.commands
+            )
         return await self.start_batch(batch, account=account)
 
     async def start_batch(

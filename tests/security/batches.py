@@ -15,10 +15,12 @@ MARKERS = (*MARKER_SYMBOLS, UNPRICED_SYMBOL, MARKER_STRATEGY)
 
 
 def secret_document(mode: BatchExecutionMode, *, reject_second: bool = False) -> DirectiveDocument:
-    """Two BUY MARKET legs on marker symbols; ``reject_second`` makes leg 2 unpriced,
-    so the venue rejects it (UNKNOWN_SYMBOL) and failures show up in the history too.
-    The directive id carries no marker: ids are plain text in Temporal by design."""
-    second = UNPRICED_SYMBOL if reject_second else "HUSHB"
+    """Two BUY MARKET legs on marker symbols; ``reject_second`` makes leg 2 cost more
+    than the account holds, so the venue itself rejects it at placement
+    (INSUFFICIENT_FUNDS) and failures show up in the history too (an unknown symbol is
+    refused before placing now, by the pre-trade check, and leaves no failure). The
+    directive id carries no marker: ids are plain text in Temporal by design."""
+    second_quantity = "999999999999" if reject_second else "23"
     return DirectiveDocument.model_validate(
         {
             "directive": {
@@ -39,10 +41,10 @@ def secret_document(mode: BatchExecutionMode, *, reject_second: bool = False) ->
                 {
                     "command_id": "c2",
                     "plan_id": "p2",
-                    "symbol": second,
+                    "symbol": "HUSHB",
                     "side": "BUY",
                     "order_type": "MARKET",
-                    "quantity": "23",
+                    "quantity": second_quantity,
                 },
             ],
         }

@@ -244,6 +244,9 @@ async def test_submit_in_reducing_accepts_reducing_batches_and_names_the_leg_tha
             buy = document(("SELL", "30", "AAPL"), ("BUY", "5", "MSFT"))
             with pytest.raises(TradingRefused) as refused:
                 await control.refuse_unless_allowed("default", buy.commands)
+            with pytest.raises(TradingRefused, match="leg c2: BUY 5 MSFT"):
+                await h.client.submit(buy.directive, buy.commands, check_trading=True)
+            await h.client.submit(sell.directive, sell.commands, check_trading=True)
             await control.set_state(TradingState.HALTED, "stop", quiet_seconds=0)
             with pytest.raises(TradingRefused, match="HALTED"):
                 await control.refuse_unless_allowed("default", sell.commands)

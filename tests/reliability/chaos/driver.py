@@ -47,13 +47,16 @@ from temporalio.service import RPCError
 
 from execbatch.activities.order_activities import MAX_REVERT_ORDERS
 from execbatch.client.batch_client import BatchClient, BatchRecoveryPending
+from execbatch.core.enums import OrderSide, OrderType
 from execbatch.core.order_ids import placement_order_id, revert_order_id
 from execbatch.core.workflow_ids import recovery_workflow_id
+from execbatch.dtos.directive_document import DirectiveDocument
 from execbatch.dtos.execution import BatchResult, ExecutionSettings
-from execbatch.venue.adapters.paper import PaperVenueAdmin
+from execbatch.venue.adapters.paper import PaperVenueAdapter, PaperVenueAdmin
 from execbatch.venue.paper.service.process import VenueProcess
 from execbatch.venue.paper.wire import VenueStats
 from execbatch.venue.port.adapter import VenueUnavailable
+from execbatch.venue.port.orders import OrderRequest
 from tests.reliability.chaos import checks
 from tests.reliability.chaos.config import ChaosConfig
 from tests.reliability.chaos.processes import DevServer, WorkerProcess
@@ -66,8 +69,13 @@ from tests.reliability.chaos.scenario import (
     start_prices,
 )
 from tests.reliability.chaos.trading import (
+    WAVE_BATCHES,
+    WAVE_LONG,
+    WAVE_SELL,
+    FlattenWave,
     TradingFlips,
     check_placements_after_halts,
+    check_reduced_past_flat,
     monotonic_to_wall,
 )
 from tests.reliability.chaos.venues import SEED_PREFIX, chaos_venue, id_mapper
@@ -84,6 +92,12 @@ KILL_PATIENCE = 60.0
 """How long a kill event waits for a worker to be running (longer than an outage)."""
 
 VENUE_CASH = "1000000000000"
+FLAT_SYMBOLS = {"paper": "FLAT", "alpaca": "FLAT", "binance": "FLAT/USDT"}
+"""The symbol only the flatten waves trade (priced at FLAT_PRICE before the workers
+start, so every dialect lists it), per venue."""
+FLAT_PRICE = Decimal(50)
+WAVE_PATIENCE = 240.0
+"""How long a flatten wave waits for its batches' results (kills, restarts included)."""
 
 
 class _Stack:
@@ -123,6 +137,7 @@ class _Stack:
         await self.proxy.start()
         self.admin = PaperVenueAdmin(self.venue.base_url)
         await self.chaos_venue.prepare(self.admin, self.venue.base_url, VENUE_CASH)
+        await self.admin.set_prices({self.flat_symbol: FLAT_PRICE})
         await self.server.start()
         native = self.chaos_venue.name == "paper"
         for index in range(self.config.workers):
@@ -136,6 +151,46 @@ class _Stack:
             )
             worker.start()
             self.workers.append(worker)
+
+    @property
+    def flat_symbol(self) -> str:
+        return FLAT_SYMBOLS[self.chaos_venue.name]
+
+    async def flat_position(self) -> Decimal:
+        """The venue account's position in the flatten symbol (riding out restarts)."""
+        assert self.admin is not None
+        while True:
+            try:
+                positions = await self.admin.positions(self.chaos_venue.account)
+            except VenueUnavailable:
+                await asyncio.sleep(0.5)
+                continue
+            return next((p.quantity for p in positions if p.symbol == self.flat_symbol), Decimal(0))
+
+    async def seed_flat(self, number: int) -> Decimal:
+        """Buy the account long WAVE_LONG of the flatten symbol (a seed order, through the
+        native API, left out of the checks); returns the position then."""
+        held = await self.flat_position()
+        if held < WAVE_LONG:
+            async with PaperVenueAdapter(
+                self.venue.base_url, account=self.chaos_venue.account
+            ) as native:
+                while True:
+                    try:
+                        await native.place_order(
+                            OrderRequest(
+                                client_order_id=f"{SEED_PREFIX}flat-{number}",
+                                account=self.chaos_venue.account,
+                                symbol=self.flat_symbol,
+                                side=OrderSide.BUY,
+                                order_type=OrderType.MARKET,
+                                quantity=WAVE_LONG - held,
+                            )
+                        )
+                        break
+                    except VenueUnavailable:
+                        await asyncio.sleep(0.5)
+        return await self.flat_position()
 
     async def install_rules(self) -> None:
         assert self.admin is not None
@@ -447,9 +502,48 @@ async def _collect_stats(stack: _Stack) -> None:
         stack.report.place_outcomes.update(stats.place_outcomes)
 
 
+def _flatten_documents(run_id: str, number: int, symbol: str) -> list[PlannedBatch]:
+    return [
+        PlannedBatch(
+            index=-1,
+            document=DirectiveDocument.model_validate(
+                {
+                    "directive": {
+                        "directive_id": f"{run_id}-flat{number}-{i}",
+                        "strategy_id": "chaos-flatten",
+                        "target_plan_ids": ["p1"],
+                        "execution_policy": {"mode": "INDEPENDENT", "timeout_seconds": 60},
+                    },
+                    "commands": [
+                        {
+                            "command_id": "c1",
+                            "plan_id": "p1",
+                            "symbol": symbol,
+                            "side": "SELL",
+                            "order_type": "MARKET",
+                            "quantity": str(WAVE_SELL),
+                        }
+                    ],
+                }
+            ),
+            rejected_command_ids=(),
+            resting=False,
+        )
+        for i in range(WAVE_BATCHES)
+    ]
+
+
 async def _run_batches(
-    stack: _Stack, planned: Sequence[PlannedBatch], client: Client, flips: TradingFlips
+    stack: _Stack,
+    planned: Sequence[PlannedBatch],
+    client: Client,
+    flips: TradingFlips,
+    run_id: str,
+    waves: list[FlattenWave],
+    wave_batches: list[PlannedBatch],
 ) -> dict[str, BatchResult | str]:
+    """Run the planned batches; in each REDUCING window, a flatten wave too (its
+    batches are added to ``wave_batches`` and ``waves``, checked like the others)."""
     config = stack.config
     settings = ExecutionSettings()
     batch_client = BatchClient(client, stack.task_queue, settings=settings)
@@ -474,6 +568,29 @@ async def _run_batches(
     }
 
     operator_rng = random.Random(f"operator-actions-{config.seed}")
+
+    async def flatten_wave() -> None:
+        """Long WAVE_LONG, WAVE_BATCHES batches each selling WAVE_SELL at once."""
+        number = len(waves) + 1
+        position = await stack.seed_flat(number)
+        batches = _flatten_documents(run_id, number, stack.flat_symbol)
+        wave_batches.extend(batches)
+        waves.append(
+            FlattenWave(number, stack.flat_symbol, position, tuple(b.batch_id for b in batches))
+        )
+        await asyncio.gather(*(_submit(batch_client, b) for b in batches))
+
+        async def one(batch: PlannedBatch) -> None:
+            outcomes[batch.batch_id] = await _await_result(batch_client, batch.batch_id, recovered)
+
+        _done, pending = await asyncio.wait(
+            [asyncio.create_task(one(b)) for b in batches], timeout=WAVE_PATIENCE
+        )
+        for task in pending:
+            task.cancel()
+        log.info("flatten wave %d: %s", number, [outcomes.get(b.batch_id) for b in batches])
+
+    flips.during_reduce = flatten_wave
 
     async def operator(event: str) -> None:
         """Terminate or reset a running batch; most batches end within a second, so the
@@ -522,8 +639,12 @@ async def _run_batches(
         task.cancel()
     unfinished = [bid for bid, task in waiters.items() if task in pending]
     outcomes.update(await _describe_unfinished(client, unfinished))
+    missing = [b.batch_id for b in wave_batches if b.batch_id not in outcomes]
+    outcomes.update(await _describe_unfinished(client, missing))
     stack.report.batches_recovered = len(recovered)
-    await check_settlements(batch_client, [plan.batch_id for plan in planned], stack.report)
+    await check_settlements(
+        batch_client, [plan.batch_id for plan in (*planned, *wave_batches)], stack.report
+    )
     return outcomes
 
 
@@ -566,7 +687,10 @@ async def run_chaos(config: ChaosConfig, command: str = "") -> ChaosReport:
         flips = TradingFlips(
             client, stack.task_queue, random.Random(f"trading-hold-{config.seed}"), report
         )
-        outcomes = await _run_batches(stack, planned, client, flips)
+        waves: list[FlattenWave] = []
+        wave_batches: list[PlannedBatch] = []
+        outcomes = await _run_batches(stack, planned, client, flips, run_id, waves, wave_batches)
+        checked = [*planned, *wave_batches]
         stop.set()
         await asyncio.gather(*background)
         for worker in stack.workers:
@@ -579,7 +703,7 @@ async def run_chaos(config: ChaosConfig, command: str = "") -> ChaosReport:
         report.venue_orders = len(orders)
         report.batches_run = sum(1 for o in outcomes.values() if not isinstance(o, str))
         settings = ExecutionSettings()
-        ours = id_mapper(venue, _client_order_ids(planned))
+        ours = id_mapper(venue, _client_order_ids(checked))
         exchanges = [
             e
             if e.client_order_id is None
@@ -599,7 +723,8 @@ async def run_chaos(config: ChaosConfig, command: str = "") -> ChaosReport:
             ),
             ignore_prefix=SEED_PREFIX,
         )
-        checks.check_batches(planned, outcomes, orders, report, view)
+        checks.check_batches(checked, outcomes, orders, report, view)
+        check_reduced_past_flat(waves, orders, view.ours, report)
         check_placements_after_halts(
             flips.windows, exchanges, orders, view.ours, monotonic_to_wall(), report
         )

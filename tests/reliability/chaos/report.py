@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 VENUE_ROWS = {
     "alpaca": "alpaca: AlpacaAdapter (alpaca-py) -> paper venue /v2",
@@ -25,6 +26,8 @@ class ChaosReport:
     trading_halts: int = 0
     batches_swept_by_halts: int = 0
     trading_reduces: int = 0
+    flatten_sold: list[tuple[Decimal, Decimal]] = field(default_factory=list)
+    """Each flatten wave's (position, sold by its batches together)."""
     legs_refused_by_gate: int = 0
     """Legs the risk gate refused (HALTED, REDUCING) with no order of theirs at the venue."""
     worker_kills: int = 0
@@ -91,6 +94,10 @@ class ChaosReport:
                 f"{self.trading_halts}, {self.batches_swept_by_halts} batches wound down",
             ),
             ("trading reduces (REDUCING, resumed)", str(self.trading_reduces)),
+            (
+                "flatten waves in REDUCING (position: sold)",
+                ", ".join(f"{p}: {s}" for p, s in self.flatten_sold) or "none",
+            ),
             ("legs refused by the trading state", str(self.legs_refused_by_gate)),
             ("worker kills (SIGKILL)", f"{self.worker_kills} in {self.kill_events} kill events"),
             ("worker exits not caused by us", str(self.worker_unexpected_exits)),

@@ -20,9 +20,10 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
@@ -36,6 +37,11 @@ from tests.reliability.chaos.report import ChaosReport
 log = logging.getLogger("execbatch.chaos")
 
 PLACED_AFTER_HALT = "placement after halt"
+REDUCED_PAST_FLAT = "reduced past flat"
+WAVE_BATCHES = 6
+"""Batches of a flatten wave: each sells WAVE_SELL of a WAVE_LONG position at once."""
+WAVE_LONG = Decimal(100)
+WAVE_SELL = Decimal(30)
 SUBMITTED_WHILE_OFF = 3
 """Batches the driver submits during a halt or reduce before it waits for the resume."""
 HOLD_SECONDS = (0.5, 2.0)
@@ -63,6 +69,8 @@ class TradingFlips:
     rng: random.Random
     report: ChaosReport
     windows: list[HaltWindow] = field(default_factory=list)
+    during_reduce: Callable[[], Awaitable[None]] | None = None
+    """Run while REDUCING is in force (after its acknowledgement): the flatten wave."""
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _active: asyncio.Event = field(default_factory=asyncio.Event)
     _submitted_while_off: int = 0
@@ -118,6 +126,8 @@ class TradingFlips:
             self._off()
             await self._set(TradingState.REDUCING, "chaos reduce")
             self.report.trading_reduces += 1
+            if self.during_reduce is not None:
+                await self.during_reduce()
             await asyncio.sleep(self.rng.uniform(*HOLD_SECONDS))
             await self._set(TradingState.ACTIVE, "chaos resume")
             self._active.set()
@@ -179,3 +189,40 @@ def refused_by_gate(error: str | None) -> bool:
     """A leg the risk gate refused (the trading state, a limit). The refusing attempt sent
     nothing; an earlier attempt of the same placement may have."""
     return error is not None and error.startswith(GATE_ERRORS)
+
+
+@dataclass(frozen=True)
+class FlattenWave:
+    """WAVE_BATCHES batches that each sell WAVE_SELL of one symbol at once, in REDUCING,
+    from an account holding ``position`` of it (nothing else trades that symbol)."""
+
+    number: int
+    symbol: str
+    position: Decimal
+    batch_ids: tuple[str, ...]
+
+
+def check_reduced_past_flat(
+    waves: Sequence[FlattenWave],
+    orders: Iterable[VenueOrder],
+    ours: Callable[[str], str],
+    report: ChaosReport,
+) -> None:
+    """The wave's placements together filled at most the position they reduced (the
+    venue's own fills): REDUCING never took the account past flat."""
+    report.add(REDUCED_PAST_FLAT)
+    fills: dict[str, Decimal] = {}
+    for order in orders:
+        cid = ours(order.client_order_id)
+        if _is_placement(cid):
+            batch_id = cid.split(":", 1)[0]
+            fills[batch_id] = fills.get(batch_id, Decimal(0)) + order.filled_quantity
+    for wave in waves:
+        sold = sum((fills.get(b, Decimal(0)) for b in wave.batch_ids), Decimal(0))
+        report.flatten_sold.append((wave.position, sold))
+        if sold > wave.position:
+            report.add(
+                REDUCED_PAST_FLAT,
+                f"wave {wave.number}: {len(wave.batch_ids)} batches sold {sold} {wave.symbol} "
+                f"of a position of {wave.position}",
+            )
