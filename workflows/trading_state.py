@@ -186,12 +186,17 @@ class TradingStateWorkflow:
                 )
                 for c in new
             }
+        # Decided against the claims outstanding when the read began, whatever a
+        # release did meanwhile (it takes no lock): a claim released during the read
+        # may have filled after the position was read, so it still counts unless its
+        # look-up saw it terminal (then its fills are in the position read after it).
+        still = []
         for claim in outstanding:
             order = inputs.orders.get(claim.claim_id)
             if order is not None and order.terminal:
-                # Its fills are in the position it was read after: nothing more to hold.
-                del self._claims[claim.claim_id]
-        still = [c for c in outstanding if c.claim_id in self._claims]
+                self._claims.pop(claim.claim_id, None)  # nothing more to hold
+            else:
+                still.append(claim)
         decided = {}
         for claim, granted, message in decide(new, still, inputs):
             if granted:

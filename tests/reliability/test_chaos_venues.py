@@ -56,8 +56,8 @@ async def test_nothing_placed_twice_no_leg_exposed_no_batch_lost(venue: str) -> 
     assert report.venue_requests["place"] > 0 and report.venue_orders > 0
     failed = {name: report.count(name) for name in INVARIANTS if report.count(name)}
     assert not failed, f"{failed}\n{report.violation_details()}"
-    # and each flatten wave's batches (REDUCING): never past flat, the room used
+    # and each flatten wave's batches (REDUCING): never past flat (what a wave sells
+    # depends on the faults and kills around it: reported, not asserted)
     assert report.batches_run == config.batches + WAVE_BATCHES * len(report.flatten_sold)
     assert report.count(REDUCED_PAST_FLAT) == 0, report.violation_details()
     assert len(report.flatten_sold) == config.reduces
-    assert all(sold > 0 for _position, sold in report.flatten_sold)

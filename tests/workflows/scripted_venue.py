@@ -69,6 +69,8 @@ class ScriptedVenue:
     failing_rule_calls: int = 0
     """The first n instrument-rules calls fail as unavailable, after their delay."""
     position_calls: int = 0
+    positions_gate: asyncio.Event | None = None
+    """Set: a positions read waits for it (a read the test holds in flight)."""
     failing_place_calls: int = 0
     """The first n placement calls fail as unavailable, before anything is placed."""
     place_call_times: list[datetime] = field(default_factory=list)
@@ -239,6 +241,8 @@ class ScriptedVenue:
 
     async def positions(self, account: str) -> list[Position]:
         self.position_calls += 1
+        if self.positions_gate is not None:
+            await self.positions_gate.wait()  # the test lets the read answer
         refusal = self.account_refusal(account)
         if refusal is not None:  # as the Alpaca and ccxt adapters answer
             raise VenueRejection("INVALID_ORDER", refusal)

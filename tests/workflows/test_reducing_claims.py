@@ -11,10 +11,13 @@ from typing import Any
 import pytest
 
 from execbatch.client.trading import TradingControl, TradingRefused
-from execbatch.core.enums import BatchExecutionMode, BatchStatus, LegStatus
+from execbatch.core.enums import BatchExecutionMode, BatchStatus, LegStatus, OrderSide, OrderType
+from execbatch.core.order_ids import placement_order_id
 from execbatch.dtos.directive_document import DirectiveDocument
 from execbatch.dtos.execution import ExecutionSettings
-from execbatch.risk.states import TradingState
+from execbatch.risk.claims import ClaimAnswer, ClaimRequest, ReductionClaim, ReleaseRequest
+from execbatch.risk.states import TradingState, scope_of, trading_state_workflow_id
+from execbatch.venue.port.orders import OrderRequest
 from tests.workflows.scripted_venue import ScriptedVenue
 
 Harness = Any
@@ -252,3 +255,92 @@ async def test_submit_in_reducing_accepts_reducing_batches_and_names_the_leg_tha
                 await control.refuse_unless_allowed("default", sell.commands)
     assert str(refused.value).startswith("trading is REDUCING for account 'default' (")
     assert str(refused.value).endswith("leg c2: BUY 5 MSFT does not reduce the position of 0")
+
+
+async def claim(h: Harness, batch_id: str, quantity: str) -> ClaimAnswer:
+    """Ask the account's trading-state workflow for one SELL claim of AAPL."""
+    handle = h.env.client.get_workflow_handle(
+        trading_state_workflow_id(h.queue, scope_of("default"))
+    )
+    request = ClaimRequest(
+        account="default",
+        claims=(
+            ReductionClaim(
+                claim_id=placement_order_id(batch_id, "c1"),
+                batch_id=batch_id,
+                command_id="c1",
+                symbol="AAPL",
+                quantity=-D(quantity),
+            ),
+        ),
+    )
+    answer: ClaimAnswer = await handle.execute_update(
+        "claim_reductions", request, result_type=ClaimAnswer
+    )
+    return answer
+
+
+async def release(h: Harness, batch_id: str) -> None:
+    handle = h.env.client.get_workflow_handle(
+        trading_state_workflow_id(h.queue, scope_of("default"))
+    )
+    await handle.execute_update(
+        "release_claims", ReleaseRequest(account="default", batch_id=batch_id)
+    )
+
+
+async def claim_while_a_release_lands(h: Harness, venue: ScriptedVenue, quantity: str) -> bool:
+    """Claim ``quantity`` while batch ``a``'s claim is released during the venue read."""
+    venue.positions_gate = asyncio.Event()
+    calls = venue.position_calls
+    pending = asyncio.create_task(claim(h, "batch-b", quantity))
+    while venue.position_calls == calls:
+        await asyncio.sleep(0.02)
+    await release(h, "batch-a")  # takes no lock: lands while the read is in flight
+    venue.positions_gate.set()
+    answer = await asyncio.wait_for(pending, timeout=30)
+    return answer.decisions[0].granted
+
+
+async def test_a_claim_released_during_the_read_still_counts_if_it_was_not_seen_terminal(
+    harness: Harness,
+) -> None:
+    """Batch a's claim of 30 is released while batch b's read is in flight. Its order was
+    not seen at the venue, so it may have filled after the position was read (100): it
+    still counts, and a claim of 80 is refused (room 70), never granted against 100."""
+    venue = ScriptedVenue(initial_positions={"AAPL": D(100)})
+    async with harness(venue=venue) as h:
+        with h.env.auto_time_skipping_disabled():
+            await reducing(h)
+            assert (await claim(h, "batch-a", "30")).decisions[0].granted
+            granted = await claim_while_a_release_lands(h, venue, "80")
+    assert not granted
+
+
+async def test_a_claim_released_during_the_read_and_seen_filled_is_dropped(
+    harness: Harness,
+) -> None:
+    """Batch a's order filled (the look-up sees it terminal, the position read after
+    holds it) and its claim is released during b's read: the entity drops it without
+    failing its workflow task (it did: a KeyError, found by the chaos run), and b's claim
+    of 60 fits the 70 left."""
+    venue = ScriptedVenue(initial_positions={"AAPL": D(100)})
+    async with harness(venue=venue) as h:
+        with h.env.auto_time_skipping_disabled():
+            await reducing(h)
+            assert (await claim(h, "batch-a", "30")).decisions[0].granted
+            await venue.place_order(
+                OrderRequest(
+                    client_order_id=placement_order_id("batch-a", "c1"),
+                    account="default",
+                    symbol="AAPL",
+                    side=OrderSide.SELL,
+                    order_type=OrderType.MARKET,
+                    quantity=D(30),
+                )
+            )
+            granted = await claim_while_a_release_lands(h, venue, "60")
+            control = TradingControl(h.env.client, h.queue)
+            left = await control.claims("default")
+    assert granted
+    assert [c.batch_id for c in left] == ["batch-b"]

@@ -691,6 +691,7 @@ async def run_chaos(config: ChaosConfig, command: str = "") -> ChaosReport:
         wave_batches: list[PlannedBatch] = []
         outcomes = await _run_batches(stack, planned, client, flips, run_id, waves, wave_batches)
         checked = [*planned, *wave_batches]
+        report.batches_planned = len(checked)
         stop.set()
         await asyncio.gather(*background)
         for worker in stack.workers:
