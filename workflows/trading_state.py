@@ -21,11 +21,13 @@ The history is carried over a continue-as-new when it grows long.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from execbatch.activities.risk_activities import RiskActivities
@@ -72,6 +74,19 @@ ROOM_READ_RETRY = RetryPolicy(
     maximum_attempts=5,
 )
 """The read is retried a few times; past them the claims are refused (fail closed)."""
+
+
+@asynccontextmanager
+async def _fails_the_update_only(what: str) -> AsyncIterator[None]:
+    """An unexpected error in a claims handler fails that Update (the claims are then
+    refused: the gate fails closed), never the entity's workflow task: a failed task
+    would freeze the kill switch itself (``set_state``) until a fix is deployed."""
+    try:
+        yield
+    except FailureError:
+        raise
+    except Exception as exc:
+        raise ApplicationError(f"{what}: {exc!r}", non_retryable=True) from exc
 
 
 @workflow.defn(name=TRADING_STATE_WORKFLOW)
@@ -145,7 +160,7 @@ class TradingStateWorkflow:
 
         Idempotent: a claim granted before is granted again without a read (a retried
         activity, a re-run workflow task); a released one is refused."""
-        async with self._claiming:
+        async with self._claiming, _fails_the_update_only("reducing claims not decided"):
             if request.not_before is not None and request.not_before > workflow.now():
                 await workflow.sleep(request.not_before - workflow.now())
             new = [
@@ -223,20 +238,27 @@ class TradingStateWorkflow:
     @workflow.update
     async def release_claims(self, request: ReleaseRequest) -> ReleaseAnswer:
         """Release every claim of a batch that has ended with every leg settled."""
-        released = [c for c, claim in self._claims.items() if claim.batch_id == request.batch_id]
-        for claim_id in released:
-            del self._claims[claim_id]
-            self._released[claim_id] = None
-        while len(self._released) > RELEASED_KEPT:
-            del self._released[next(iter(self._released))]
-        if released:
-            self._publish()
-        return ReleaseAnswer(released=tuple(released))
+        async with _fails_the_update_only("reducing claims not released"):
+            released = [
+                c for c, claim in self._claims.items() if claim.batch_id == request.batch_id
+            ]
+            for claim_id in released:
+                self._claims.pop(claim_id, None)
+                self._released[claim_id] = None
+            while len(self._released) > RELEASED_KEPT:
+                del self._released[next(iter(self._released))]
+            if released:
+                self._publish()
+            return ReleaseAnswer(released=tuple(released))
 
     @workflow.update
     async def reducing_check(self, request: ReducingCheckRequest) -> ReducingCheckAnswer:
         """The legs of a batch about to be submitted that would not reduce the position
         the venue reports now (``execbatch submit`` in REDUCING)."""
+        async with _fails_the_update_only("reducing check not done"):
+            return await self._reducing_check(request)
+
+    async def _reducing_check(self, request: ReducingCheckRequest) -> ReducingCheckAnswer:
         inputs: RoomInputs = await workflow.execute_local_activity_method(
             RiskActivities.reduction_room,
             RoomRequest(
