@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from temporalio.worker import Replayer
 
 from execbatch.client.trading import TradingControl, TradingRefused
 from execbatch.core.enums import BatchExecutionMode, BatchStatus, LegStatus, OrderSide, OrderType
@@ -17,7 +19,9 @@ from execbatch.dtos.directive_document import DirectiveDocument
 from execbatch.dtos.execution import ExecutionSettings
 from execbatch.risk.claims import ClaimAnswer, ClaimRequest, ReductionClaim, ReleaseRequest
 from execbatch.risk.states import TradingState, scope_of, trading_state_workflow_id
+from execbatch.temporal.converter import build_data_converter
 from execbatch.venue.port.orders import OrderRequest
+from execbatch.workflows.trading_state import TradingStateWorkflow
 from tests.workflows.scripted_venue import ScriptedVenue
 
 Harness = Any
@@ -257,7 +261,9 @@ async def test_submit_in_reducing_accepts_reducing_batches_and_names_the_leg_tha
     assert str(refused.value).endswith("leg c2: BUY 5 MSFT does not reduce the position of 0")
 
 
-async def claim(h: Harness, batch_id: str, quantity: str) -> ClaimAnswer:
+async def claim(
+    h: Harness, batch_id: str, quantity: str, not_before: datetime | None = None
+) -> ClaimAnswer:
     """Ask the account's trading-state workflow for one SELL claim of AAPL."""
     handle = h.env.client.get_workflow_handle(
         trading_state_workflow_id(h.queue, scope_of("default"))
@@ -273,6 +279,7 @@ async def claim(h: Harness, batch_id: str, quantity: str) -> ClaimAnswer:
                 quantity=-D(quantity),
             ),
         ),
+        not_before=not_before,
     )
     answer: ClaimAnswer = await handle.execute_update(
         "claim_reductions", request, result_type=ClaimAnswer
@@ -344,3 +351,46 @@ async def test_a_claim_released_during_the_read_and_seen_filled_is_dropped(
             left = await control.claims("default")
     assert granted
     assert [c.batch_id for c in left] == ["batch-b"]
+
+
+async def test_the_entity_replays_a_history_of_claims_and_releases(harness: Harness) -> None:
+    """A worker that lost the trading-state workflow from its cache replays its history:
+    concurrent claims (each with its venue read, retried through workflow timers, one
+    past its retries: refused, not failed) and releases replay as recorded."""
+    venue = ScriptedVenue(initial_positions={"AAPL": D(100)})
+    async with harness(venue=venue) as h:
+        with h.env.auto_time_skipping_disabled():
+            control = TradingControl(h.env.client, h.queue)
+            await control.set_state(
+                TradingState.REDUCING, "flatten", account="default", quiet_seconds=1
+            )
+            # concurrent claims (queued on the entity's lock), releases among them
+            soon = datetime.now(UTC) + timedelta(seconds=1)  # as after a quiet period
+            answers = await asyncio.gather(
+                *(claim(h, f"batch-{i}", "30", soon) for i in range(5)), release(h, "batch-0")
+            )
+            assert sum(a.decisions[0].granted for a in answers[:5]) == 3
+            await asyncio.gather(*(release(h, f"batch-{i}") for i in range(5)))
+            assert (await claim(h, "batch-c", "80")).decisions[0].granted
+            # a venue read that fails, then succeeds: retried through workflow timers
+            venue.positions_unavailable = True
+            calls = venue.position_calls
+            pending = asyncio.gather(
+                *(claim(h, f"batch-d{i}", "5") for i in range(3)), release(h, "batch-c")
+            )
+            while venue.position_calls < calls + 2:
+                await asyncio.sleep(0.02)
+            venue.positions_unavailable = False
+            assert all(a.decisions[0].granted for a in (await pending)[:3])
+            # a venue read that fails past its retries: the claim refused, fail closed
+            venue.positions_unavailable = True
+            refused = await claim(h, "batch-e", "5")
+            venue.positions_unavailable = False
+            assert "the venue could not be read" in refused.decisions[0].message
+            handle = h.env.client.get_workflow_handle(
+                trading_state_workflow_id(h.queue, scope_of("default"))
+            )
+            history = await handle.fetch_history()
+    replayer = Replayer(workflows=[TradingStateWorkflow], data_converter=build_data_converter())
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
