@@ -334,9 +334,9 @@ class RiskActivities:
         """The claimed orders at the venue, *then* the account's positions: a fill the
         look-up reports is held by the position read after it (risk.claims)."""
 
-        async def look_up(claim_id: str) -> tuple[str, ClaimedOrder | None]:
+        async def look_up(claim_id: str, symbol: str) -> tuple[str, ClaimedOrder | None]:
             try:
-                order = await self._adapter.get_order(claim_id)
+                order = await self._adapter.get_order(claim_id, symbol=symbol)
             except OrderNotFound:
                 return claim_id, None
             return claim_id, ClaimedOrder(
@@ -344,7 +344,9 @@ class RiskActivities:
             )
 
         async with venue_errors_as_temporal_errors():
-            found = await asyncio.gather(*(look_up(c) for c in request.claimed_orders))
+            found = await asyncio.gather(
+                *(look_up(c, symbol) for c, symbol in request.claimed_orders.items())
+            )
             positions = await self._adapter.positions(request.account)
         wanted = set(request.symbols)
         return RoomInputs(

@@ -186,7 +186,7 @@ class TradingStateWorkflow:
                 RoomRequest(
                     account=account,
                     symbols=tuple(sorted(symbols)),
-                    claimed_orders=tuple(c.claim_id for c in outstanding),
+                    claimed_orders={c.claim_id: c.symbol for c in outstanding},
                 ),
                 start_to_close_timeout=ROOM_READ_TIMEOUT,
                 retry_policy=ROOM_READ_RETRY,

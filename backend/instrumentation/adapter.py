@@ -122,9 +122,11 @@ class InstrumentedAdapter:
             lambda: self._adapter.place_order(request, earlier_sends_by=earlier_sends_by),
         )
 
-    async def get_order(self, client_order_id: str) -> VenueOrder:
+    async def get_order(self, client_order_id: str, *, symbol: str | None = None) -> VenueOrder:
         return await self._call(
-            "get_order", client_order_id, lambda: self._adapter.get_order(client_order_id)
+            "get_order",
+            client_order_id,
+            lambda: self._adapter.get_order(client_order_id, symbol=symbol),
         )
 
     async def cancel_order(self, client_order_id: str) -> VenueOrder:

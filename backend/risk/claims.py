@@ -145,7 +145,8 @@ class RoomRequest(BaseModel):
 
     account: str
     symbols: tuple[str, ...]
-    claimed_orders: tuple[str, ...] = ()
+    claimed_orders: dict[str, str] = Field(default_factory=dict)
+    """Client order id -> symbol of each claimed order to look up."""
 
 
 class RoomInputs(BaseModel):

@@ -202,7 +202,7 @@ class ScriptedVenue:
         self.orders[request.client_order_id] = order
         return order
 
-    async def get_order(self, client_order_id: str) -> VenueOrder:
+    async def get_order(self, client_order_id: str, *, symbol: str | None = None) -> VenueOrder:
         if client_order_id not in self.orders:
             raise OrderNotFound(client_order_id)
         return self.orders[client_order_id]

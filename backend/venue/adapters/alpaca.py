@@ -558,7 +558,8 @@ class AlpacaAdapter:
             raise RuntimeError(f"{what}: Alpaca answered {type(raw).__name__}, not an order")
         return self._venue_order(self._model(what, lambda: AlpacaOrder(**raw)), cid)
 
-    async def get_order(self, client_order_id: str) -> VenueOrder:
+    async def get_order(self, client_order_id: str, *, symbol: str | None = None) -> VenueOrder:
+        # Alpaca finds an order by client id alone (GET /v2/orders:by_client_order_id).
         return self._venue_order(await self._by_client_id(client_order_id), client_order_id)
 
     async def cancel_order(self, client_order_id: str) -> VenueOrder:

@@ -641,8 +641,21 @@ class CcxtAdapter:
         async with lock:
             yield
 
-    async def get_order(self, client_order_id: str) -> VenueOrder:
+    async def get_order(self, client_order_id: str, *, symbol: str | None = None) -> VenueOrder:
+        """``symbol`` known: looked up in that market alone (one GET /api/v3/order,
+        weight 4), not searched (account weight 20, then open orders, weight 80: a
+        REDUCING claim looks several orders up per decision)."""
         venue_id = self.venue_client_order_id(client_order_id)
+        markets = await self._load_markets()
+        if symbol is not None and symbol in markets:
+            found = await self._lookup(venue_id, markets[symbol])
+            if found is None:
+                raise OrderNotFound(
+                    f"{self.exchange_id} has no order with client order id {venue_id}"
+                    f" ({client_order_id}) in {symbol}"
+                )
+            self._symbols[client_order_id] = symbol
+            return self._venue_order(found, client_order_id, markets[symbol], self.account or "")
         market = await self._symbol_of(client_order_id, venue_id)
         found = await self._lookup(venue_id, market) if market is not None else None
         if market is None or found is None:

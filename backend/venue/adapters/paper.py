@@ -320,7 +320,8 @@ class PaperVenueAdapter(_VenueHTTP):
         response = await self._request("POST", "/orders", body=request)
         return VenueOrder.model_validate_json(response.content)
 
-    async def get_order(self, client_order_id: str) -> VenueOrder:
+    async def get_order(self, client_order_id: str, *, symbol: str | None = None) -> VenueOrder:
+        # The paper venue finds an order by client id alone.
         response = await self._request("GET", f"/orders/{client_order_id}")
         return VenueOrder.model_validate_json(response.content)
 

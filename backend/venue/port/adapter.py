@@ -82,8 +82,12 @@ class ExchangeAdapter(Protocol):
         """
         ...
 
-    async def get_order(self, client_order_id: str) -> VenueOrder:
-        """The order's current state; raises OrderNotFound."""
+    async def get_order(self, client_order_id: str, *, symbol: str | None = None) -> VenueOrder:
+        """The order's current state; raises OrderNotFound.
+
+        ``symbol``: the order's symbol when the caller knows it. A venue that finds an
+        order by client id only within its market (Binance) then looks there alone
+        instead of searching; the others ignore it."""
         ...
 
     async def cancel_order(self, client_order_id: str) -> VenueOrder:

@@ -695,3 +695,30 @@ def test_a_worker_refuses_a_receive_window_its_rerun_gap_cannot_cover() -> None:
     with pytest.raises(ValueError, match="recv_window_ms") as refused:
         check_rerun_gap(CcxtAdapter(recv_window_ms=5000, environ=env).capabilities)
     assert "6 s after it is sent" in str(refused.value)
+
+
+async def test_a_look_up_given_the_symbol_reads_that_market_alone(
+    ccxt_adapter: CcxtAdapter, binance: BinanceSetup
+) -> None:
+    """Another process (a REDUCING claim's decision) looks an order up with its symbol:
+    one GET /api/v3/order in that market, never the search through balances (weight 20)
+    and all open orders (weight 80) it makes without one."""
+    placed = await ccxt_adapter.place_order(_order(binance))
+    fresh = CcxtAdapter(
+        api_urls=binance.base_url, api_key=binance.api_key, secret=binance.secret, environ={}
+    )
+
+    async def no_search(*_args: object, **_kwargs: object) -> object:
+        raise AssertionError("searched the markets although the symbol was given")
+
+    try:
+        await fresh._load_markets()
+        fresh._client.fetch_balance = no_search  # type: ignore[method-assign]
+        fresh._client.fetch_open_orders = no_search  # type: ignore[method-assign]
+        found = await fresh.get_order(placed.client_order_id, symbol=binance.symbol)
+        assert found.venue_order_id == placed.venue_order_id
+        assert found.filled_quantity == placed.filled_quantity
+        with pytest.raises(OrderNotFound):
+            await fresh.get_order(new_id("never"), symbol=binance.symbol)
+    finally:
+        await fresh.aclose()
