@@ -59,3 +59,11 @@ class LegRefusal(BaseModel):
         if self.account:
             return "refused before placing: " + "; ".join(self.reasons)
         return f"refused before placing, it breaks {self.venue}'s rules: " + "; ".join(self.reasons)
+
+
+class SentOrdersRequest(BaseModel):
+    """Which of these placement orders the venue holds (client order id -> symbol)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    orders: dict[str, str]

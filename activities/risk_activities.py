@@ -30,7 +30,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from execbatch.activities.errors import venue_errors_as_temporal_errors
 from execbatch.activities.order_activities import OrderActivities
-from execbatch.activities.reports import CheckLegsRequest, LegRefusal
+from execbatch.activities.reports import CheckLegsRequest, LegRefusal, SentOrdersRequest
 from execbatch.core.enums import OrderSide
 from execbatch.dtos.execution.leg_requests import PlaceLegRequest
 from execbatch.risk.claims import (
@@ -57,6 +57,7 @@ from execbatch.risk.states import (
     scope_of,
     trading_state_workflow_id,
 )
+from execbatch.temporal.not_ready import while_task_retried
 from execbatch.venue.port.adapter import ExchangeAdapter, OrderNotFound, PriceSource
 from execbatch.venue.port.orders import Position, VenueOrder
 
@@ -196,6 +197,11 @@ def _effective(views: Sequence[TradingStateView]) -> tuple[TradingState, str | N
     return state, "; ".join(reasons) or None
 
 
+ENTITY_NOT_READY_SECONDS = 15.0
+"""How long one attempt asks again while the entity's workflow task is being retried
+(temporal.not_ready), within its timeout; the activity's retries go on after it."""
+
+
 class RiskActivities:
     def __init__(
         self,
@@ -305,11 +311,15 @@ class RiskActivities:
         views = await self._states.views(request.account)
         if request.not_before is None:
             request = request.model_copy(update={"not_before": reducing_acknowledged_at(views)})
-        answer: ClaimAnswer = await self._client.execute_update_with_start_workflow(
-            "claim_reductions",
-            request,
-            start_workflow_operation=self._start_entity(request.account),
-            result_type=ClaimAnswer,
+        asked = request
+        answer: ClaimAnswer = await while_task_retried(
+            lambda: self._client.execute_update_with_start_workflow(
+                "claim_reductions",
+                asked,
+                start_workflow_operation=self._start_entity(asked.account),
+                result_type=ClaimAnswer,
+            ),
+            budget_seconds=ENTITY_NOT_READY_SECONDS,
         )
         return answer
 
@@ -320,8 +330,9 @@ class RiskActivities:
             trading_state_workflow_id(self._task_queue, scope_of(request.account))
         )
         try:
-            answer: ReleaseAnswer = await handle.execute_update(
-                "release_claims", request, result_type=ReleaseAnswer
+            answer: ReleaseAnswer = await while_task_retried(
+                lambda: handle.execute_update("release_claims", request, result_type=ReleaseAnswer),
+                budget_seconds=ENTITY_NOT_READY_SECONDS,
             )
         except RPCError as exc:
             if exc.status is RPCStatusCode.NOT_FOUND:
@@ -354,6 +365,22 @@ class RiskActivities:
             orders={claim_id: order for claim_id, order in found if order is not None},
         )
 
+    @activity.defn(name="orders_at_venue")
+    async def orders_at_venue(self, request: SentOrdersRequest) -> tuple[str, ...]:
+        """The client order ids of ``request`` the venue holds an order for: a re-run
+        risk check asks whether the attempt it replaces already placed (risk_gate)."""
+
+        async def held(client_order_id: str, symbol: str) -> str | None:
+            try:
+                await self._adapter.get_order(client_order_id, symbol=symbol)
+            except OrderNotFound:
+                return None
+            return client_order_id
+
+        async with venue_errors_as_temporal_errors():
+            found = await asyncio.gather(*(held(c, s) for c, s in request.orders.items()))
+        return tuple(c for c in found if c is not None)
+
     def _start_entity(self, account: str) -> WithStartWorkflowOperation[Any, Any]:
         scope = scope_of(account)
         return WithStartWorkflowOperation(
@@ -373,4 +400,5 @@ class RiskActivities:
             self.claim_reductions,
             self.release_claims,
             self.reduction_room,
+            self.orders_at_venue,
         ]

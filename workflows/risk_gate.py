@@ -29,7 +29,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from execbatch.activities.reports import CheckLegsRequest, LegRefusal
+    from execbatch.activities.reports import CheckLegsRequest, LegRefusal, SentOrdersRequest
     from execbatch.activities.risk_activities import (
         PreTradeRequest,
         RiskActivities,
@@ -164,6 +164,8 @@ class RiskGate:
                 inputs,
                 batch_notional_before=self._accepted_notional,
             )
+            if breaches and maybe_sent():
+                breaches = await self._without_the_placed(legs, breaches, whole_batch)
             if inputs.state is TradingState.REDUCING and not (whole_batch and breaches):
                 refused = {b.command_id for b in breaches}
                 breaches += await self._claim(
@@ -195,6 +197,47 @@ class RiskGate:
         self.refused_batch = whole_batch
         self._changed()
         return breaches
+
+    async def _without_the_placed(
+        self, legs: Sequence[LegState], breaches: list[Breach], whole_batch: bool
+    ) -> list[Breach]:
+        """The breaches of legs whose placement the venue does not hold.
+
+        This check re-runs one that was decided in a workflow task lost after its
+        placements went out (a killed worker). An order the venue holds was checked and
+        accepted by that attempt: the decision stands, and the leg follows its order.
+        Refusing it now would judge the batch by its own fills (in REDUCING a sale sees
+        the position it has just reduced) and revert what was done, a second trade. A
+        whole batch accepted then is accepted whole. If the venue cannot be asked, the
+        legs stay refused and are settled at the venue, as before."""
+        by_id = {leg.command.command_id: leg for leg in legs}
+        asked = [by_id[b.command_id] for b in breaches]
+        try:
+            held = await workflow.execute_local_activity_method(
+                RiskActivities.orders_at_venue,
+                SentOrdersRequest(
+                    orders={leg.client_order_id: leg.command.symbol for leg in asked}
+                ),
+                start_to_close_timeout=opts.venue_call_timeout(self._settings),
+                retry_policy=opts.placement_retry(self._settings),
+                local_retry_threshold=opts.LOCAL_RETRY_THRESHOLD,
+                summary="re-run risk check: did the lost attempt place these legs?",
+            )
+        except FailureError as err:
+            workflow.logger.warning(
+                "re-run risk check: placements not looked up (%s)", describe_failure(err)
+            )
+            return breaches
+        placed = {leg.command.command_id for leg in asked if leg.client_order_id in held}
+        if not placed:
+            return breaches
+        workflow.logger.info(
+            "re-run risk check: %s already placed by the lost attempt; its decision stands",
+            ", ".join(sorted(placed)),
+        )
+        if whole_batch:
+            return []
+        return [b for b in breaches if b.command_id not in placed]
 
     async def _claim(self, batch_id: str, commands: Sequence[ExecutionCommand]) -> list[Breach]:
         """Claim the reducing room of ``commands`` from the account's trading-state workflow

@@ -40,6 +40,7 @@ from execbatch.risk.states import (
     scope_of,
     trading_state_workflow_id,
 )
+from execbatch.temporal.not_ready import while_task_retried
 from execbatch.workflows.batch_workflow import WORKFLOW_NAME, ExecutionBatchWorkflow
 from execbatch.workflows.trading_state import TradingStateWorkflow
 
@@ -81,7 +82,10 @@ class TradingControl:
         request = SetStateRequest(
             state=state, reason=reason, who=who or who_am_i(), quiet_seconds=quiet_seconds
         )
-        return await handle.execute_update(TradingStateWorkflow.set_state, request)
+        # A kill switch must not fail because the workers holding its task just died.
+        return await while_task_retried(
+            lambda: handle.execute_update(TradingStateWorkflow.set_state, request)
+        )
 
     async def view(self, account: str | None = None) -> TradingStateView:
         """The scope's state and its whole audit history."""
@@ -122,10 +126,14 @@ class TradingControl:
             )
             for c in commands
         )
-        answer = await self.client.execute_update_with_start_workflow(
-            TradingStateWorkflow.reducing_check,
-            ReducingCheckRequest(account=account, legs=legs),
-            start_workflow_operation=self._entity(scope_of(account)),
+        request = ReducingCheckRequest(account=account, legs=legs)
+        answer = await while_task_retried(
+            lambda: self.client.execute_update_with_start_workflow(
+                TradingStateWorkflow.reducing_check,
+                request,
+                # an operation is used once: a new one for every attempt
+                start_workflow_operation=self._entity(scope_of(account)),
+            )
         )
         if answer.refusals:
             raise TradingRefused(
@@ -149,7 +157,7 @@ class TradingControl:
             trading_state_workflow_id(self.task_queue, scope_of(account))
         )
         try:
-            return await handle.query(TradingStateWorkflow.claims)
+            return await while_task_retried(lambda: handle.query(TradingStateWorkflow.claims))
         except RPCError as exc:
             if exc.status is RPCStatusCode.NOT_FOUND:
                 return ()

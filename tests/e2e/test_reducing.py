@@ -24,6 +24,8 @@ import pytest
 from execbatch.cli.common import EXIT_TRADING_REFUSED
 from execbatch.client.trading import TradingControl
 from execbatch.config.connection import connect
+from execbatch.core.order_ids import placement_order_id
+from execbatch.core.workflow_ids import batch_id_for
 from execbatch.devstack import DevStack
 from execbatch.venue.adapters import PaperVenueAdmin
 from tests.cli.conftest import clean_env, execbatch
@@ -51,7 +53,7 @@ def cli_env(stack: DevStack) -> dict[str, str]:
     )
 
 
-def sell_document(path: Path, tag: str) -> Path:
+def sell_document(path: Path, tag: str, quantity: Decimal = SELL) -> Path:
     path.write_text(
         json.dumps(
             {
@@ -68,7 +70,7 @@ def sell_document(path: Path, tag: str) -> Path:
                         "symbol": "AAPL",
                         "side": "SELL",
                         "order_type": "MARKET",
-                        "quantity": str(SELL),
+                        "quantity": str(quantity),
                     }
                 ],
             }
@@ -206,3 +208,41 @@ async def test_with_workers_killed_during_the_claims_still_never_past_flat(
     # Every batch ended: each sold its 30 or was refused by risk with nothing placed.
     for r in results:
         assert r["status"] in ("COMPLETED", "REJECTED_BY_RISK", REFUSED), r
+
+
+async def test_a_sale_placed_by_a_lost_workflow_task_is_kept_not_bought_back(
+    reducing_stack: DevStack, tmp_path: Path
+) -> None:
+    """REDUCING, long 100, one batch sells all 100. Its first workflow task claims and
+    sends the order (4 s at the venue); both workers are SIGKILLed meanwhile, the order
+    lands, the workers come back. The re-run check reads the position the sale itself
+    emptied (0): it must keep the sale its lost attempt placed, not refuse the batch
+    and buy the 100 back (it did, in a CI run: a flattening desk left long again)."""
+    env = cli_env(reducing_stack)
+    admin = PaperVenueAdmin(reducing_stack.venue_url)
+    await go_long(reducing_stack, admin, env)
+    reduce = await asyncio.to_thread(execbatch, "reduce", "--reason", "flatten", env=env)
+    assert reduce.code == 0, reduce.stderr
+    rule = await admin.add_fault(kind="latency", endpoint="place", delay_seconds="4", max_hits=1)
+    path = sell_document(tmp_path / "sell-all.json", "all", quantity=LONG)
+    directive_id = json.loads(path.read_text())["directive"]["directive_id"]
+    sale = placement_order_id(batch_id_for(directive_id), "c1")
+    run = asyncio.create_task(submit(env, path))
+    while next(r.hits for r in await admin.faults() if r.id == rule.id) == 0:
+        await asyncio.sleep(0.05)  # the sale is on its way: the first task is open
+    for worker in reducing_stack.workers:
+        worker.kill()
+    while sale not in {o.client_order_id for o in await admin.orders(ACCOUNT, "AAPL")}:
+        await asyncio.sleep(0.1)  # it landed, with no worker left to hear the answer
+    for worker in reducing_stack.workers:
+        worker.restart()
+    result = await run
+    await admin.clear_faults()
+    positions = {p.symbol: p.quantity for p in await admin.positions(ACCOUNT)}
+    batch_orders = [o for o in await admin.orders(ACCOUNT) if directive_id in o.client_order_id]
+    await admin.aclose()
+    placed = [f"{o.client_order_id} {o.side.value} {o.filled_quantity}" for o in batch_orders]
+    print(f"\n== lost first task: {result['status']}, orders {placed}, positions {positions}")
+    assert result["status"] == "COMPLETED", result
+    assert [o.client_order_id for o in batch_orders] == [sale]  # nothing bought back
+    assert positions.get("AAPL", Decimal(0)) == 0

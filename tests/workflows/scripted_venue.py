@@ -69,6 +69,9 @@ class ScriptedVenue:
     failing_rule_calls: int = 0
     """The first n instrument-rules calls fail as unavailable, after their delay."""
     position_calls: int = 0
+    position_delays: tuple[float, ...] = ()
+    """Seconds the n-th positions read takes (none after the last): reads that answer
+    in another order than they were asked."""
     positions_gate: asyncio.Event | None = None
     """Set: a positions read waits for it (a read the test holds in flight)."""
     failing_place_calls: int = 0
@@ -241,6 +244,8 @@ class ScriptedVenue:
 
     async def positions(self, account: str) -> list[Position]:
         self.position_calls += 1
+        if self.position_calls <= len(self.position_delays):
+            await asyncio.sleep(self.position_delays[self.position_calls - 1])
         if self.positions_gate is not None:
             await self.positions_gate.wait()  # the test lets the read answer
         refusal = self.account_refusal(account)

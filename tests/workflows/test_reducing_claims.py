@@ -392,3 +392,32 @@ async def test_the_entity_replays_a_history_of_claims_and_releases(harness: Harn
     replayer = Replayer(workflows=[TradingStateWorkflow], data_converter=build_data_converter())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, result.replay_failure
+
+
+async def test_the_entity_replays_concurrent_checks_whose_reads_answer_out_of_order(
+    harness: Harness,
+) -> None:
+    """Submits checked at once while a claim is decided, their venue reads answering in
+    the reverse order of their asking. A worker that lost the entity from its cache (a
+    killed worker) replays that history: the SDK resolves local activities in schedule
+    order on replay, which concurrent handlers must not depend on (temporalio/sdk-python
+    issue 1578 is the same hazard within one handler)."""
+    venue = ScriptedVenue(
+        initial_positions={"AAPL": D(100)}, position_delays=(0.3, 0.9, 0.6, 0.3, 0.0)
+    )
+    async with harness(venue=venue) as h:
+        with h.env.auto_time_skipping_disabled():
+            control = await reducing(h)
+            sell = document(("SELL", "30", "AAPL"))
+            await asyncio.gather(
+                *(control.refuse_unless_allowed("default", sell.commands) for _ in range(4)),
+                claim(h, "batch-a", "30"),
+            )
+            assert (await claim(h, "batch-b", "30")).decisions[0].granted
+            handle = h.env.client.get_workflow_handle(
+                trading_state_workflow_id(h.queue, scope_of("default"))
+            )
+            history = await handle.fetch_history()
+    replayer = Replayer(workflows=[TradingStateWorkflow], data_converter=build_data_converter())
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
