@@ -86,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     report = asyncio.run(run_chaos(config, command=command))
     print(report.table())
+    if report.needs_attention:
+        print(report.attention_table())
     if not report.ok:
         print(report.violation_details(), file=sys.stderr)
     return 0 if report.ok else 1

@@ -233,8 +233,9 @@ def _check_leg_result(
     if res.filled_quantity != leg.placed_fill:
         report.add(
             INCONSISTENT,
-            f"{where}: result filled {res.filled_quantity}, "
-            f"venue placement filled {leg.placed_fill}",
+            f"{where}: result {res.status.value} filled {res.filled_quantity} ({res.error}), "
+            f"venue placement {placement.status.value if placement else 'none'} filled "
+            f"{leg.placed_fill}",
         )
     if res.compensated_quantity != leg.reverted_fill:
         report.add(
@@ -267,7 +268,10 @@ def _check_leg_result(
         venue_status = placement.status.value if placement is not None else "no order"
         if venue_rejected and placement is None:
             venue_status = "refused the placement, stored nothing"
-        report.add(INCONSISTENT, f"{where}: result {res.status.value}, venue {venue_status}")
+        report.add(
+            INCONSISTENT,
+            f"{where}: result {res.status.value} ({res.error}), venue {venue_status}",
+        )
     if res.status is LegStatus.FILLED and (
         placement is None or placement.status is not VenueOrderStatus.FILLED
     ):
@@ -302,6 +306,7 @@ def _check_batch(
         _check_leg_result(plan, result, res, leg, report, view)
     if result.status is BatchStatus.NEEDS_ATTENTION:
         for res in result.exposed_legs:
+            report.attention(plan.mode.value, res.error)
             if res.command_id not in (result.reason or ""):
                 report.add(UNNAMED, f"{plan.batch_id}: reason does not name {res.command_id}")
         if not result.exposed_legs:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -53,6 +54,9 @@ class ChaosReport:
     command: str = ""
     venue: str = "paper"
     """``paper`` (the native API) or the real venue whose dialect the workers traded."""
+    needs_attention: Counter[str] = field(default_factory=Counter)
+    """Why batches ended NEEDS_ATTENTION: one key per exposed leg (its mode, the step
+    that gave up and the venue's last answer, ids and figures blanked)."""
     violations: dict[str, list[str]] = field(default_factory=dict)
     """Invariant name -> one line per offending batch/order (empty lists are fine)."""
 
@@ -149,6 +153,18 @@ class ChaosReport:
         lines.append(rule)
         return "\n".join(lines)
 
+    def attention(self, mode: str, error: str | None) -> None:
+        """Count one exposed leg's reason (``LegResult.error``) under its class."""
+        self.needs_attention[f"{mode}: {attention_class(error)}"] += 1
+
+    def attention_table(self) -> str:
+        """The NEEDS_ATTENTION reasons, most frequent first (empty when there are none)."""
+        if not self.needs_attention:
+            return ""
+        lines = ["NEEDS_ATTENTION legs by reason:"]
+        lines += [f"{count:5}  {key}" for key, count in self.needs_attention.most_common()]
+        return "\n".join(lines)
+
     def violation_details(self, limit: int = 20) -> str:
         out: list[str] = []
         for name, found in self.violations.items():
@@ -157,3 +173,15 @@ class ChaosReport:
             if len(found) > limit:
                 out.append(f"{name}: ... {len(found) - limit} more")
         return "\n".join(out)
+
+
+_IDS = re.compile(r"'[^']*'|batch-[\w:.-]+|\b[A-Z]{2,5}/[A-Z]{2,5}\b|\d+(\.\d+)?")
+
+
+def attention_class(error: str | None) -> str:
+    """A leg's error with what differs between legs (ids, quantities, symbols) blanked,
+    so that legs that gave up for one reason count together."""
+    if not error:
+        return "(no error recorded)"
+    text = _IDS.sub("_", error)
+    return " ".join(text.split())[:160]
