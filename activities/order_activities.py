@@ -178,7 +178,9 @@ class OrderActivities:
         try:
             while True:
                 async with venue_errors_as_temporal_errors():
-                    order = await self._adapter.get_order(request.client_order_id)
+                    order = await self._adapter.get_order(
+                        request.client_order_id, symbol=request.symbol
+                    )
                 if order.status.is_terminal:
                     return order
                 activity.heartbeat(str(order.filled_quantity))
@@ -187,14 +189,16 @@ class OrderActivities:
             details = activity.cancellation_details()
             if details is not None and details.cancel_requested:
                 async with venue_errors_as_temporal_errors():
-                    await asyncio.shield(self._adapter.cancel_order(request.client_order_id))
+                    await asyncio.shield(
+                        self._adapter.cancel_order(request.client_order_id, symbol=request.symbol)
+                    )
             raise
 
     @activity.defn(name="get_leg")
     async def get_leg(self, request: AwaitLegRequest) -> VenueOrder:
         """One look at a leg's order (the timer-based way of following a resting order)."""
         async with venue_errors_as_temporal_errors():
-            return await self._adapter.get_order(request.client_order_id)
+            return await self._adapter.get_order(request.client_order_id, symbol=request.symbol)
 
     @activity.defn(name="cancel_leg")
     async def cancel_leg(self, request: CancelLegRequest) -> VenueOrder:
@@ -204,7 +208,7 @@ class OrderActivities:
         so a placement still in flight can no longer create the order.
         """
         async with venue_errors_as_temporal_errors():
-            return await self._adapter.cancel_order(request.client_order_id)
+            return await self._adapter.cancel_order(request.client_order_id, symbol=request.symbol)
 
     @activity.defn(name="settle_leg")
     async def settle_leg(self, request: CancelLegRequest) -> SettleReport:
@@ -220,7 +224,9 @@ class OrderActivities:
         capabilities = self._adapter.capabilities
         async with venue_errors_as_temporal_errors():
             try:
-                order: VenueOrder | None = await self._adapter.cancel_order(request.client_order_id)
+                order: VenueOrder | None = await self._adapter.cancel_order(
+                    request.client_order_id, symbol=request.symbol
+                )
             except OrderNotFound:
                 order = None
         return SettleReport(
@@ -289,11 +295,11 @@ class OrderActivities:
             while attempt <= MAX_REVERT_ORDERS:
                 order_id = revert_order_id(request.batch_id, command.command_id, attempt)
                 try:
-                    existing = await self._adapter.get_order(order_id)
+                    existing = await self._adapter.get_order(order_id, symbol=command.symbol)
                 except OrderNotFound:
                     break
                 if not existing.status.is_terminal:
-                    existing = await self._adapter.cancel_order(order_id)
+                    existing = await self._adapter.cancel_order(order_id, symbol=command.symbol)
                 reverted += existing.filled_quantity
                 order_ids.append(order_id)
                 attempt += 1
@@ -319,7 +325,7 @@ class OrderActivities:
                     earlier_sends_by=earlier_sends_by(),
                 )
                 if not placed.status.is_terminal:
-                    placed = await self._adapter.cancel_order(order_id)
+                    placed = await self._adapter.cancel_order(order_id, symbol=command.symbol)
                 reverted += placed.filled_quantity
                 order_ids.append(order_id)
         if reverted < request.quantity:

@@ -554,6 +554,7 @@ class ExecutionBatchWorkflow:
         request = AwaitLegRequest(
             client_order_id=leg.client_order_id,
             poll_interval_seconds=self._settings.poll_interval_seconds,
+            symbol=command.symbol,
         )
         if self._settings.follow_resting_orders == "timer":
             interval = self._settings.poll_interval_seconds

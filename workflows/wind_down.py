@@ -101,7 +101,7 @@ class WindDown:
     async def _settle_leg(self, leg: LegState) -> SettleReport:
         report = await workflow.execute_activity_method(
             OrderActivities.settle_leg,
-            CancelLegRequest(client_order_id=leg.client_order_id),
+            CancelLegRequest(client_order_id=leg.client_order_id, symbol=leg.command.symbol),
             start_to_close_timeout=opts.venue_call_timeout(self._settings),
             retry_policy=opts.compensation_retry(self._settings),
             summary=f"cancel leg {leg.index + 1}: {leg.command.describe()}",
@@ -115,7 +115,7 @@ class WindDown:
         try:
             order = await workflow.execute_activity_method(
                 OrderActivities.cancel_leg,
-                CancelLegRequest(client_order_id=leg.client_order_id),
+                CancelLegRequest(client_order_id=leg.client_order_id, symbol=leg.command.symbol),
                 start_to_close_timeout=opts.venue_call_timeout(self._settings),
                 retry_policy=opts.compensation_retry(self._settings),
                 summary=f"cancel leg {leg.index + 1}: {leg.command.describe()}",

@@ -129,9 +129,11 @@ class InstrumentedAdapter:
             lambda: self._adapter.get_order(client_order_id, symbol=symbol),
         )
 
-    async def cancel_order(self, client_order_id: str) -> VenueOrder:
+    async def cancel_order(self, client_order_id: str, *, symbol: str | None = None) -> VenueOrder:
         return await self._call(
-            "cancel_order", client_order_id, lambda: self._adapter.cancel_order(client_order_id)
+            "cancel_order",
+            client_order_id,
+            lambda: self._adapter.cancel_order(client_order_id, symbol=symbol),
         )
 
     async def positions(self, account: str) -> list[Position]:

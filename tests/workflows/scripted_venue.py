@@ -210,7 +210,7 @@ class ScriptedVenue:
             raise OrderNotFound(client_order_id)
         return self.orders[client_order_id]
 
-    async def cancel_order(self, client_order_id: str) -> VenueOrder:
+    async def cancel_order(self, client_order_id: str, *, symbol: str | None = None) -> VenueOrder:
         self.cancel_calls.append(client_order_id)
         self.log.append((time.monotonic(), "cancel", client_order_id))
         order = self.orders.get(client_order_id)

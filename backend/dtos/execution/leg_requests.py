@@ -27,12 +27,17 @@ class AwaitLegRequest(BaseModel):
 
     client_order_id: str
     poll_interval_seconds: float = 0.5
+    symbol: str | None = None
+    """The order's symbol: a venue that finds orders only within a market (Binance)
+    looks there instead of searching (``ExchangeAdapter.get_order``)."""
 
 
 class CancelLegRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     client_order_id: str
+    symbol: str | None = None
+    """As ``AwaitLegRequest.symbol``."""
 
 
 class RevertLegRequest(BaseModel):

@@ -562,7 +562,7 @@ class AlpacaAdapter:
         # Alpaca finds an order by client id alone (GET /v2/orders:by_client_order_id).
         return self._venue_order(await self._by_client_id(client_order_id), client_order_id)
 
-    async def cancel_order(self, client_order_id: str) -> VenueOrder:
+    async def cancel_order(self, client_order_id: str, *, symbol: str | None = None) -> VenueOrder:
         """Cancel the open remainder and return the final state; idempotent.
 
         Alpaca cancels by its own order id, so the order is looked up first:

@@ -665,14 +665,23 @@ class CcxtAdapter:
             )
         return self._venue_order(found, client_order_id, market, self.account or "")
 
-    async def cancel_order(self, client_order_id: str) -> VenueOrder:
+    async def cancel_order(self, client_order_id: str, *, symbol: str | None = None) -> VenueOrder:
         """Cancel the open remainder; an order already closed is returned as it is.
 
         An id the exchange does not know raises ``OrderNotFound`` and fences
-        nothing (``capabilities.cancel_fences_unknown_id`` is False).
+        nothing (``capabilities.cancel_fences_unknown_id`` is False). ``symbol``
+        known: that market alone; otherwise searched (``_symbol_of``), which
+        cannot find a closed order of another process in a market whose asset is
+        no longer held (a SELL that emptied it): a chaos run's settlement read such
+        a filled leg as never placed and reported it filled 0.
         """
         venue_id = self.venue_client_order_id(client_order_id)
-        market = await self._symbol_of(client_order_id, venue_id)
+        markets = await self._load_markets()
+        market = (
+            markets[symbol]
+            if symbol is not None and symbol in markets
+            else await self._symbol_of(client_order_id, venue_id)
+        )
         if market is None:
             raise OrderNotFound(f"{self.exchange_id} has no order {venue_id} ({client_order_id})")
         try:

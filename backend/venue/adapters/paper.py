@@ -325,7 +325,7 @@ class PaperVenueAdapter(_VenueHTTP):
         response = await self._request("GET", f"/orders/{client_order_id}")
         return VenueOrder.model_validate_json(response.content)
 
-    async def cancel_order(self, client_order_id: str) -> VenueOrder:
+    async def cancel_order(self, client_order_id: str, *, symbol: str | None = None) -> VenueOrder:
         """Cancel (idempotent); an unknown id is fenced with a CANCELED tombstone."""
         response = await self._request(
             "POST", f"/orders/{client_order_id}/cancel", params={"account": self.account}

@@ -90,8 +90,8 @@ class ExchangeAdapter(Protocol):
         instead of searching; the others ignore it."""
         ...
 
-    async def cancel_order(self, client_order_id: str) -> VenueOrder:
-        """Cancel the order's open remainder; idempotent.
+    async def cancel_order(self, client_order_id: str, *, symbol: str | None = None) -> VenueOrder:
+        """Cancel the order's open remainder; idempotent. ``symbol`` as for ``get_order``.
 
         Where ``capabilities.cancel_fences_unknown_id`` holds, cancelling an id
         the venue has never seen fences it: the venue records a CANCELED order

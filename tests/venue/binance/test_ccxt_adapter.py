@@ -722,3 +722,36 @@ async def test_a_look_up_given_the_symbol_reads_that_market_alone(
             await fresh.get_order(new_id("never"), symbol=binance.symbol)
     finally:
         await fresh.aclose()
+
+
+async def test_a_closed_sale_that_emptied_its_asset_is_found_when_its_symbol_is_given(
+    ccxt_adapter: CcxtAdapter, binance: BinanceSetup
+) -> None:
+    """A settlement on another worker cancels (or looks up) a leg whose SELL filled and
+    left none of the asset: the search by balances cannot find its market, so without
+    the symbol the order reads as never placed (a chaos run reported such a leg filled
+    0); with the symbol (the command's, which settlement passes) it is the filled order."""
+    await ccxt_adapter.place_order(_order(binance, "2.000"))
+    sale = await ccxt_adapter.place_order(_order(binance, "2.000", side=OrderSide.SELL))
+    assert sale.status is VenueOrderStatus.FILLED
+    fresh = CcxtAdapter(
+        api_urls=binance.base_url, api_key=binance.api_key, secret=binance.secret, environ={}
+    )
+    try:
+        with pytest.raises(OrderNotFound):
+            await fresh.cancel_order(sale.client_order_id)
+        cancelled = await fresh.cancel_order(sale.client_order_id, symbol=binance.symbol)
+        assert cancelled.status is VenueOrderStatus.FILLED
+        assert cancelled.filled_quantity == Decimal("2.000")
+        again = CcxtAdapter(
+            api_urls=binance.base_url, api_key=binance.api_key, secret=binance.secret, environ={}
+        )
+        try:
+            with pytest.raises(OrderNotFound):
+                await again.get_order(sale.client_order_id)
+            found = await again.get_order(sale.client_order_id, symbol=binance.symbol)
+            assert found.filled_quantity == Decimal("2.000")
+        finally:
+            await again.aclose()
+    finally:
+        await fresh.aclose()
