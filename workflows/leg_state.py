@@ -250,6 +250,9 @@ class LegState:
         self._venue_final = False
         self._before_revert: LegStatus | None = None
         self._attempts_end: datetime | None = None
+        self._error_before_settle_failed: str | None = None
+        """Set while a settle has failed: the error the leg had before it."""
+        self._settle_failed = False
 
     # ----------------------------------------------------------- reading
 
@@ -328,6 +331,13 @@ class LegState:
 
     def _handle(self, event: LegEvent) -> LegStatus:
         """The event's effect on quantities and flags; returns the new status."""
+        if self._settle_failed and isinstance(event, VenueAnswered | NeverPlaced):
+            # A later look-up answered (a settle cut short by a cancel, then the
+            # wind-down's own): the venue's last answer is the leg's state, and the
+            # "state unknown" exposure it replaces is gone.
+            self._settle_failed = False
+            self._exposed = ZERO
+            self._error = self._error_before_settle_failed
         match event:
             case PlacementStarted():
                 self._started = True
@@ -373,6 +383,9 @@ class LegState:
             case Skipped():
                 return S.SKIPPED
             case SettleFailed(message=message):
+                if not self._settle_failed:
+                    self._error_before_settle_failed = self._error
+                self._settle_failed = True
                 self._exposed = self.command.quantity - self._filled
                 self._error = f"could not cancel at the venue, order state unknown: {message}"
             case RevertStarted():

@@ -74,6 +74,9 @@ class ScriptedVenue:
     in another order than they were asked."""
     positions_gate: asyncio.Event | None = None
     """Set: a positions read waits for it (a read the test holds in flight)."""
+    cancel_gate: tuple[int, asyncio.Event] | None = None
+    """(n, gate): the n-th cancel call and every later one wait for the gate (a
+    cancel the test holds in flight)."""
     failing_place_calls: int = 0
     """The first n placement calls fail as unavailable, before anything is placed."""
     place_call_times: list[datetime] = field(default_factory=list)
@@ -213,6 +216,8 @@ class ScriptedVenue:
     async def cancel_order(self, client_order_id: str, *, symbol: str | None = None) -> VenueOrder:
         self.cancel_calls.append(client_order_id)
         self.log.append((time.monotonic(), "cancel", client_order_id))
+        if self.cancel_gate is not None and len(self.cancel_calls) >= self.cancel_gate[0]:
+            await self.cancel_gate[1].wait()
         order = self.orders.get(client_order_id)
         if order is None and not self.fence:
             if self.land_after_unknown_cancel and client_order_id in self.on_the_wire:

@@ -162,3 +162,37 @@ async def test_a_settlement_after_the_hard_timeout_finds_a_late_landing(
         assert result.legs[0].status is LegStatus.COMPENSATED
         # The closed run's attempts and reverts are waited out before looking again.
         assert waits and all(wait > timedelta(0) for wait in waits)
+
+
+async def test_a_cancel_during_the_look_up_after_the_landing_wait_leaves_no_leg_flagged(
+    harness: Harness,
+) -> None:
+    """MSFT is rejected; AAPL was on the wire and the venue said "not found", so the
+    run waits out the landing bound and looks again. A cancel arriving during that
+    second look-up (a halt's sweep, in a chaos run at Binance) cut it short; the leg
+    kept "could not cancel, state unknown" and its whole quantity as exposed although
+    the wind-down's own look-up after it found nothing, and the batch ended
+    NEEDS_ATTENTION. The venue's last answer is the leg's state: nothing is exposed."""
+    scripted = venue(fence=False, lands=False)
+    gate = asyncio.Event()
+    scripted.cancel_gate = (2, gate)
+    document = with_policy(load_example("pair_trade"), BatchExecutionMode.COORDINATED, None)
+    async with harness(venue=scripted, settings=SETTINGS) as h:
+        submission = await h.submit(document)
+        batch_id = submission.batch.batch_id
+        aapl = placement_order_id(batch_id, "c1")
+        result_task = asyncio.create_task(submission.handle.result())  # skips the wait
+        async with asyncio.timeout(30):
+            while scripted.cancel_calls.count(aapl) < 2:
+                await asyncio.sleep(0.02)
+        await h.client.request_cancel(batch_id, "trading HALTED: desk halt")
+        gate.set()
+        result = await result_task
+    scripted.drop(aapl)  # it never reached the venue
+
+    assert result.status is BatchStatus.CANCELLED, result.reason
+    assert result.legs[0].status is LegStatus.CANCELLED
+    assert result.legs[0].exposed_quantity == 0
+    assert result.legs[0].error is None
+    assert scripted.cancel_calls.count(aapl) >= 3  # the wind-down looked again
+    assert aapl not in scripted.orders
