@@ -253,6 +253,8 @@ class LegState:
         self._error_before_settle_failed: str | None = None
         """Set while a settle has failed: the error the leg had before it."""
         self._settle_failed = False
+        self._refusal_type: str | None = None
+        """The error type of the last refusal (our gate's or the venue's)."""
 
     # ----------------------------------------------------------- reading
 
@@ -352,9 +354,19 @@ class LegState:
                     self._outcome_unknown = False
                     self._venue_final = True
                     return S.REJECTED
+                if refused:
+                    # An earlier send (a retried attempt, a lost workflow task's) reached
+                    # the venue: the gate refused a later attempt only, so its "not
+                    # placed" would be false. A venue rejection's own reason replaces
+                    # this in ``_take``.
+                    self._error = (
+                        f"placed by an earlier attempt before our gate refused a later one "
+                        f"({self._refusal_type}); the venue's answer stands"
+                    )
                 return self._take(order)
             case Rejected(error_type=error_type, message=message, maybe_sent_until=until):
                 self._error = f"{error_type}: {message}"
+                self._refusal_type = error_type
                 self._outcome_unknown = until is not None
                 self._refusal_unsettled = until is not None
                 if until is not None:
@@ -417,7 +429,10 @@ class LegState:
         # Still resting with a part filled: more may fill, so it is not known yet.
         self._outcome_unknown = order.status is VenueOrderStatus.PARTIALLY_FILLED
         if order.status is VenueOrderStatus.REJECTED:
-            self._error = f"{order.reject_error}: {order.reject_message}"
+            self._error = (
+                f"{order.reject_error or 'REJECTED'}: "
+                f"{order.reject_message or 'rejected by the venue'}"
+            )
         return _status_of(order)
 
     def to_result(self) -> LegResult:

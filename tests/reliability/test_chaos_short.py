@@ -1,7 +1,8 @@
 """The chaos suite, short: 60 mixed batches under worker kills, a dev server crash,
 a venue restart, operator terminations and resets, trading halted (once) and
-reduced (once), and high-rate venue faults; every invariant must hold, and nothing
-may be placed between a halt's acknowledgement and the resume.
+reduced (once), and the full chaos's venue faults (1.5 times the default rates);
+every invariant must hold, and nothing may be placed between a halt's
+acknowledgement and the resume.
 
 The long version is ``python -m tests.reliability.chaos --batches 500 --kills 50``
 (docs/RELIABILITY.md). This one takes a few minutes on two cores.
@@ -32,12 +33,14 @@ SHORT = ChaosConfig(
     resets=3,
     halts=1,
     reduces=1,
+    fault_scale=1.5,
 )
 
 
 async def test_nothing_placed_twice_no_leg_exposed_no_batch_lost() -> None:
     report = await run_chaos(SHORT, command="tests/reliability short run")
     print(report.table())
+    print(report.attention_table())
     assert report.worker_kills >= SHORT.kills
     assert report.server_restarts == SHORT.server_restarts
     assert report.venue_restarts == SHORT.venue_restarts

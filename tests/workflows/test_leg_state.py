@@ -209,6 +209,30 @@ def test_a_gate_refused_leg_an_earlier_attempt_placed_takes_the_venue_order() ->
     state.apply(answered(VenueOrderStatus.FILLED))
     assert state.status is LegStatus.FILLED and state.filled_quantity == 10
     assert state.can_be_reverted()
+    # The gate refused a later attempt only: the reason says so, never "not placed".
+    error = state.to_result().error
+    assert error is not None and "trading is HALTED" not in error
+    assert "placed by an earlier attempt" in error and "TRADING_HALTED" in error
+
+
+def test_a_gate_refused_leg_the_venue_had_rejected_reports_the_venues_reason() -> None:
+    state = gate_refused()
+    state.apply(answered(VenueOrderStatus.REJECTED))
+    assert state.status is LegStatus.REJECTED and not state.needs_settling()
+    assert "TRADING_HALTED" not in (state.to_result().error or "")
+
+
+def test_a_later_answer_replaces_a_settle_that_failed() -> None:
+    """A settle cut short (a cancel during it) records the leg as unknown and exposed;
+    the wind-down's own look-up after it is the leg's state."""
+    state = leg()
+    state.apply(PlacementStarted())
+    state.apply(PlacementFailed("placement failed: VENUE_UNAVAILABLE: 503"))
+    state.apply(SettleFailed("Cancelled"))
+    assert state.exposed_quantity == 10
+    state.apply(NeverPlaced())
+    assert state.status is LegStatus.CANCELLED and state.exposed_quantity == 0
+    assert state.to_result().error == "placement failed: VENUE_UNAVAILABLE: 503"
 
 
 def test_the_venues_own_rejection_stays_final() -> None:

@@ -248,6 +248,16 @@ def _check_leg_result(
         # no order for it (none, or the tombstone of a settled id).
         if placement is None or placement.fenced:
             report.legs_refused_by_gate += 1
+        elif (
+            placement.status is VenueOrderStatus.REJECTED
+            and placement.filled_quantity == 0
+            and not view.refusals_visible
+        ):
+            # A lost workflow task's send, rejected by the venue, which shows no order
+            # for it (a 403 creates none): the re-run's gate refusal is all the run
+            # can know, and nothing was placed. The venue's records say the same.
+            report.legs_refused_by_gate += 1
+            report.refused_after_venue_rejection += 1
         else:
             report.add(
                 INCONSISTENT,
@@ -271,6 +281,18 @@ def _check_leg_result(
         report.add(
             INCONSISTENT,
             f"{where}: result {res.status.value} ({res.error}), venue {venue_status}",
+        )
+    if (
+        res.error is not None
+        and "not placed" in res.error
+        and placement is not None
+        and not placement.fenced
+        and placement.status is not VenueOrderStatus.REJECTED
+    ):
+        report.add(
+            INCONSISTENT,
+            f"{where}: result says not placed ({res.error}), but the venue holds its "
+            f"placement {placement.status.value} filled {placement.filled_quantity}",
         )
     if res.status is LegStatus.FILLED and (
         placement is None or placement.status is not VenueOrderStatus.FILLED
@@ -306,7 +328,11 @@ def _check_batch(
         _check_leg_result(plan, result, res, leg, report, view)
     if result.status is BatchStatus.NEEDS_ATTENTION:
         for res in result.exposed_legs:
-            report.attention(plan.mode.value, res.error)
+            report.attention(
+                plan.mode.value,
+                res.error,
+                leg=f"{plan.batch_id}:{res.command_id} ({res.status.value})",
+            )
             if res.command_id not in (result.reason or ""):
                 report.add(UNNAMED, f"{plan.batch_id}: reason does not name {res.command_id}")
         if not result.exposed_legs:

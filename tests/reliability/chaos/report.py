@@ -47,6 +47,11 @@ class ChaosReport:
     refusals_unseen: int = 0
     """Placements the venue refused while the workflow had abandoned them, on a venue
     whose API shows no refused order afterwards: legs CANCELLED, nothing placed."""
+    refused_after_venue_rejection: int = 0
+    """Legs our gate refused on a re-run after a lost workflow task whose send the venue
+    had rejected: the venue's records hold that rejection (filled 0), its API shows no
+    order (Alpaca's and Binance's answer a refused submit with an error and create
+    none), so the look-up found nothing and the leg stays REJECTED by the gate."""
     rejections_reexecuted: int = 0
     transient_answers: int = 0
     transient_retried: int = 0
@@ -55,6 +60,8 @@ class ChaosReport:
     venue: str = "paper"
     """``paper`` (the native API) or the real venue whose dialect the workers traded."""
     needs_attention: Counter[str] = field(default_factory=Counter)
+    attention_legs: list[str] = field(default_factory=list)
+    """Each exposed leg of a NEEDS_ATTENTION batch: ``batch:leg (status): its error``."""
     """Why batches ended NEEDS_ATTENTION: one key per exposed leg (its mode, the step
     that gave up and the venue's last answer, ids and figures blanked)."""
     violations: dict[str, list[str]] = field(default_factory=dict)
@@ -122,6 +129,10 @@ class ChaosReport:
             )
         rows += [
             (
+                "gate refusals after the venue rejected a lost attempt (nothing placed)",
+                str(self.refused_after_venue_rejection),
+            ),
+            (
                 "rejections re-sent after a lost workflow task (same id, nothing placed)",
                 str(self.rejections_reexecuted),
             ),
@@ -153,16 +164,23 @@ class ChaosReport:
         lines.append(rule)
         return "\n".join(lines)
 
-    def attention(self, mode: str, error: str | None) -> None:
-        """Count one exposed leg's reason (``LegResult.error``) under its class."""
+    def attention(self, mode: str, error: str | None, *, leg: str = "") -> None:
+        """Count one exposed leg's reason (``LegResult.error``) under its class, and
+        keep it whole under ``leg`` (``batch:command (status)``)."""
         self.needs_attention[f"{mode}: {attention_class(error)}"] += 1
+        if leg:
+            self.attention_legs.append(f"{leg}: {error or '(no error recorded)'}")
 
-    def attention_table(self) -> str:
+    def attention_table(self, limit: int = 40) -> str:
         """The NEEDS_ATTENTION reasons, most frequent first (empty when there are none)."""
         if not self.needs_attention:
             return ""
         lines = ["NEEDS_ATTENTION legs by reason:"]
         lines += [f"{count:5}  {key}" for key, count in self.needs_attention.most_common()]
+        lines.append("NEEDS_ATTENTION legs (which batch and leg, which step gave up, why):")
+        lines += [f"  {leg}" for leg in self.attention_legs[:limit]]
+        if len(self.attention_legs) > limit:
+            lines.append(f"  ... {len(self.attention_legs) - limit} more")
         return "\n".join(lines)
 
     def violation_details(self, limit: int = 20) -> str:
