@@ -126,6 +126,11 @@ class ExecutionBatchWorkflow:
         self._recovering = request.recovery_of is not None
         self._risk = RiskGate(self._settings.account, self._settings, self._refresh_details)
         self._risk_gated = False
+        self._lost_task_may_have_placed = (
+            workflow.info().get_current_history_length() > FIRST_TASK_HISTORY_LENGTH
+        )
+        """The run's first workflow task is not the first attempt (or the run is a
+        reset's): a lost attempt may have placed legs this run never starts."""
         self._wind_down_steps = WindDown(
             self._batch.batch_id,
             self._legs,
@@ -175,6 +180,7 @@ class ExecutionBatchWorkflow:
             self._reason = failure
             self._set_status(BatchStatus.WINDING_DOWN)
 
+        self._look_up_legs_a_lost_task_may_have_placed()
         await self._shielded(self._wind_down_steps.settle_open_legs())
         rolled_back = self._rules.reverts_fills and (
             failure is not None or self._wind_down is not None
@@ -510,6 +516,35 @@ class ExecutionBatchWorkflow:
             if leg.status is LegStatus.PENDING:
                 leg.apply(Recovering(attempts_end=attempts_end))
         self._refresh_details()
+
+    def _look_up_legs_a_lost_task_may_have_placed(self) -> None:
+        """Legs this run never started are settled at the venue, not reported SKIPPED.
+
+        A lost attempt of the run's first workflow task (a killed worker) or the run a
+        reset replaced may have sent their placements as local activities, whose record
+        died with it; this run then wound down (a cancel, a halt's sweep, the deadline)
+        before placing them again. Reported SKIPPED, a filled order would be left
+        unknown, and a COORDINATED pair naked (a chaos run at Binance: a leg SKIPPED
+        that the venue had filled). Settled like a placement of unknown outcome: found,
+        the order is the leg's state (and reverted with the rest); not found, it is
+        fenced or looked up again once nothing can land, and ends CANCELLED.
+
+        The same holds for a leg the risk gate was asking the venue about (did a lost
+        attempt place it?) when a wind-down cut the question short."""
+        unknown = [
+            leg
+            for leg in self._legs
+            if not leg.started
+            and leg.status is LegStatus.PENDING
+            and (
+                self._lost_task_may_have_placed
+                or leg.command.command_id in self._risk.asked_if_placed
+            )
+        ]
+        for leg in unknown:
+            leg.apply(Recovering(attempts_end=workflow.now()))
+        if unknown:
+            self._refresh_details()
 
     def _gate_refusals_settle(self) -> bool:
         """Whether this run settles gate refusals at the venue (``Rejected.maybe_sent_until``).

@@ -80,6 +80,10 @@ class RiskGate:
         self._claims_asked = False
         self.refused_batch = False
         """A COORDINATED batch was refused whole: it ends REJECTED_BY_RISK."""
+        self.asked_if_placed: set[str] = set()
+        """Command ids whose placement by a lost attempt was asked about at the venue
+        (``_without_the_placed``): if a wind-down cuts the question short, the batch
+        settles them instead of reporting them never placed."""
 
     async def fetch_pre_trade(
         self, every_leg: Sequence[LegState], checked: Sequence[LegState]
@@ -212,6 +216,7 @@ class RiskGate:
         legs stay refused and are settled at the venue, as before."""
         by_id = {leg.command.command_id: leg for leg in legs}
         asked = [by_id[b.command_id] for b in breaches]
+        self.asked_if_placed.update(leg.command.command_id for leg in asked)
         try:
             held = await workflow.execute_local_activity_method(
                 RiskActivities.orders_at_venue,

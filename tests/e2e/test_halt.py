@@ -361,3 +361,47 @@ def _rests(document: DirectiveDocument) -> bool:
 
 def _stalls(document: DirectiveDocument) -> bool:
     return document.commands[0].symbol == STALL_SYMBOL
+
+
+async def test_a_cancel_reaching_a_run_whose_first_task_was_lost_reverts_what_it_placed(
+    halt_stack: DevStack,
+) -> None:
+    """A COORDINATED pair's first workflow task sends both placements; both workers
+    are SIGKILLed before it completes, and both orders land. A cancel (a halt's sweep)
+    is sent while no worker runs, so the task's re-run winds down before placing
+    anything again. It must look both legs up and revert them: reported SKIPPED, the
+    fills would be unknown and the pair left naked (a chaos run at Binance: a leg
+    SKIPPED that the venue had filled)."""
+    stack = halt_stack
+    client = await connect(stack.config())
+    admin = PaperVenueAdmin(stack.venue_url)
+    account = f"lost-{uuid.uuid4().hex[:8]}"
+    await admin.fund_account(account, Decimal("10000000"))
+    batches = BatchClient(client, stack.task_queue, settings=ExecutionSettings(account=account))
+    doc = document("pair_trade", BatchExecutionMode.COORDINATED)
+    rule = await admin.add_fault(kind="latency", endpoint="place", delay_seconds="3", max_hits=1)
+    try:
+        submission = await batches.submit_document(doc)
+        batch_id = submission.batch.batch_id
+        while next(r.hits for r in await admin.faults() if r.id == rule.id) == 0:
+            await asyncio.sleep(0.05)  # a placement is on the wire: the first task is open
+        for worker in stack.workers:
+            worker.kill()
+        placements = {f"{batch_id}:{c.command_id}:place" for c in doc.commands}
+        while not placements <= {o.client_order_id for o in await admin.orders(account)}:
+            await asyncio.sleep(0.1)  # both landed, with no worker left to hear the answers
+        cancel = asyncio.create_task(batches.request_cancel(batch_id, "trading HALTED: desk"))
+        await asyncio.sleep(3.0)  # the cancel waits for the task's re-run (10 s timeout)
+        for worker in stack.workers:
+            worker.restart()
+        await cancel
+        result = await submission.handle.result()
+        positions = {p.symbol: p.quantity for p in await admin.positions(account)}
+    finally:
+        await admin.clear_faults()
+        await admin.aclose()
+    statuses = {leg.command_id: leg.status.value for leg in result.legs}
+    print(f"\n== lost first task, then a cancel: {result.status.value} {statuses} {positions}")
+    assert result.status is BatchStatus.CANCELLED, result.reason
+    assert all(leg.status is LegStatus.COMPENSATED for leg in result.legs), statuses
+    assert all(quantity == 0 for quantity in positions.values()), positions

@@ -74,6 +74,9 @@ class ScriptedVenue:
     in another order than they were asked."""
     positions_gate: asyncio.Event | None = None
     """Set: a positions read waits for it (a read the test holds in flight)."""
+    get_calls: list[str] = field(default_factory=list)
+    get_gate: asyncio.Event | None = None
+    """Set: a look-up waits for it (a look-up the test holds in flight)."""
     cancel_gate: tuple[int, asyncio.Event] | None = None
     """(n, gate): the n-th cancel call and every later one wait for the gate (a
     cancel the test holds in flight)."""
@@ -209,6 +212,9 @@ class ScriptedVenue:
         return order
 
     async def get_order(self, client_order_id: str, *, symbol: str | None = None) -> VenueOrder:
+        self.get_calls.append(client_order_id)
+        if self.get_gate is not None:
+            await self.get_gate.wait()
         if client_order_id not in self.orders:
             raise OrderNotFound(client_order_id)
         return self.orders[client_order_id]

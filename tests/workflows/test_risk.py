@@ -370,3 +370,34 @@ async def test_a_workers_state_read_is_reused_within_its_window_and_asked_again_
         await control.set_state(TradingState.ACTIVE, "resume", account="default", quiet_seconds=0)
         await asyncio.sleep(0.35)  # real time: the window is the worker's monotonic clock
         assert (await short.effective("default"))[0] is TradingState.ACTIVE
+
+
+async def test_a_cancel_cutting_short_the_gates_look_up_settles_the_leg(
+    harness: Harness,
+) -> None:
+    """SEQUENTIAL, HALTED: the gate refuses c1 and, since the task that checks it may be
+    the re-run of one that placed it, asks the venue; a cancel (a halt's sweep) comes
+    while it asks. The question was cut short, so the leg is settled at the venue (its
+    id fenced here), never reported SKIPPED as if nothing could have been sent (a chaos
+    run: a look-up answered 503, then the cancel, and no one asked again)."""
+    venue = ScriptedVenue()
+    venue.get_gate = asyncio.Event()
+    document = with_policy(load_example("pair_trade"), BatchExecutionMode.SEQUENTIAL, None)
+    async with harness(venue=venue) as h:
+        control = TradingControl(h.env.client, h.queue)
+        await control.set_state(TradingState.HALTED, "desk", account="default", quiet_seconds=0)
+        submission = await h.submit(document)
+        batch_id = submission.batch.batch_id
+        c1 = placement_order_id(batch_id, "c1")
+        async with asyncio.timeout(30):
+            while c1 not in venue.get_calls:
+                await asyncio.sleep(0.02)
+        # Delivered once the task holding the look-up is renewed (80 % of its timeout).
+        await h.client.request_cancel(batch_id, "trading HALTED: desk")
+        venue.get_gate.set()
+        result = await submission.handle.result()
+    legs = {leg.command_id: leg for leg in result.legs}
+    assert result.status is BatchStatus.CANCELLED, result.reason
+    assert c1 in venue.cancel_calls  # settled: asked again, its id fenced
+    assert legs["c1"].status is LegStatus.CANCELLED and legs["c1"].filled_quantity == 0
+    assert venue.place_calls == []
