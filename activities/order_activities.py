@@ -290,49 +290,62 @@ class OrderActivities:
         command = request.command
         reverted = Decimal(0)
         order_ids: list[str] = []
-        attempt = 1
-        async with venue_errors_as_temporal_errors(), within_attempt():
-            while attempt <= MAX_REVERT_ORDERS:
-                order_id = revert_order_id(request.batch_id, command.command_id, attempt)
-                try:
-                    existing = await self._adapter.get_order(order_id, symbol=command.symbol)
-                except OrderNotFound:
-                    break
-                if not existing.status.is_terminal:
-                    existing = await self._adapter.cancel_order(order_id, symbol=command.symbol)
-                reverted += existing.filled_quantity
-                order_ids.append(order_id)
-                attempt += 1
-            remaining = request.quantity - reverted
-            if remaining > 0:
-                if attempt > MAX_REVERT_ORDERS:
-                    raise ApplicationError(
-                        f"revert of {command.command_id} did not converge after "
-                        f"{MAX_REVERT_ORDERS} orders; {remaining} still exposed",
-                        type="REVERT_NOT_CONVERGING",
-                        non_retryable=True,
+        try:
+            attempt = 1
+            async with venue_errors_as_temporal_errors(), within_attempt():
+                while attempt <= MAX_REVERT_ORDERS:
+                    order_id = revert_order_id(request.batch_id, command.command_id, attempt)
+                    try:
+                        existing = await self._adapter.get_order(order_id, symbol=command.symbol)
+                    except OrderNotFound:
+                        break
+                    if not existing.status.is_terminal:
+                        existing = await self._adapter.cancel_order(order_id, symbol=command.symbol)
+                    reverted += existing.filled_quantity
+                    order_ids.append(order_id)
+                    attempt += 1
+                remaining = request.quantity - reverted
+                if remaining > 0:
+                    if attempt > MAX_REVERT_ORDERS:
+                        raise ApplicationError(
+                            f"revert of {command.command_id} did not converge after "
+                            f"{MAX_REVERT_ORDERS} orders; {remaining} still exposed",
+                            type="REVERT_NOT_CONVERGING",
+                            non_retryable=True,
+                        )
+                    order_id = revert_order_id(request.batch_id, command.command_id, attempt)
+                    placed = await self._adapter.place_order(
+                        OrderRequest(
+                            client_order_id=order_id,
+                            account=request.account,
+                            symbol=command.symbol,
+                            side=command.side.opposite,
+                            order_type=OrderType.MARKET,
+                            quantity=remaining,
+                        ),
+                        earlier_sends_by=earlier_sends_by(),
                     )
-                order_id = revert_order_id(request.batch_id, command.command_id, attempt)
-                placed = await self._adapter.place_order(
-                    OrderRequest(
-                        client_order_id=order_id,
-                        account=request.account,
-                        symbol=command.symbol,
-                        side=command.side.opposite,
-                        order_type=OrderType.MARKET,
-                        quantity=remaining,
-                    ),
-                    earlier_sends_by=earlier_sends_by(),
+                    if not placed.status.is_terminal:
+                        placed = await self._adapter.cancel_order(order_id, symbol=command.symbol)
+                    reverted += placed.filled_quantity
+                    order_ids.append(order_id)
+            if reverted < request.quantity:
+                raise ApplicationError(
+                    f"revert of {command.command_id} filled {reverted} of "
+                    f"{request.quantity}; retrying",
+                    type="REVERT_INCOMPLETE",
                 )
-                if not placed.status.is_terminal:
-                    placed = await self._adapter.cancel_order(order_id, symbol=command.symbol)
-                reverted += placed.filled_quantity
-                order_ids.append(order_id)
-        if reverted < request.quantity:
+        except ApplicationError as err:
+            # What this attempt read back or placed, for the workflow to report if the
+            # revert gives up (``RevertFailed.reverted``): the leg is then exposed by
+            # what stays open, not by its whole fill.
             raise ApplicationError(
-                f"revert of {command.command_id} filled {reverted} of {request.quantity}; retrying",
-                type="REVERT_INCOMPLETE",
-            )
+                err.message,
+                str(reverted),
+                type=err.type,
+                non_retryable=err.non_retryable,
+                next_retry_delay=err.next_retry_delay,
+            ) from err
         return RevertReport(reverted_quantity=reverted, order_ids=tuple(order_ids))
 
     def all(self) -> list[Callable[..., Any]]:

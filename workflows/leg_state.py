@@ -137,9 +137,11 @@ class Reverted:
 
 @dataclass(frozen=True)
 class RevertFailed:
-    """The revert gave up: the filled quantity stays exposed."""
+    """The revert gave up: what it had not reverted stays exposed."""
 
     message: str
+    reverted: Decimal = Decimal(0)
+    """What its last attempt had reverted (read back from the venue) before it failed."""
 
 
 @dataclass(frozen=True)
@@ -406,10 +408,12 @@ class LegState:
             case Reverted(quantity=quantity):
                 self._compensated = quantity
                 return S.COMPENSATED
-            case RevertFailed(message=message):
-                self._exposed = self._filled
+            case RevertFailed(message=message, reverted=reverted):
+                self._compensated = reverted
+                self._exposed = self._filled - reverted
                 self._error = (
-                    f"compensation failed, {self._filled} {self.command.symbol} exposed: {message}"
+                    f"compensation failed, {self._exposed} {self.command.symbol} exposed"
+                    f"{f' ({reverted} reverted)' if reverted else ''}: {message}"
                 )
                 assert self._before_revert is not None  # RevertStarted came first
                 return self._before_revert

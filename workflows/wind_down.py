@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
@@ -161,10 +162,24 @@ class WindDown:
                 ),
             )
         except FailureError as err:
-            leg.apply(RevertFailed(describe_failure(err)))
+            leg.apply(RevertFailed(describe_failure(err), reverted=reverted_before(err)))
         else:
             leg.apply(Reverted(report.reverted_quantity))
         self._changed()
+
+
+def reverted_before(err: BaseException) -> Decimal:
+    """What a failed revert had reverted, from its failure's details (``revert_leg``
+    attaches the quantity its last attempt read back); 0 when it says nothing."""
+    cause: BaseException = err
+    while isinstance(cause, ActivityError) and cause.cause is not None:
+        cause = cause.cause
+    if isinstance(cause, ApplicationError) and cause.details:
+        try:
+            return Decimal(str(cause.details[0]))
+        except ArithmeticError:
+            return Decimal(0)
+    return Decimal(0)
 
 
 def describe_failure(err: BaseException) -> str:

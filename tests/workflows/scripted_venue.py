@@ -42,6 +42,10 @@ class Script:
     delay: float = 0.0
     hold: bool = False
     """Placements stay on the wire until ``land()`` (see the module docstring)."""
+    first_revert_fill: Decimal = Decimal(1)
+    """The part of the first revert order that fills (the rest is cancelled)."""
+    reverts_unavailable_from: int | None = None
+    """Revert orders from this number on are answered 503, every time."""
     lose_answer: bool = False
     """With ``hold``: the placement lands, but its answer is lost (the attempt fails as
     the venue being unavailable): an outcome only a lookup can tell."""
@@ -199,7 +203,14 @@ class ScriptedVenue:
             )
             self.orders[request.client_order_id] = order
             raise VenueRejection(error, "scripted rejection")
-        if is_revert:
+        number = int(request.client_order_id.rsplit("-", 1)[1]) if is_revert else 0
+        unavailable_from = script.reverts_unavailable_from
+        if is_revert and unavailable_from is not None and number >= unavailable_from:
+            raise VenueUnavailable("scripted 503 on reverts")
+        if is_revert and number == 1 and script.first_revert_fill < 1:
+            filled = request.quantity * script.first_revert_fill
+            order = self._new(request, VenueOrderStatus.CANCELED, filled)
+        elif is_revert:
             order = self._new(request, VenueOrderStatus.FILLED, request.quantity)
         elif script.rest:
             order = self._new(request, VenueOrderStatus.NEW, Decimal(0))

@@ -300,3 +300,25 @@ async def test_timer_followed_resting_order_is_cancelled_by_update(harness: Harn
         result = await h.client.cancel(submission.batch.batch_id, "flat by close")
     assert result.status is BatchStatus.CANCELLED
     assert await venue.net("AAPL") == 0
+
+
+async def test_a_revert_that_gives_up_part_way_reports_what_it_reverted(
+    harness: Harness,
+) -> None:
+    """MSFT is rejected; AAPL's revert fills half, and every later revert order is
+    answered 503 until the attempts run out. The leg reports the half it reverted and
+    the half left open, which is what the venue holds (a chaos run at Alpaca reported a
+    leg compensated 0 and exposed whole while its reverts had filled 23.19 of 26.5)."""
+    scripted = ScriptedVenue().script(
+        "AAPL", first_revert_fill=Decimal("0.5"), reverts_unavailable_from=2
+    )
+    scripted.script("MSFT", reject="INSUFFICIENT_FUNDS")
+    document = with_policy(load_example("pair_trade"), BatchExecutionMode.COORDINATED, None)
+    async with harness(venue=scripted) as h:
+        result = await h.run(document)
+    aapl = result.legs[0]
+    assert result.status is BatchStatus.NEEDS_ATTENTION
+    assert aapl.filled_quantity == Decimal(100)
+    assert aapl.compensated_quantity == Decimal(50)
+    assert aapl.exposed_quantity == Decimal(50) == await scripted.net("AAPL")
+    assert "50.0 AAPL exposed (50.0 reverted)" in (aapl.error or "")

@@ -49,7 +49,16 @@ class ExecutionSettings(BaseModel):
         description="How many legs of one batch may be placing at once (big batches queue).",
     )
     placement_attempts: int = Field(default=5, ge=1)
-    compensation_attempts: int = Field(default=8, ge=1)
+    compensation_attempts: int = Field(
+        default=20,
+        ge=1,
+        description=(
+            "Attempts of each settle and revert (backoff 0.2 s doubling to 5 s: about 80 s "
+            "of waiting in all). A revert is what stands between a failed pair trade and "
+            "a naked leg: at 8 (about 16 s), a run of 503s at 1.5x the chaos suite's fault "
+            "rates outlasted it."
+        ),
+    )
     venue_call_timeout_seconds: float = Field(
         default=6.0,
         gt=0,
