@@ -61,6 +61,11 @@ DEFAULT_RECOVERY_WAIT = timedelta(minutes=2)
 RECOVERY_POLL_SECONDS = 1.0
 
 
+class _NewerRun(Exception):
+    """While a closed run waited for its settlement, a newer run (a reset) took the
+    batch over: its result is the batch's."""
+
+
 class BatchRecoveryPending(Exception):
     """The batch's execution timeout ended it and its recovery run has not started yet."""
 
@@ -309,7 +314,10 @@ class BatchClient:
         failure) has its settlement run (started by a worker's sweeper, see
         ``execbatch.recovery``), which carries the result; this waits up to
         ``recovery_wait`` for it to appear, then raises ``BatchRecoveryPending``.
-        A run ended by a reset is followed to the newer run that continues it.
+        A run ended by a reset is followed to the newer run that continues it,
+        and so is a closed run an operator resets while we wait for its
+        settlement (Temporal resets closed runs too: Terminate, then Reset, is
+        how an operator restarts a stuck batch from a point in its history).
         """
         for _ in range(MAX_RUNS_FOLLOWED):
             try:
@@ -317,10 +325,15 @@ class BatchClient:
             except WorkflowFailureError as exc:
                 closed = exc
             try:
-                await unsettled_ending(self._client, batch_id)
+                ending = await unsettled_ending(self._client, batch_id)
             except NothingToSettle:
                 continue  # a newer run (a reset) took over: follow it
-            return await self.recovery_result(batch_id, recovery_wait, closed)
+            try:
+                return await self.recovery_result(
+                    batch_id, recovery_wait, closed, closed_run_id=ending.run_id
+                )
+            except _NewerRun:
+                continue
         raise RuntimeError(f"batch {batch_id}: more than {MAX_RUNS_FOLLOWED} runs followed")
 
     async def recovery_result(
@@ -328,9 +341,16 @@ class BatchClient:
         batch_id: str,
         wait: timedelta = DEFAULT_RECOVERY_WAIT,
         closed: BaseException | None = None,
+        *,
+        closed_run_id: str | None = None,
     ) -> BatchResult:
         """The result of the batch's settlement run, waiting up to ``wait`` for one to
-        start (or to start again, if a settlement run was itself terminated)."""
+        start (or to start again, if a settlement run was itself terminated).
+
+        ``closed_run_id``: the closed run being settled; if a newer run of the batch
+        appears meanwhile (a reset of the closed run), no settlement will come (the
+        sweeper settles only a batch's latest run) and ``_NewerRun`` is raised for
+        ``result`` to follow it."""
         recovery = self.handle(recovery_workflow_id(batch_id))
         loop = asyncio.get_running_loop()
         give_up = loop.time() + wait.total_seconds()
@@ -342,6 +362,10 @@ class BatchClient:
                     raise
             except WorkflowFailureError:
                 pass  # the settlement itself was ended: the sweeper starts it again
+            if closed_run_id is not None:
+                latest = await self.handle(batch_id).describe()
+                if latest.run_id != closed_run_id:
+                    raise _NewerRun(latest.run_id)
             if loop.time() >= give_up:
                 raise BatchRecoveryPending(
                     f"batch {batch_id} closed without a result and no settlement run "

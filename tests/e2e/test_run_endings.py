@@ -243,3 +243,36 @@ async def test_reset_is_continued_by_its_newer_run_and_never_settled(
         f"{batch_id}:c2:place": "FILLED",
     }
     assert await endings.net(account) == {"AAPL": Decimal(100), "MSFT": Decimal(-46)}
+
+
+async def test_a_terminated_run_an_operator_then_resets_is_followed_to_its_newer_run(
+    endings: Endings,
+) -> None:
+    """Terminate, then Reset of the closed run (chaos seed 5151: two operators 15 ms
+    apart): a client waiting for the terminated run's settlement follows the reset's
+    run and returns its result; no settlement comes for a batch a newer run continues.
+
+    Its own queue and worker, with no sweeper: the wait for a settlement is certain to
+    be under way when the reset comes."""
+    queue = f"reset-after-terminate-{uuid.uuid4().hex[:8]}"
+    _, account = await endings.desk()
+    batches = BatchClient(endings.env.client, queue, settings=ExecutionSettings(account=account))
+    async with build_worker(endings.env.client, queue, endings.adapter):
+        submission = await batches.submit_document(pair(BatchExecutionMode.COORDINATED))
+        batch_id = submission.batch.batch_id
+        await endings.placed(account, 2)
+        completed_tasks = await _reset_points(submission)
+        await submission.handle.terminate(reason="operator")
+        waiting = asyncio.create_task(batches.result(batch_id, recovery_wait=timedelta(seconds=30)))
+        await asyncio.sleep(2)  # the client now waits for a settlement
+        assert not waiting.done()
+        await _reset(endings.env, submission, completed_tasks[-1])
+        await endings.admin.set_prices({"MSFT": "1000"})
+        try:
+            result = await asyncio.wait_for(waiting, timeout=60)
+        finally:
+            await endings.admin.set_prices({"MSFT": "410.00"})
+
+    assert result.status is BatchStatus.COMPLETED
+    assert [leg.status for leg in result.legs] == [LegStatus.FILLED, LegStatus.FILLED]
+    assert not await batches.has_recovery(batch_id)
