@@ -286,6 +286,35 @@ def test_a_poll_failing_after_the_order_was_settled_needs_no_follow_up() -> None
     assert unsettled.count(checks.TRANSIENT_NOT_RETRIED) == 1
 
 
+def test_a_placement_sent_after_its_id_was_settled_needs_no_follow_up_where_the_id_is_final() -> (
+    None
+):
+    """A terminated run's local activity still retrying on its worker after the
+    settlement run fenced the id (chaos 1.5x, paper, seed 9090): the fence is the
+    leg's answer. At Binance, which takes a closed order's id again, it is not."""
+    cid = "b:c2:place"
+    cancel = Exchange(
+        started=2.0,
+        finished=2.01,
+        method="POST",
+        path=f"/orders/{cid}/cancel",
+        client_order_id=cid,
+        status=200,
+        error=None,
+    )
+    log = [cancel, _exchange(cid, 5.0, 503, "UNAVAILABLE")]
+    final = ChaosReport()
+    checks.check_requests(log, [], 5, 8, final, settled_ids_final=True)
+    assert final.count(checks.TRANSIENT_NOT_RETRIED) == 0
+    assert final.stray_placements_after_settle == 1
+    reusable = ChaosReport()
+    checks.check_requests(log, [], 5, 8, reusable, settled_ids_final=False)
+    assert reusable.count(checks.TRANSIENT_NOT_RETRIED) == 1
+    before = ChaosReport()  # sent before the cancel: the cancel is its follow-up
+    checks.check_requests([_exchange(cid, 1.0, 503, "UNAVAILABLE"), cancel], [], 5, 8, before)
+    assert before.count(checks.TRANSIENT_NOT_RETRIED) == 0
+
+
 # ------------------------------------------------- real venues' dialects
 
 

@@ -403,8 +403,15 @@ def check_requests(
     report: ChaosReport,
     lost: frozenset[str] = frozenset(),
     reexecuted: frozenset[str] = frozenset(),
+    settled_ids_final: bool = False,
 ) -> None:
     """Business rejections never sent again; transient faults always followed up.
+
+    ``settled_ids_final``: at this venue an id whose cancel was answered can never
+    place again (the paper venue fences it; Alpaca keeps a client order id unique
+    for ever), so a placement attempt sent after that answer places nothing and its
+    transient answer needs no follow-up. Not at Binance: it takes a closed order's
+    id again.
 
     ``lost`` batch ids are skipped: their orders are already reported with them.
     ``reexecuted`` batch ids lost a workflow task: a rejection sent again there is
@@ -461,6 +468,9 @@ def check_requests(
             if exchange.endpoint == "get" and settled:
                 # A follower's poll racing the wind-down: the venue had already
                 # answered the cancel with the order's final state.
+                continue
+            if exchange.endpoint == "place" and settled and settled_ids_final:
+                report.stray_placements_after_settle += 1
                 continue
             report.transient_answers += 1
             if position + 1 < len(seen):

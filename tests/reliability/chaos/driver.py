@@ -743,6 +743,7 @@ async def run_chaos(config: ChaosConfig, command: str = "") -> ChaosReport:
             report,
             lost=frozenset(bid for bid, outcome in outcomes.items() if isinstance(outcome, str)),
             reexecuted=await _batches_with_lost_workflow_tasks(client, exchanges),
+            settled_ids_final=venue.settled_ids_final,
         )
         _save_evidence(workdir, stack.proxy, outcomes)
     finally:

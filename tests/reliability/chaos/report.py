@@ -53,6 +53,13 @@ class ChaosReport:
     order (Alpaca's and Binance's answer a refused submit with an error and create
     none), so the look-up found nothing and the leg stays REJECTED by the gate."""
     rejections_reexecuted: int = 0
+    stray_placements_after_settle: int = 0
+    """Placement attempts that started after their id was settled at a venue where a
+    settled id is final (a terminated run's local activity still retrying on its
+    worker, which learns of the termination only when it reports the task): the
+    settlement's answer (the paper venue's fence; Alpaca's unique id) is the leg's
+    state, and the attempt can place nothing, so its transient answer needs no
+    follow-up."""
     transient_answers: int = 0
     transient_retried: int = 0
     seconds: float = 0.0
@@ -135,6 +142,10 @@ class ChaosReport:
             (
                 "rejections re-sent after a lost workflow task (same id, nothing placed)",
                 str(self.rejections_reexecuted),
+            ),
+            (
+                "placements sent after their id was settled (the id final: nothing placed)",
+                str(self.stray_placements_after_settle),
             ),
             (
                 "transient answers retried",

@@ -66,6 +66,11 @@ class ChaosVenue:
     (Alpaca's dialect hides the stored refusal, as Alpaca creates no order)."""
     holdings: Mapping[str, Decimal] = field(default_factory=dict)
     """Long positions bought before the run (sells need them)."""
+    settled_ids_final: bool = True
+    """An id whose cancel the venue answered can never place again: the paper
+    venue fences it, Alpaca's client order id is unique per account for ever
+    (docs/VENUES.md); Binance's ``newClientOrderId`` is unique among *open* orders
+    only, so a closed order's id places again."""
 
     def venue_id(self, client_order_id: str) -> str:
         """The client order id the venue stores for ours: what the worker's adapter sends
@@ -160,6 +165,7 @@ def chaos_venue(name: str) -> ChaosVenue:
             account=BINANCE_ACCOUNT,
             stores_refusals=False,
             refusals_visible=False,
+            settled_ids_final=False,
             holdings={"BTC/USDT": Decimal(1000), "ETH/USDT": Decimal(20_000)},
         )
     return ChaosVenue(name="paper", account="default", stores_refusals=True)
