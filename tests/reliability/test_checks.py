@@ -237,6 +237,19 @@ def _exchange(
     )
 
 
+def _cancelled(cid: str, at: float) -> Exchange:
+    """The venue answered a cancel of ``cid`` (the leg's settlement)."""
+    return Exchange(
+        started=at,
+        finished=at + 0.01,
+        method="POST",
+        path=f"/orders/{cid}/cancel",
+        client_order_id=cid,
+        status=200,
+        error=None,
+    )
+
+
 def test_a_rejection_sent_again_is_caught_unless_a_crash_explains_it() -> None:
     log = [
         _exchange("b:c1:place", 1.0, 422, "INSUFFICIENT_FUNDS"),
@@ -293,15 +306,7 @@ def test_a_placement_sent_after_its_id_was_settled_needs_no_follow_up_where_the_
     settlement run fenced the id (chaos 1.5x, paper, seed 9090): the fence is the
     leg's answer. At Binance, which takes a closed order's id again, it is not."""
     cid = "b:c2:place"
-    cancel = Exchange(
-        started=2.0,
-        finished=2.01,
-        method="POST",
-        path=f"/orders/{cid}/cancel",
-        client_order_id=cid,
-        status=200,
-        error=None,
-    )
+    cancel = _cancelled(cid, 2.0)
     log = [cancel, _exchange(cid, 5.0, 503, "UNAVAILABLE")]
     final = ChaosReport()
     checks.check_requests(log, [], 5, 8, final, settled_ids_final=True)

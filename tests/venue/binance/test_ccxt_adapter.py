@@ -4,7 +4,9 @@ venue's Binance dialect on loopback."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -734,24 +736,26 @@ async def test_a_closed_sale_that_emptied_its_asset_is_found_when_its_symbol_is_
     await ccxt_adapter.place_order(_order(binance, "2.000"))
     sale = await ccxt_adapter.place_order(_order(binance, "2.000", side=OrderSide.SELL))
     assert sale.status is VenueOrderStatus.FILLED
-    fresh = CcxtAdapter(
-        api_urls=binance.base_url, api_key=binance.api_key, secret=binance.secret, environ={}
-    )
-    try:
+    # Each from a fresh adapter: another worker, which never placed the order.
+    async with _fresh_adapter(binance) as fresh:
         with pytest.raises(OrderNotFound):
             await fresh.cancel_order(sale.client_order_id)
         cancelled = await fresh.cancel_order(sale.client_order_id, symbol=binance.symbol)
-        assert cancelled.status is VenueOrderStatus.FILLED
-        assert cancelled.filled_quantity == Decimal("2.000")
-        again = CcxtAdapter(
-            api_urls=binance.base_url, api_key=binance.api_key, secret=binance.secret, environ={}
-        )
-        try:
-            with pytest.raises(OrderNotFound):
-                await again.get_order(sale.client_order_id)
-            found = await again.get_order(sale.client_order_id, symbol=binance.symbol)
-            assert found.filled_quantity == Decimal("2.000")
-        finally:
-            await again.aclose()
+    assert cancelled.status is VenueOrderStatus.FILLED
+    assert cancelled.filled_quantity == Decimal("2.000")
+    async with _fresh_adapter(binance) as again:
+        with pytest.raises(OrderNotFound):
+            await again.get_order(sale.client_order_id)
+        found = await again.get_order(sale.client_order_id, symbol=binance.symbol)
+    assert found.filled_quantity == Decimal("2.000")
+
+
+@contextlib.asynccontextmanager
+async def _fresh_adapter(binance: BinanceSetup) -> AsyncIterator[CcxtAdapter]:
+    adapter = CcxtAdapter(
+        api_urls=binance.base_url, api_key=binance.api_key, secret=binance.secret, environ={}
+    )
+    try:
+        yield adapter
     finally:
-        await fresh.aclose()
+        await adapter.aclose()
