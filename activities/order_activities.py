@@ -24,6 +24,7 @@ from execbatch.activities.reports import (
     DEFAULT_LANDING_BOUND_SECONDS,
     CheckLegsRequest,
     LegRefusal,
+    RevertsReport,
     SettleReport,
 )
 from execbatch.core.enums import OrderType
@@ -31,6 +32,7 @@ from execbatch.core.order_ids import placement_order_id, revert_order_id
 from execbatch.dtos.execution.leg_requests import (
     AwaitLegRequest,
     CancelLegRequest,
+    FindRevertsRequest,
     PlaceLegRequest,
     RevertLegRequest,
     RevertReport,
@@ -237,6 +239,29 @@ class OrderActivities:
             ),
         )
 
+    @activity.defn(name="find_reverts")
+    async def find_reverts(self, request: FindRevertsRequest) -> RevertsReport:
+        """The legs' first revert orders the venue holds: a reset's run asks whether the
+        run it replaced had begun to roll the batch back (``ExecutionBatchWorkflow``)."""
+        capabilities = self._adapter.capabilities
+
+        async def first_revert(command_id: str, symbol: str) -> str | None:
+            order_id = revert_order_id(request.batch_id, command_id, 1)
+            try:
+                await self._adapter.get_order(order_id, symbol=symbol)
+            except OrderNotFound:
+                return None
+            return order_id
+
+        async with venue_errors_as_temporal_errors():
+            found = await asyncio.gather(*(first_revert(c, s) for c, s in request.legs))
+        return RevertsReport(
+            found=tuple(order_id for order_id in found if order_id is not None),
+            landing_bound_seconds=(
+                capabilities.placement_landing_bound_seconds or DEFAULT_LANDING_BOUND_SECONDS
+            ),
+        )
+
     @activity.defn(name="check_legs")
     async def check_legs(self, request: CheckLegsRequest) -> tuple[LegRefusal, ...]:
         """The legs that break the venue's instrument rules (lot and tick size, minimum
@@ -358,4 +383,5 @@ class OrderActivities:
             self.settle_leg,
             self.check_legs,
             self.revert_leg,
+            self.find_reverts,
         ]

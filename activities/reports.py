@@ -33,6 +33,17 @@ class SettleReport(BaseModel):
     """How long after being sent a placement may still land at this venue."""
 
 
+class RevertsReport(BaseModel):
+    """The answer to "did anyone begin to revert these legs?"."""
+
+    model_config = ConfigDict(frozen=True)
+
+    found: tuple[str, ...]
+    """The revert orders the venue holds (each leg's first: reverts go in order)."""
+    landing_bound_seconds: float = Field(gt=0)
+    """As ``SettleReport.landing_bound_seconds``: how long a revert sent may still land."""
+
+
 class CheckLegsRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
 

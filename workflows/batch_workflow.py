@@ -176,6 +176,8 @@ class ExecutionBatchWorkflow:
             self._set_status(BatchStatus.WINDING_DOWN)
             placement.cancel()
         failure = await self._shielded(self._outcome_of(placement))
+        if failure is None and self._wind_down is None and self._replaces_a_reset_run():
+            failure = await self._shielded(self._wind_down_steps.rollback_begun_by_a_replaced_run())
         if failure is not None:
             self._reason = failure
             self._set_status(BatchStatus.WINDING_DOWN)
@@ -545,6 +547,12 @@ class ExecutionBatchWorkflow:
             leg.apply(Recovering(attempts_end=workflow.now()))
         if unknown:
             self._refresh_details()
+
+    def _replaces_a_reset_run(self) -> bool:
+        """This run is a reset's (its original run is another) of a batch that reverts
+        fills: the replaced run may have begun reverting after the reset point."""
+        info = workflow.info()
+        return self._rules.reverts_fills and info.original_execution_run_id != info.run_id
 
     def _gate_refusals_settle(self) -> bool:
         """Whether this run settles gate refusals at the venue (``Rejected.maybe_sent_until``).

@@ -35,7 +35,11 @@ with workflow.unsafe.imports_passed_through():
     from execbatch.activities.order_activities import OrderActivities
     from execbatch.activities.reports import SettleReport
     from execbatch.dtos.execution.batch_run import ExecutionSettings
-    from execbatch.dtos.execution.leg_requests import CancelLegRequest, RevertLegRequest
+    from execbatch.dtos.execution.leg_requests import (
+        CancelLegRequest,
+        FindRevertsRequest,
+        RevertLegRequest,
+    )
     from execbatch.workflows.leg_state import (
         LegState,
         NeverPlaced,
@@ -126,6 +130,46 @@ class WindDown:
             return
         leg.apply(VenueAnswered(order))
         self._changed()
+
+    async def rollback_begun_by_a_replaced_run(self) -> str | None:
+        """In a reset's run: whether the run it replaced had begun to revert the batch.
+
+        A reset forgets what its old run did after the reset point, but the old
+        run's activities may have run on (a revert in flight when the reset came
+        completes on its worker). A COORDINATED run that would end with its legs
+        filled then reports them FILLED while the venue holds their reverts (chaos
+        1.5x at Alpaca: COMPLETED, compensated 0, reverts filled 40 and 44). So it
+        looks for each filled leg's first revert order; finding none, it waits out
+        one revert attempt and the landing bound (a revert in flight lands by then)
+        and looks again. Returns why it must roll back, or None."""
+        legs = tuple(
+            (leg.command.command_id, leg.command.symbol)
+            for leg in self._legs
+            if leg.filled_quantity > 0
+        )
+        if not legs:
+            return None
+        found = await self._find_reverts(legs)
+        if not found:
+            await workflow.sleep(opts.revert_attempt_timeout(self._settings) + self._landing_bound)
+            found = await self._find_reverts(legs)
+        if not found:
+            return None
+        return (
+            f"the run this reset replaced had begun to roll the batch back "
+            f"({', '.join(found)} at the venue): rolling back"
+        )
+
+    async def _find_reverts(self, legs: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+        report = await workflow.execute_activity_method(
+            OrderActivities.find_reverts,
+            FindRevertsRequest(batch_id=self._batch_id, legs=legs),
+            start_to_close_timeout=opts.venue_call_timeout(self._settings),
+            retry_policy=opts.compensation_retry(self._settings),
+            summary="reverts sent by the run this reset replaced?",
+        )
+        self._landing_bound = timedelta(seconds=report.landing_bound_seconds)
+        return report.found
 
     async def compensate_filled_legs(self) -> None:
         legs = [leg for leg in self._legs if leg.can_be_reverted()]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, ResetReapplyType
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
@@ -196,7 +196,12 @@ async def _reset_points(submission: Submission) -> list[int]:
     ]
 
 
-async def _reset(env: WorkflowEnvironment, submission: Submission, to_event: int) -> str:
+async def _reset(
+    env: WorkflowEnvironment,
+    submission: Submission,
+    to_event: int,
+    reapply: ResetReapplyType.ValueType = ResetReapplyType.RESET_REAPPLY_TYPE_UNSPECIFIED,
+) -> str:
     response = await env.client.workflow_service.reset_workflow_execution(
         ResetWorkflowExecutionRequest(
             namespace=env.client.namespace,
@@ -204,6 +209,7 @@ async def _reset(env: WorkflowEnvironment, submission: Submission, to_event: int
             reason="operator reset",
             workflow_task_finish_event_id=to_event,
             request_id=str(uuid.uuid4()),
+            reset_reapply_type=reapply,
         )
     )
     return response.run_id
@@ -276,3 +282,52 @@ async def test_a_terminated_run_an_operator_then_resets_is_followed_to_its_newer
     assert result.status is BatchStatus.COMPLETED
     assert [leg.status for leg in result.legs] == [LegStatus.FILLED, LegStatus.FILLED]
     assert not await batches.has_recovery(batch_id)
+
+
+async def test_a_reset_run_finishes_the_rollback_its_replaced_run_had_begun(
+    endings: Endings,
+) -> None:
+    """A COORDINATED pair cancelled just as its resting leg filled: the run reverts
+    both legs (CANCELLED, legs COMPENSATED). An operator then resets it to before the
+    cancel. The reset's run sees both legs FILLED and, before this fix, reported the
+    batch COMPLETED, compensated 0, while the venue held the reverts and the account
+    was flat (chaos 1.5x at Alpaca). It now finds the reverts and finishes the
+    rollback (the revert reads the earlier ones back: nothing is reverted twice)."""
+    account = f"acct-{uuid.uuid4().hex[:10]}"
+    await endings.admin.fund_account(account, Decimal("1000000"))
+    # Slow polling: the venue fills the resting leg, and the cancel reaches the run,
+    # before the run's follower looks again.
+    settings = ExecutionSettings(
+        account=account, poll_interval_seconds=10, heartbeat_timeout_seconds=30
+    )
+    batches = BatchClient(endings.env.client, endings.queue, settings=settings)
+    submission = await batches.submit_document(pair(BatchExecutionMode.COORDINATED))
+    batch_id = submission.batch.batch_id
+    await endings.placed(account, 2)
+    before_the_cancel = (await _reset_points(submission))[-1]
+    await endings.admin.set_prices({"MSFT": "1000"})
+    try:
+        await batches.request_cancel(batch_id, "operator")
+        first = await submission.handle.result()
+        assert [leg.status for leg in first.legs] == [LegStatus.COMPENSATED] * 2
+        assert await endings.net(account) == {}
+
+        # The cancel is not re-applied: the reset's run ends with both legs filled.
+        await _reset(
+            endings.env, submission, before_the_cancel, ResetReapplyType.RESET_REAPPLY_TYPE_NONE
+        )
+        result = await batches.result(batch_id)
+    finally:
+        await endings.admin.set_prices({"MSFT": "410.00"})
+
+    assert result.status is BatchStatus.COMPENSATED, result
+    assert "had begun to roll the batch back" in (result.reason or "")
+    assert [leg.status for leg in result.legs] == [LegStatus.COMPENSATED] * 2
+    assert [leg.compensated_quantity for leg in result.legs] == [Decimal(100), Decimal(46)]
+    assert await endings.net(account) == {}
+    assert await endings.order_states(account) == {
+        f"{batch_id}:c1:place": "FILLED",
+        f"{batch_id}:c2:place": "FILLED",
+        f"{batch_id}:c1:revert-1": "FILLED",
+        f"{batch_id}:c2:revert-1": "FILLED",
+    }

@@ -56,3 +56,13 @@ class RevertReport(BaseModel):
 
     reverted_quantity: Decimal
     order_ids: tuple[str, ...]
+
+
+class FindRevertsRequest(BaseModel):
+    """Ask the venue whether any of these legs has a revert order (its first one)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    batch_id: str
+    legs: tuple[tuple[str, str], ...]
+    """(command id, symbol) of each leg that filled."""
