@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -110,6 +110,22 @@ def earlier_sends_by() -> datetime | None:
     """
     info = activity.info()
     return info.current_attempt_scheduled_time if info.attempt > 1 else None
+
+
+async def orders_held(adapter: ExchangeAdapter, orders: Mapping[str, str]) -> tuple[str, ...]:
+    """The client order ids of ``orders`` (id -> symbol) the venue holds an order for,
+    looked up at once; a venue fault raises as the activities' Temporal errors."""
+
+    async def held(client_order_id: str, symbol: str) -> str | None:
+        try:
+            await adapter.get_order(client_order_id, symbol=symbol)
+        except OrderNotFound:
+            return None
+        return client_order_id
+
+    async with venue_errors_as_temporal_errors():
+        found = await asyncio.gather(*(held(c, s) for c, s in orders.items()))
+    return tuple(c for c in found if c is not None)
 
 
 @contextlib.asynccontextmanager
@@ -244,19 +260,10 @@ class OrderActivities:
         """The legs' first revert orders the venue holds: a reset's run asks whether the
         run it replaced had begun to roll the batch back (``ExecutionBatchWorkflow``)."""
         capabilities = self._adapter.capabilities
-
-        async def first_revert(command_id: str, symbol: str) -> str | None:
-            order_id = revert_order_id(request.batch_id, command_id, 1)
-            try:
-                await self._adapter.get_order(order_id, symbol=symbol)
-            except OrderNotFound:
-                return None
-            return order_id
-
-        async with venue_errors_as_temporal_errors():
-            found = await asyncio.gather(*(first_revert(c, s) for c, s in request.legs))
+        firsts = {revert_order_id(request.batch_id, c, 1): symbol for c, symbol in request.legs}
+        found = await orders_held(self._adapter, firsts)
         return RevertsReport(
-            found=tuple(order_id for order_id in found if order_id is not None),
+            found=found,
             landing_bound_seconds=(
                 capabilities.placement_landing_bound_seconds or DEFAULT_LANDING_BOUND_SECONDS
             ),

@@ -29,7 +29,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from execbatch.activities.errors import venue_errors_as_temporal_errors
-from execbatch.activities.order_activities import OrderActivities
+from execbatch.activities.order_activities import OrderActivities, orders_held
 from execbatch.activities.reports import CheckLegsRequest, LegRefusal, SentOrdersRequest
 from execbatch.core.enums import OrderSide
 from execbatch.dtos.execution.leg_requests import PlaceLegRequest
@@ -369,17 +369,7 @@ class RiskActivities:
     async def orders_at_venue(self, request: SentOrdersRequest) -> tuple[str, ...]:
         """The client order ids of ``request`` the venue holds an order for: a re-run
         risk check asks whether the attempt it replaces already placed (risk_gate)."""
-
-        async def held(client_order_id: str, symbol: str) -> str | None:
-            try:
-                await self._adapter.get_order(client_order_id, symbol=symbol)
-            except OrderNotFound:
-                return None
-            return client_order_id
-
-        async with venue_errors_as_temporal_errors():
-            found = await asyncio.gather(*(held(c, s) for c, s in request.orders.items()))
-        return tuple(c for c in found if c is not None)
+        return await orders_held(self._adapter, request.orders)
 
     def _start_entity(self, account: str) -> WithStartWorkflowOperation[Any, Any]:
         scope = scope_of(account)
